@@ -1,1 +1,79 @@
-fn main() {}
+//! `rollcall`: the command line. Thin glue: it parses arguments, reads the
+//! environment and the terminal, and calls `rollcall-core`.
+
+mod commands;
+mod output;
+mod progress;
+mod registry;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// One place for the people in your SaaS apps.
+#[derive(Parser, Debug)]
+#[command(name = "rollcall", version, about, max_term_width = 100)]
+struct Cli {
+    /// Extra directory of connector manifests (a manifest there overrides a built-in one of the same name).
+    #[arg(long, global = true, env = "ROLLCALL_CONNECTORS_DIR", value_name = "DIR")]
+    connectors_dir: Option<std::path::PathBuf>,
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, env = "ROLLCALL_LOG", default_value = "warn", value_name = "LEVEL")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check connector manifests and report every problem with its location.
+    Validate(commands::validate::Args),
+    /// Print the JSON Schema of the connector manifest format.
+    Schema(commands::schema::Args),
+    /// List the available connectors (built-in and from the connectors directory).
+    Connectors(commands::connectors::Args),
+    /// Read records from an app and print them.
+    Fetch(commands::fetch::Args),
+    /// Run the Miro connector against a built-in Miro-like server: no network, no setup.
+    Demo(commands::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let registry = registry::Registry::new(cli.connectors_dir.clone());
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Validate(a) => commands::validate::run(a, &registry),
+            Command::Schema(a) => commands::schema::run(a),
+            Command::Connectors(a) => commands::connectors::run(a, &registry),
+            Command::Fetch(a) => commands::fetch::run(a, &registry).await,
+            Command::Demo(a) => commands::demo::run(a, &registry).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,139 @@
+//! Record output formats: JSON lines, a JSON array, CSV and a plain-text table.
+//! Every writer streams: memory does not grow with the number of records.
+
+use std::io::{self, Write};
+
+use rollcall_core::Record;
+use serde_json::Value;
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// One JSON array.
+    Json,
+    /// Comma-separated values with a header row of field ids.
+    Csv,
+    /// An aligned text table.
+    Table,
+}
+
+/// Writes records one at a time.
+pub struct RecordWriter<W: Write> {
+    out: W,
+    format: Format,
+    count: u64,
+    widths: Option<Vec<usize>>,
+}
+
+/// Widest a table column gets; longer values are cut with `…`.
+const MAX_COL: usize = 36;
+
+impl<W: Write> RecordWriter<W> {
+    /// A writer in `format`.
+    pub fn new(out: W, format: Format) -> Self {
+        RecordWriter { out, format, count: 0, widths: None }
+    }
+
+    /// Writes one record.
+    pub fn write(&mut self, r: &Record) -> io::Result<()> {
+        match self.format {
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.out, r)?;
+                self.out.write_all(b"\n")?;
+            }
+            Format::Json => {
+                self.out.write_all(if self.count == 0 { b"[\n  " } else { b",\n  " })?;
+                serde_json::to_writer(&mut self.out, r)?;
+            }
+            Format::Csv => {
+                if self.count == 0 {
+                    let header: Vec<String> = r.fields.fields.iter().map(|f| csv_cell(&f.id)).collect();
+                    writeln!(self.out, "{}", header.join(","))?;
+                }
+                let row: Vec<String> = r.values.iter().map(|v| csv_cell(&text(v, ";"))).collect();
+                writeln!(self.out, "{}", row.join(","))?;
+            }
+            Format::Table => {
+                if self.widths.is_none() {
+                    let widths: Vec<usize> = r
+                        .fields
+                        .fields
+                        .iter()
+                        .zip(&r.values)
+                        .map(|(f, v)| f.id.chars().count().max(text(v, ", ").chars().count().clamp(4, MAX_COL)).min(MAX_COL))
+                        .collect();
+                    let header: Vec<String> = r.fields.fields.iter().zip(&widths).map(|(f, w)| pad(&f.id.to_uppercase(), *w)).collect();
+                    writeln!(self.out, "{}", header.join("  ").trim_end())?;
+                    self.widths = Some(widths);
+                }
+                let widths = self.widths.as_deref().unwrap_or(&[]);
+                let row: Vec<String> = r.values.iter().zip(widths).map(|(v, w)| pad(&text(v, ", "), *w)).collect();
+                writeln!(self.out, "{}", row.join("  ").trim_end())?;
+            }
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Closes the output (the JSON array's bracket) and flushes.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if self.format == Format::Json {
+            self.out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        }
+        self.out.flush()
+    }
+}
+
+/// A value as display text; lists joined with `sep`, null as empty.
+pub fn text(v: &Value, sep: &str) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(|x| text(x, sep)).collect::<Vec<_>>().join(sep),
+        other => other.to_string(),
+    }
+}
+
+fn csv_cell(s: &str) -> String {
+    let risky = s.starts_with(['=', '+', '-', '@']) && !s.parse::<f64>().is_ok();
+    let s = if risky { format!("'{s}") } else { s.to_string() };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn pad(s: &str, width: usize) -> String {
+    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let n = clean.chars().count();
+    if n > width {
+        let mut cut: String = clean.chars().take(width.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    } else {
+        format!("{clean}{}", " ".repeat(width - n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_cell("-5"), "-5");
+    }
+
+    #[test]
+    fn table_cells_are_cut_and_padded() {
+        assert_eq!(pad("abc", 5), "abc  ");
+        assert_eq!(pad("abcdef", 4), "abc…");
+        assert_eq!(pad("a\tb", 3), "a b");
+    }
+}

@@ -1,0 +1,511 @@
+//! Compiling a manifest into a runnable [`Connector`]: every template and JSONPath
+//! parsed once, every reference checked, every problem reported with its location.
+
+pub mod field;
+pub mod path;
+pub mod template;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use rollcall_source::{Diagnostic, Document, suggest};
+
+use crate::manifest::{
+    AuthSpec, ConnectorManifest, CursorSource, FieldType, InputSpec, Method, PaginatorSpec,
+    RetrySpec, Transform,
+};
+pub use field::{Field, FieldSet, FieldSource, Record, RunContext};
+pub use path::JsonPath;
+pub use template::{Template, Templates};
+
+/// A connector ready to run: the manifest with everything parsed and checked.
+#[derive(Debug)]
+pub struct Connector {
+    /// Connector name (e.g. `miro`).
+    pub name: String,
+    /// Display name (e.g. `Miro`).
+    pub display_name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Manifest version.
+    pub version: String,
+    /// Documentation link.
+    pub docs: Option<String>,
+    /// Where the manifest came from (file path or `built-in:miro`).
+    pub origin: String,
+    /// Declared inputs.
+    pub inputs: IndexMap<String, InputSpec>,
+    /// HTTP settings.
+    pub http: HttpConfig,
+    /// Authentication.
+    pub auth: Auth,
+    /// Streams by name, in manifest order.
+    pub streams: IndexMap<String, Stream>,
+    /// The templates referenced above.
+    pub templates: Templates,
+}
+
+/// Compiled HTTP settings.
+#[derive(Debug)]
+pub struct HttpConfig {
+    /// Base URL template.
+    pub base_url: Template,
+    /// Default headers.
+    pub headers: Vec<(String, Template)>,
+    /// Request timeout.
+    pub timeout: Duration,
+    /// Retry policy.
+    pub retry: RetrySpec,
+    /// Rate limit: requests per window.
+    pub rate_limit: Option<(u32, Duration)>,
+}
+
+/// Compiled authentication.
+#[derive(Debug)]
+pub enum Auth {
+    /// A header whose value is secret.
+    Header {
+        /// Header name.
+        name: String,
+        /// Value template.
+        value: Template,
+    },
+    /// HTTP basic.
+    Basic {
+        /// User template.
+        username: Template,
+        /// Password template.
+        password: Template,
+    },
+    /// A secret query parameter.
+    Query {
+        /// Parameter name.
+        name: String,
+        /// Value template.
+        value: Template,
+    },
+    /// None.
+    None,
+}
+
+/// A compiled stream.
+#[derive(Debug)]
+pub struct Stream {
+    /// Stream name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// HTTP method.
+    pub method: Method,
+    /// Path template.
+    pub path: Template,
+    /// Query parameter templates.
+    pub query: Vec<(String, Template)>,
+    /// Header templates.
+    pub headers: Vec<(String, Template)>,
+    /// Pagination.
+    pub paginator: Paginator,
+    /// Selects the records in a page.
+    pub records: JsonPath,
+    /// Fields, shared with every record.
+    pub fields: Arc<FieldSet>,
+}
+
+/// Compiled pagination.
+#[derive(Clone, Debug)]
+pub enum Paginator {
+    /// SCIM startIndex/count.
+    Scim {
+        /// Requested page size.
+        page_size: u32,
+        /// Pages in flight.
+        concurrency: u32,
+        /// Passes allowed when the list shifts.
+        max_passes: u32,
+    },
+    /// Offset/limit.
+    Offset {
+        /// Page size.
+        page_size: u32,
+        /// Offset parameter.
+        offset_param: String,
+        /// Limit parameter.
+        limit_param: String,
+        /// First offset.
+        start: u64,
+        /// Total records path.
+        total: Option<JsonPath>,
+    },
+    /// Page numbers.
+    Page {
+        /// Page size.
+        page_size: u32,
+        /// Page parameter.
+        page_param: String,
+        /// Size parameter.
+        size_param: String,
+        /// First page.
+        start_page: u64,
+        /// Total pages path.
+        total_pages: Option<JsonPath>,
+    },
+    /// Cursor.
+    Cursor {
+        /// Where the next cursor is.
+        next: CursorFrom,
+        /// Parameter name for the cursor.
+        cursor_param: String,
+        /// Page size parameter and value.
+        size: Option<(String, u32)>,
+    },
+    /// Link header.
+    LinkHeader {
+        /// Page size parameter and value.
+        size: Option<(String, u32)>,
+    },
+    /// One request.
+    None,
+}
+
+/// Where a cursor comes from.
+#[derive(Clone, Debug)]
+pub enum CursorFrom {
+    /// Body path.
+    Path(JsonPath),
+    /// Header name.
+    Header(String),
+}
+
+const RESERVED_INPUT_NAMES: &[&str] = &["cursor", "page", "record", "response"];
+
+/// Compiles a deserialized manifest. `doc` locates problems; every problem found is
+/// returned, not just the first.
+pub fn compile(
+    m: &ConnectorManifest,
+    doc: &Document,
+    origin: &str,
+) -> Result<Connector, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut err = |pointer: &str, msg: String, hint: Option<String>| {
+        diags.push(doc.error_at(pointer, msg, hint));
+    };
+
+    if m.name.is_empty()
+        || !m
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        err(
+            "/name",
+            format!("the connector name `{}` may only use lowercase letters, digits, `-` and `_`", m.name),
+            Some("e.g. `miro` or `github-emu`".into()),
+        );
+    }
+
+    // Inputs.
+    for (name, input) in &m.inputs {
+        let ptr = format!("/inputs/{}", escape(name));
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            err(&ptr, format!("the input name `{name}` may only use letters, digits and `_`"), None);
+        }
+        if RESERVED_INPUT_NAMES.contains(&name.as_str()) {
+            err(&ptr, format!("`{name}` is reserved and cannot be an input name"), None);
+        }
+        if input.secret && input.default.is_some() {
+            err(
+                &format!("{ptr}/default"),
+                format!("the secret input `{name}` cannot have a default"),
+                Some("secrets come from the environment or the vault; remove `default`".into()),
+            );
+        }
+    }
+    let input_names: Vec<&str> = m.inputs.keys().map(String::as_str).collect();
+    let secret_names: Vec<&str> = m
+        .inputs
+        .iter()
+        .filter(|(_, i)| i.secret)
+        .map(|(n, _)| n.as_str())
+        .collect();
+
+    let mut templates = Templates::new();
+    let tpl = |templates: &mut Templates,
+                   diags: &mut Vec<Diagnostic>,
+                   pointer: &str,
+                   source: &str|
+     -> Template {
+        match templates.compile(source, &input_names) {
+            Ok(t) => t,
+            Err((msg, hint)) => {
+                diags.push(doc.error_at(pointer, msg, hint));
+                Template::Literal(String::new())
+            }
+        }
+    };
+
+    // HTTP.
+    let base_url = tpl(&mut templates, &mut diags, "/http/base_url", &m.http.base_url);
+    if let Template::Literal(s) = &base_url {
+        if !s.is_empty() {
+            if let Err(e) = crate::http::check_base_url(s) {
+                diags.push(doc.error_at("/http/base_url", e, None));
+            }
+        }
+    }
+    let mut headers = Vec::new();
+    for (name, value) in &m.http.headers {
+        let ptr = format!("/http/headers/{}", escape(name));
+        check_header_name(name, &ptr, doc, &mut diags);
+        headers.push((name.clone(), tpl(&mut templates, &mut diags, &ptr, value)));
+    }
+    if m.http.retry.attempts == 0 {
+        diags.push(doc.error_at("/http/retry/attempts", "`attempts` counts the first try, so it must be at least 1", None));
+    }
+    for (i, s) in m.http.retry.on_status.iter().enumerate() {
+        if !(400..=599).contains(s) || (*s != 429 && *s < 500 && *s != 408) {
+            diags.push(doc.error_at(
+                &format!("/http/retry/on_status/{i}"),
+                format!("status {s} cannot be retried: only 408, 429 and 5xx are safe to retry"),
+                Some("a 4xx other than 408 and 429 means the request itself is wrong".into()),
+            ));
+        }
+    }
+    let rate_limit = match &m.http.rate_limit {
+        Some(rl) if rl.requests == 0 || rl.per.get().is_zero() => {
+            diags.push(doc.error_at("/http/rate_limit", "a rate limit needs at least 1 request in a window longer than 0", None));
+            None
+        }
+        Some(rl) => Some((rl.requests, rl.per.get())),
+        None => None,
+    };
+    let http = HttpConfig {
+        base_url,
+        headers,
+        timeout: m.http.timeout.get(),
+        retry: m.http.retry.clone(),
+        rate_limit,
+    };
+
+    // Auth: every auth template must draw on a secret input, and only on inputs.
+    let auth_tpl = |templates: &mut Templates, diags: &mut Vec<Diagnostic>, pointer: &str, source: &str, needs_secret: bool| {
+        let t = match templates.compile(source, &input_names) {
+            Ok(t) => t,
+            Err((msg, hint)) => {
+                diags.push(doc.error_at(pointer, msg, hint));
+                return Template::Literal(String::new());
+            }
+        };
+        if needs_secret && !templates.uses_any(&t, &secret_names, &input_names) {
+            let plain: Vec<&str> = input_names.iter().copied().filter(|n| templates.uses_any(&t, &[n], &input_names)).collect();
+            let hint = match plain.first() {
+                Some(n) => format!("mark the input `{n}` with `secret: true` so it is never printed or taken from the command line"),
+                None => "declare the credential as an input with `secret: true` and use it here, e.g. `{{token}}`".to_string(),
+            };
+            diags.push(doc.error_at(pointer, format!("the auth template `{source}` uses no secret input"), Some(hint)));
+        }
+        t
+    };
+    let auth = match &m.auth {
+        AuthSpec::Bearer { token } => {
+            let t = auth_tpl(&mut templates, &mut diags, "/auth/bearer/token", &format!("Bearer {token}"), true);
+            Auth::Header { name: "Authorization".into(), value: t }
+        }
+        AuthSpec::Header { name, value } => {
+            check_header_name(name, "/auth/header/name", doc, &mut diags);
+            let t = auth_tpl(&mut templates, &mut diags, "/auth/header/value", value, true);
+            Auth::Header { name: name.clone(), value: t }
+        }
+        AuthSpec::Basic { username, password } => {
+            let u = auth_tpl(&mut templates, &mut diags, "/auth/basic/username", username, false);
+            let p = auth_tpl(&mut templates, &mut diags, "/auth/basic/password", password, true);
+            Auth::Basic { username: u, password: p }
+        }
+        AuthSpec::Query { name, value } => {
+            let t = auth_tpl(&mut templates, &mut diags, "/auth/query/value", value, true);
+            Auth::Query { name: name.clone(), value: t }
+        }
+        AuthSpec::None => Auth::None,
+    };
+
+    // Streams.
+    if m.streams.is_empty() {
+        diags.push(doc.error_at("/streams", "the connector declares no stream", Some("add e.g. a `users` stream".into())));
+    }
+    let mut streams = IndexMap::new();
+    for (sname, s) in &m.streams {
+        let sp = format!("/streams/{}", escape(sname));
+        let path = tpl(&mut templates, &mut diags, &format!("{sp}/request/path"), &s.request.path);
+        let mut query = Vec::new();
+        for (k, v) in &s.request.query {
+            query.push((k.clone(), tpl(&mut templates, &mut diags, &format!("{sp}/request/query/{}", escape(k)), v)));
+        }
+        let mut req_headers = Vec::new();
+        for (k, v) in &s.request.headers {
+            let ptr = format!("{sp}/request/headers/{}", escape(k));
+            check_header_name(k, &ptr, doc, &mut diags);
+            req_headers.push((k.clone(), tpl(&mut templates, &mut diags, &ptr, v)));
+        }
+        let jp = |diags: &mut Vec<Diagnostic>, pointer: &str, source: &str| -> Option<JsonPath> {
+            match JsonPath::parse(source) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    diags.push(doc.error_at(pointer, e, Some("JSONPath examples: `$.Resources[*]`, `$.name.givenName`, `$.emails[?@.primary == true].value`".into())));
+                    None
+                }
+            }
+        };
+        let records = jp(&mut diags, &format!("{sp}/records"), &s.records);
+        let paginator = match &s.paginator {
+            PaginatorSpec::Scim(p) => Paginator::Scim { page_size: p.page_size.max(1), concurrency: p.concurrency.clamp(1, 32), max_passes: p.max_passes.clamp(1, 10) },
+            PaginatorSpec::Offset(p) => Paginator::Offset {
+                page_size: p.page_size.max(1),
+                offset_param: p.offset_param.clone(),
+                limit_param: p.limit_param.clone(),
+                start: p.start,
+                total: p.total_path.as_deref().and_then(|t| jp(&mut diags, &format!("{sp}/paginator/offset/total_path"), t)),
+            },
+            PaginatorSpec::Page(p) => Paginator::Page {
+                page_size: p.page_size.max(1),
+                page_param: p.page_param.clone(),
+                size_param: p.size_param.clone(),
+                start_page: p.start_page,
+                total_pages: p.total_pages_path.as_deref().and_then(|t| jp(&mut diags, &format!("{sp}/paginator/page/total_pages_path"), t)),
+            },
+            PaginatorSpec::Cursor(p) => {
+                let next = match &p.next {
+                    CursorSource::Path(path) => CursorFrom::Path(
+                        jp(&mut diags, &format!("{sp}/paginator/cursor/next/path"), path)
+                            .unwrap_or_else(|| JsonPath::parse("$").expect("`$` is a valid JSONPath")),
+                    ),
+                    CursorSource::Header(h) => CursorFrom::Header(h.clone()),
+                };
+                let size = size_param(p.page_size, p.size_param.as_deref(), &format!("{sp}/paginator/cursor"), doc, &mut diags);
+                Paginator::Cursor { next, cursor_param: p.cursor_param.clone(), size }
+            }
+            PaginatorSpec::LinkHeader(p) => {
+                let size = size_param(p.page_size, p.size_param.as_deref(), &format!("{sp}/paginator/link_header"), doc, &mut diags);
+                Paginator::LinkHeader { size }
+            }
+            PaginatorSpec::None => Paginator::None,
+        };
+
+        let mut fields = Vec::new();
+        for (fid, f) in &s.fields {
+            let fp = format!("{sp}/fields/{}", escape(fid));
+            if fid.is_empty() || !fid.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                diags.push(doc.error_at(&fp, format!("the field id `{fid}` may only use letters, digits and `_`"), Some("field ids become column names, e.g. `family_name`".into())));
+            }
+            let source = match (&f.path, &f.computed) {
+                (Some(p), None) => jp(&mut diags, &format!("{fp}/path"), p).map(FieldSource::Path),
+                (None, Some(c)) => Some(FieldSource::Computed(*c)),
+                (Some(_), Some(_)) => {
+                    diags.push(doc.error_at(&fp, format!("the field `{fid}` has both `path` and `computed`"), Some("keep one of them".into())));
+                    None
+                }
+                (None, None) => {
+                    diags.push(doc.error_at(&fp, format!("the field `{fid}` has neither `path` nor `computed`"), Some("add e.g. `path: $.userName`".into())));
+                    None
+                }
+            };
+            if let Some(d) = &f.default {
+                if let Err(e) = field::coerce(f.field_type, d.clone()) {
+                    diags.push(doc.error_at(&format!("{fp}/default"), format!("the default of `{fid}` {e}"), None));
+                }
+            }
+            for (i, t) in f.transforms.iter().enumerate() {
+                if matches!(t, Transform::ParseBool) && f.field_type != FieldType::Bool && f.field_type != FieldType::Json {
+                    diags.push(doc.error_at(&format!("{fp}/transforms/{i}"), format!("`parse_bool` makes a boolean, but `{fid}` has type {:?}", f.field_type).to_lowercase(), Some("set `type: bool`".into())));
+                }
+            }
+            if let Some(source) = source {
+                fields.push(Field {
+                    id: fid.clone(),
+                    label: f.label.clone(),
+                    source,
+                    field_type: f.field_type,
+                    required: f.required,
+                    default: f.default.clone(),
+                    transforms: f.transforms.clone(),
+                });
+            }
+        }
+        let primary_key = match s.fields.get_index_of(&s.primary_key) {
+            Some(i) => i,
+            None => {
+                let hint = suggest(&s.primary_key, s.fields.keys().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .or_else(|| Some(format!("declare a field `{}` or name one of: {}", s.primary_key, s.fields.keys().cloned().collect::<Vec<_>>().join(", "))));
+                diags.push(doc.error_at(&format!("{sp}/primary_key"), format!("the primary key `{}` is not a field of stream `{sname}`", s.primary_key), hint));
+                0
+            }
+        };
+        if let (Some(records), true) = (records, fields.len() == s.fields.len()) {
+            streams.insert(
+                sname.clone(),
+                Stream {
+                    name: sname.clone(),
+                    description: s.description.clone(),
+                    method: s.request.method,
+                    path,
+                    query,
+                    headers: req_headers,
+                    paginator,
+                    records,
+                    fields: Arc::new(FieldSet { fields, primary_key }),
+                },
+            );
+        }
+    }
+
+    if !diags.is_empty() {
+        diags.sort_by_key(|d| (d.pos.line, d.pos.column));
+        diags.dedup();
+        return Err(diags);
+    }
+    Ok(Connector {
+        name: m.name.clone(),
+        display_name: m.display_name.clone().unwrap_or_else(|| m.name.clone()),
+        description: m.description.clone(),
+        version: m.version.clone(),
+        docs: m.docs.clone(),
+        origin: origin.to_string(),
+        inputs: m.inputs.clone(),
+        http,
+        auth,
+        streams,
+        templates,
+    })
+}
+
+fn size_param(
+    page_size: Option<u32>,
+    param: Option<&str>,
+    pointer: &str,
+    doc: &Document,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(String, u32)> {
+    match (page_size, param) {
+        (Some(n), Some(p)) => Some((p.to_string(), n.max(1))),
+        (None, None) => None,
+        (Some(_), None) => {
+            diags.push(doc.error_at(pointer, "`page_size` is set but `size_param` is not, so the page size cannot be sent", Some("add e.g. `size_param: limit`".into())));
+            None
+        }
+        (None, Some(_)) => {
+            diags.push(doc.error_at(pointer, "`size_param` is set but `page_size` is not", Some("add e.g. `page_size: 100`".into())));
+            None
+        }
+    }
+}
+
+fn check_header_name(name: &str, pointer: &str, doc: &Document, diags: &mut Vec<Diagnostic>) {
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        diags.push(doc.error_at(pointer, format!("`{name}` is not a valid HTTP header name"), Some("header names are letters, digits and `-`".into())));
+    }
+}
+
+/// Escapes a key for a JSON pointer (RFC 6901).
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}

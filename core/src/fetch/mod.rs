@@ -1,0 +1,473 @@
+//! Running a stream: requests and pages → records, streamed through a bounded
+//! channel so memory stays flat however many records the app has.
+//!
+//! [`start`] prepares everything that can fail early (inputs rendered into the base
+//! URL, headers and credentials), then spawns a task that walks the pages with the
+//! stream's paginator and sends [`Item`]s. Each paginator lives in its own file.
+
+mod cursor;
+mod page;
+mod scim;
+mod simple;
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use url::Url;
+
+use crate::compile::{Auth, Connector, Paginator, Record, RunContext, Stream};
+use crate::http::{AuthMaterial, EngineConfig, FetchError, HttpEngine, check_base_url};
+use crate::inputs::Inputs;
+use crate::observe::{Observer, PageEvent};
+use crate::secret::Secret;
+
+pub use page::Page;
+
+/// Options of one fetch.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    /// Stop after this many records.
+    pub limit: Option<u64>,
+    /// The sync's start time (the `sync_time` computed field).
+    pub sync_time: DateTime<Utc>,
+    /// Capacity of the record channel.
+    pub channel_capacity: usize,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions { limit: None, sync_time: Utc::now(), channel_capacity: 1024 }
+    }
+}
+
+/// What the record channel carries.
+#[derive(Debug)]
+pub enum Item {
+    /// A good record.
+    Record(Record),
+    /// A record that could not be used, with why. The run goes on.
+    Skipped(Skipped),
+}
+
+/// A malformed record.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    /// Where it was: e.g. `page at startIndex=101, record 3`.
+    pub position: String,
+    /// Its primary key, when it has one.
+    pub key: Option<String>,
+    /// Why it was skipped (a sentence fragment: "the required field `id` is missing").
+    pub reason: String,
+}
+
+/// How a fetch ended.
+#[derive(Clone, Debug, Default)]
+pub struct FetchSummary {
+    /// Records sent.
+    pub records: u64,
+    /// Records skipped as malformed.
+    pub skipped: u64,
+    /// Duplicates dropped (the same primary key seen again).
+    pub duplicates: u64,
+    /// Pages read.
+    pub pages: u64,
+    /// Passes over the list (more than 1 when it changed during the read).
+    pub passes: u32,
+    /// Whether every record of the list was read (false when `limit` stopped it,
+    /// the consumer went away, or the list never settled).
+    pub complete: bool,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+/// A running fetch.
+pub struct Fetch {
+    /// Records and skipped records, in order.
+    pub items: mpsc::Receiver<Item>,
+    /// The task; its result says how the fetch ended.
+    pub task: tokio::task::JoinHandle<Result<FetchSummary, FetchError>>,
+}
+
+/// Starts fetching `stream`. Problems found before the first request (unknown
+/// stream, a base URL that is not https) are returned at once.
+pub fn start(
+    connector: Arc<Connector>,
+    stream: &str,
+    inputs: &Inputs,
+    options: FetchOptions,
+    observer: Arc<dyn Observer>,
+) -> Result<Fetch, FetchError> {
+    let Some(s) = connector.streams.get(stream) else {
+        let names = connector.streams.keys().cloned().collect::<Vec<_>>().join(", ");
+        return Err(FetchError::Url(format!(
+            "the connector `{}` has no stream `{stream}`; its streams are: {names}",
+            connector.name
+        )));
+    };
+    let prepared = prepare(&connector, s, inputs, observer.clone())?;
+    let (tx, rx) = mpsc::channel(options.channel_capacity.max(1));
+    let stream_name = stream.to_string();
+    let task = tokio::spawn(async move {
+        let stream = connector
+            .streams
+            .get(&stream_name)
+            .ok_or_else(|| FetchError::Url(format!("no stream `{stream_name}`")))?;
+        let mut ctx = PageCtx {
+            req: Requester {
+                engine: prepared.engine,
+                stream,
+                url: prepared.url,
+                headers: prepared.headers,
+                query: prepared.query,
+            },
+            out: Emitter {
+                stream,
+                tx,
+                seen: HashSet::default(),
+                run: RunContext::new(options.sync_time),
+                limit: options.limit,
+                observer,
+                summary: FetchSummary { passes: 1, ..Default::default() },
+                stopped: false,
+            },
+        };
+        let result = match &stream.paginator {
+            Paginator::Scim { page_size, concurrency, max_passes } => {
+                scim::run(&mut ctx, *page_size, *concurrency, *max_passes).await
+            }
+            Paginator::Offset { .. } | Paginator::Page { .. } => simple::run_numbered(&mut ctx).await,
+            Paginator::Cursor { .. } | Paginator::LinkHeader { .. } => cursor::run(&mut ctx).await,
+            Paginator::None => simple::run_single(&mut ctx).await,
+        };
+        match result {
+            Ok(()) => {
+                let mut summary = ctx.out.summary;
+                if ctx.out.stopped {
+                    summary.complete = false;
+                }
+                Ok(summary)
+            }
+            Err(e) => Err(e),
+        }
+    });
+    Ok(Fetch { items: rx, task })
+}
+
+struct Prepared {
+    engine: HttpEngine,
+    url: Url,
+    headers: HeaderMap,
+    query: Vec<(String, String)>,
+}
+
+fn prepare(
+    connector: &Connector,
+    stream: &Stream,
+    inputs: &Inputs,
+    observer: Arc<dyn Observer>,
+) -> Result<Prepared, FetchError> {
+    let ctx = inputs.context();
+    let t = &connector.templates;
+    let render = |tpl| t.render(tpl, &ctx).map_err(FetchError::Template);
+    let mut redactor = inputs.redactor();
+    let base = render(&connector.http.base_url)?;
+    let base = check_base_url(&base).map_err(FetchError::Url)?;
+    let path = render(&stream.path)?;
+    let url = join(&base, &path)?;
+    let mut headers = HeaderMap::new();
+    for (name, tpl) in connector.http.headers.iter().chain(stream.headers.iter()) {
+        let value = render(tpl)?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| FetchError::Template(format!("`{name}` is not a valid header name")))?;
+        let mut value = HeaderValue::from_str(&value).map_err(|_| {
+            FetchError::Template(format!("the `{name}` header value contains characters a header cannot carry"))
+        })?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    let mut query = Vec::new();
+    for (name, tpl) in &stream.query {
+        query.push((name.clone(), render(tpl)?));
+    }
+    let auth = match &connector.auth {
+        Auth::Header { name, value } => {
+            let secret = Secret::new(render(value)?);
+            redactor.add(&secret);
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| FetchError::Template(format!("`{name}` is not a valid header name")))?;
+            AuthMaterial::Header(name, secret)
+        }
+        Auth::Basic { username, password } => {
+            let user = render(username)?;
+            let pass = Secret::new(render(password)?);
+            redactor.add(&pass);
+            let token = base64_encode(format!("{user}:{}", pass.expose()).as_bytes());
+            let secret = Secret::new(format!("Basic {token}"));
+            redactor.add(&Secret::new(token));
+            redactor.add(&secret);
+            AuthMaterial::Header(reqwest::header::AUTHORIZATION, secret)
+        }
+        Auth::Query { name, value } => {
+            let secret = Secret::new(render(value)?);
+            redactor.add(&secret);
+            AuthMaterial::Query(name.clone(), secret)
+        }
+        Auth::None => AuthMaterial::None,
+    };
+    let secret_inputs = connector
+        .inputs
+        .iter()
+        .filter(|(_, i)| i.secret)
+        .map(|(n, _)| n.clone())
+        .collect();
+    let engine = HttpEngine::new(
+        EngineConfig {
+            origin: base,
+            headers,
+            auth,
+            timeout: connector.http.timeout,
+            retry: connector.http.retry.clone(),
+            rate_limit: connector.http.rate_limit,
+            secret_inputs,
+        },
+        Arc::new(redactor),
+        observer,
+    )?;
+    Ok(Prepared { engine, url, headers: HeaderMap::new(), query })
+}
+
+/// Appends a path to a base URL, keeping the base's own path (`/api/v1/scim` +
+/// `/Users` → `/api/v1/scim/Users`).
+pub fn join(base: &Url, path: &str) -> Result<Url, FetchError> {
+    if path.starts_with("http://") || path.starts_with("https://") {
+        return Url::parse(path).map_err(|e| FetchError::Url(format!("`{path}` is not a valid URL ({e})")));
+    }
+    let mut s = base.as_str().split(['?', '#']).next().unwrap_or("").trim_end_matches('/').to_string();
+    if !path.is_empty() {
+        s.push('/');
+        s.push_str(path.trim_start_matches('/'));
+    }
+    Url::parse(&s).map_err(|e| FetchError::Url(format!("`{s}` is not a valid URL ({e})")))
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
+    }
+    out
+}
+
+type KeyHasher = BuildHasherDefault<DefaultHasher>;
+
+/// The request side of a fetch: shared by concurrent page requests.
+pub(crate) struct Requester<'s> {
+    pub engine: HttpEngine,
+    pub stream: &'s Stream,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub query: Vec<(String, String)>,
+}
+
+/// The record side of a fetch: extraction, de-duplication, the channel.
+pub(crate) struct Emitter<'s> {
+    stream: &'s Stream,
+    tx: mpsc::Sender<Item>,
+    /// 64-bit hashes of the primary keys emitted so far (8 bytes a record).
+    seen: HashSet<u64, KeyHasher>,
+    run: RunContext,
+    limit: Option<u64>,
+    pub observer: Arc<dyn Observer>,
+    pub summary: FetchSummary,
+    /// The consumer is gone or the limit is reached.
+    pub stopped: bool,
+}
+
+/// State of one fetch, split so pages can be requested while records are emitted.
+pub(crate) struct PageCtx<'s> {
+    pub req: Requester<'s>,
+    pub out: Emitter<'s>,
+}
+
+/// What a page held, for the paginators' bookkeeping.
+pub(crate) struct PageOutcome {
+    /// Records in the page (good and malformed).
+    pub count: usize,
+    /// Primary key of the first and last record, when they have one.
+    pub first_key: Option<String>,
+    pub last_key: Option<String>,
+    /// Records that were new (not seen before).
+    pub new: usize,
+}
+
+impl Requester<'_> {
+    /// The stream URL with the static query and `params` (which win on conflict).
+    pub fn page_url(&self, params: &[(&str, String)]) -> Url {
+        let mut url = self.url.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in &self.query {
+                if !params.iter().any(|(p, _)| p == k) {
+                    q.append_pair(k, v);
+                }
+            }
+            for (k, v) in params {
+                q.append_pair(k, v);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        url
+    }
+
+    /// Requests a page with the stream's method and parses it as JSON.
+    pub async fn get_page(&self, url: Url) -> Result<Page, FetchError> {
+        let method = match self.stream.method {
+            crate::manifest::Method::Get => reqwest::Method::GET,
+            crate::manifest::Method::Post => reqwest::Method::POST,
+            crate::manifest::Method::Put => reqwest::Method::PUT,
+            crate::manifest::Method::Patch => reqwest::Method::PATCH,
+            crate::manifest::Method::Delete => reqwest::Method::DELETE,
+        };
+        let shown = self.engine.describe(&method, &url);
+        let resp = self.engine.send(method, url, &self.headers, None).await?;
+        let body: Value = if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&resp.body).map_err(|e| {
+                let ct = resp.headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("no content type");
+                let start = crate::http::error::shorten(&String::from_utf8_lossy(&resp.body[..resp.body.len().min(200)]), 80);
+                FetchError::NotJson {
+                    request: shown.clone(),
+                    detail: self.engine.redactor().redact(&format!(" ({ct}; {e}); it starts with: {start}")),
+                }
+            })?
+        };
+        Ok(Page { body, headers: resp.headers, status: resp.status, request: shown, elapsed: resp.elapsed })
+    }
+
+    /// The records of a page through the stream's `records` path.
+    pub fn select<'p>(&self, page: &'p Page) -> Vec<&'p Value> {
+        let mut out = Vec::new();
+        self.stream.records.for_each(&page.body, &mut |v| out.push(v));
+        out
+    }
+}
+
+impl Emitter<'_> {
+    /// Extracts and sends the records of a page. `position` names the page in
+    /// messages. Stops quietly when the limit is reached or the consumer left.
+    pub async fn emit(&mut self, page: &Page, records: Vec<&Value>, position: &str) -> PageOutcome {
+        let mut out = PageOutcome { count: records.len(), first_key: None, last_key: None, new: 0 };
+        let last_index = records.len().saturating_sub(1);
+        for (i, raw) in records.into_iter().enumerate() {
+            if self.stopped {
+                break;
+            }
+            let item = match self.stream.fields.extract(raw, &self.run) {
+                Ok(rec) => {
+                    if i == 0 {
+                        out.first_key = Some(rec.key.clone());
+                    }
+                    if i == last_index {
+                        out.last_key = Some(rec.key.clone());
+                    }
+                    let h = self.seen.hasher().hash_one(rec.key.as_str());
+                    if !self.seen.insert(h) {
+                        self.summary.duplicates += 1;
+                        continue;
+                    }
+                    out.new += 1;
+                    self.summary.records += 1;
+                    Item::Record(rec)
+                }
+                Err(reason) => {
+                    let key = raw_key(raw, self.stream);
+                    if i == 0 {
+                        out.first_key = key.clone();
+                    }
+                    if i == last_index {
+                        out.last_key = key.clone();
+                    }
+                    if let Some(k) = &key {
+                        // A malformed record is reported once, however often it is seen.
+                        let h = self.seen.hasher().hash_one(k.as_str());
+                        if !self.seen.insert(h) {
+                            continue;
+                        }
+                    }
+                    self.summary.skipped += 1;
+                    Item::Skipped(Skipped { position: format!("{position}, record {}", i + 1), key, reason })
+                }
+            };
+            if self.tx.send(item).await.is_err() {
+                self.stopped = true;
+                break;
+            }
+            if self.limit.is_some_and(|l| self.summary.records >= l) {
+                self.stopped = true;
+            }
+        }
+        self.summary.pages += 1;
+        self.observer.page(&PageEvent {
+            request: page.request.clone(),
+            status: page.status,
+            records: out.count,
+            emitted: self.summary.records,
+            total: None,
+            elapsed: page.elapsed,
+        });
+        out
+    }
+
+    /// Records a warning.
+    pub fn warn(&mut self, message: String) {
+        tracing::warn!(message = %message);
+        self.observer.warning(&message);
+        self.summary.warnings.push(message);
+    }
+}
+
+fn raw_key(raw: &Value, stream: &Stream) -> Option<String> {
+    let f = &stream.fields.fields[stream.fields.primary_key];
+    match &f.source {
+        crate::compile::FieldSource::Path(p) => match p.first(raw)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        },
+        crate::compile::FieldSource::Computed(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_keeps_the_base_path() {
+        let b = Url::parse("https://miro.com/api/v1/scim/").unwrap();
+        assert_eq!(join(&b, "/Users").unwrap().as_str(), "https://miro.com/api/v1/scim/Users");
+        let b = Url::parse("https://miro.com/api/v1/scim").unwrap();
+        assert_eq!(join(&b, "Users").unwrap().as_str(), "https://miro.com/api/v1/scim/Users");
+    }
+
+    #[test]
+    fn base64() {
+        assert_eq!(base64_encode(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64_encode(b"a"), "YQ==");
+        assert_eq!(base64_encode(b"ab"), "YWI=");
+    }
+}

@@ -1,0 +1,472 @@
+//! The connector manifest as written by people: serde + schemars types, no logic.
+//!
+//! These types are the file format (the JSON Schema in `schemas/` is generated from
+//! them). Meaning is given by `compile`, which turns a manifest into a
+//! [`crate::compile::Connector`].
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::HumanDuration;
+
+/// A rollcall connector manifest: how to read the people of one SaaS app.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "rollcall connector manifest")]
+pub struct ConnectorManifest {
+    /// The manifest format version. Always `rollcall/v1` for now.
+    #[serde(rename = "apiVersion")]
+    pub api_version: ApiVersion,
+    /// The connector's name: lowercase letters, digits, `-` and `_` (e.g. `miro`).
+    pub name: String,
+    /// The app's name as people write it (e.g. `Miro`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// What this connector reads, in a sentence or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The version of this manifest (semver, e.g. `1.0.0`).
+    pub version: String,
+    /// A link to the vendor's API documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs: Option<String>,
+    /// The connection inputs the connector needs (base URL, token, ...).
+    #[serde(default)]
+    pub inputs: IndexMap<String, InputSpec>,
+    /// How to talk to the API: base URL, headers, timeout, retries, rate limit.
+    pub http: HttpSpec,
+    /// How requests are authenticated.
+    #[serde(default)]
+    pub auth: AuthSpec,
+    /// The record streams this connector can read (e.g. `users`).
+    pub streams: IndexMap<String, StreamSpec>,
+}
+
+/// Manifest format versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum ApiVersion {
+    /// The first format.
+    #[serde(rename = "rollcall/v1")]
+    V1,
+}
+
+/// One connection input.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// What the input is and where to find it.
+    pub description: String,
+    /// The value used when none is given. Not allowed on secret inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// An example value, for documentation and `rollcall explain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+    /// A secret (token, password): taken only from the environment or the vault,
+    /// never from the command line, and never printed.
+    #[serde(default)]
+    pub secret: bool,
+    /// Whether a run needs this input. Defaults to true for inputs without a default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
+}
+
+/// HTTP settings shared by every request of the connector.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    /// Base URL template, e.g. `{{base_url}}`. Request paths are appended to it.
+    /// Plain `http://` is allowed only for loopback hosts.
+    pub base_url: String,
+    /// Headers sent with every request (values are templates).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Time allowed for one request, from sending to the end of the body.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    /// When and how failed requests are retried.
+    #[serde(default)]
+    pub retry: RetrySpec,
+    /// A client-side rate limit, so the API's limit is never hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
+}
+
+fn default_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+
+/// Retry policy: exponential backoff with jitter, honouring `Retry-After`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// How many times a request is tried in all (1 = no retry).
+    #[serde(default = "default_attempts")]
+    #[schemars(range(min = 1, max = 20))]
+    pub attempts: u32,
+    /// The first backoff delay.
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff: HumanDuration,
+    /// The longest backoff delay.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: HumanDuration,
+    /// HTTP statuses that are retried (timeouts and connection errors always are).
+    /// Other 4xx statuses are never retried.
+    #[serde(default = "default_retry_statuses")]
+    pub on_status: Vec<u16>,
+    /// The longest `Retry-After` the client will honour; a server asking for more
+    /// fails the request with a clear error instead of stalling the run.
+    #[serde(default = "default_max_retry_after")]
+    pub max_retry_after: HumanDuration,
+}
+
+impl Default for RetrySpec {
+    fn default() -> Self {
+        RetrySpec {
+            attempts: default_attempts(),
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+            on_status: default_retry_statuses(),
+            max_retry_after: default_max_retry_after(),
+        }
+    }
+}
+
+fn default_attempts() -> u32 {
+    5
+}
+fn default_initial_backoff() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(500))
+}
+fn default_max_backoff() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+fn default_retry_statuses() -> Vec<u16> {
+    vec![429, 500, 502, 503, 504]
+}
+fn default_max_retry_after() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(120))
+}
+
+/// At most `requests` requests per `per`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// How many requests.
+    #[schemars(range(min = 1))]
+    pub requests: u32,
+    /// In how long a window, e.g. `30s`.
+    pub per: HumanDuration,
+}
+
+/// How requests are authenticated. Values are templates over the inputs.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthSpec {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token template, e.g. `{{token}}`.
+        token: String,
+    },
+    /// Any header with a templated value, e.g. `Authorization: Bearer {{token}}`.
+    Header {
+        /// Header name.
+        name: String,
+        /// Header value template.
+        value: String,
+    },
+    /// HTTP basic authentication.
+    Basic {
+        /// User name template.
+        username: String,
+        /// Password template.
+        password: String,
+    },
+    /// A query parameter carrying the key (avoid when the API allows a header).
+    Query {
+        /// Parameter name.
+        name: String,
+        /// Parameter value template.
+        value: String,
+    },
+    /// No authentication.
+    #[default]
+    None,
+}
+
+/// One stream of records (e.g. the users of the app).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// What the records are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The list request.
+    pub request: RequestSpec,
+    /// How to walk through the pages.
+    #[serde(default)]
+    pub paginator: PaginatorSpec,
+    /// JSONPath selecting the records in a page, e.g. `$.Resources[*]`.
+    pub records: String,
+    /// The field id that identifies a record (e.g. `id`). Records are never emitted twice.
+    pub primary_key: String,
+    /// The fields of a record, in output order: field id → definition.
+    pub fields: IndexMap<String, FieldSpec>,
+}
+
+/// A request, relative to `http.base_url`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// HTTP method.
+    #[serde(default)]
+    pub method: Method,
+    /// Path template appended to the base URL, e.g. `/Users`.
+    pub path: String,
+    /// Query parameters (values are templates).
+    #[serde(default)]
+    pub query: IndexMap<String, String>,
+    /// Extra headers (values are templates).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+}
+
+/// HTTP methods.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET.
+    #[default]
+    Get,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+}
+
+/// Pagination strategies.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaginatorSpec {
+    /// SCIM 2.0 (RFC 7644): 1-based `startIndex` and `count`, `totalResults`.
+    /// Handles short pages, missing fields and lists that change during a pass.
+    Scim(ScimPaging),
+    /// `offset` + `limit` parameters.
+    Offset(OffsetPaging),
+    /// Page numbers.
+    Page(PageNumberPaging),
+    /// A cursor from the response body or a header, sent back as a parameter.
+    Cursor(CursorPaging),
+    /// RFC 8288 `Link: <...>; rel="next"` headers.
+    LinkHeader(LinkHeaderPaging),
+    /// A single request.
+    #[default]
+    None,
+}
+
+/// SCIM paging settings.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScimPaging {
+    /// Records asked for per page (`count`). Servers may return fewer.
+    #[serde(default = "default_page_size")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub page_size: u32,
+    /// Pages fetched at once once `totalResults` is known (1 = one after another).
+    #[serde(default = "default_concurrency")]
+    #[schemars(range(min = 1, max = 32))]
+    pub concurrency: u32,
+    /// How many passes over the list are allowed when it changes while being read.
+    #[serde(default = "default_max_passes")]
+    #[schemars(range(min = 1, max = 10))]
+    pub max_passes: u32,
+}
+
+/// Offset paging settings.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OffsetPaging {
+    /// Records per page.
+    #[serde(default = "default_page_size")]
+    #[schemars(range(min = 1))]
+    pub page_size: u32,
+    /// Name of the offset parameter.
+    #[serde(default = "default_offset_param")]
+    pub offset_param: String,
+    /// Name of the page size parameter.
+    #[serde(default = "default_limit_param")]
+    pub limit_param: String,
+    /// The first offset (0 for most APIs, 1 for some).
+    #[serde(default)]
+    pub start: u64,
+    /// JSONPath to the total number of records, when the API gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_path: Option<String>,
+}
+
+/// Page-number paging settings.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageNumberPaging {
+    /// Records per page.
+    #[serde(default = "default_page_size")]
+    #[schemars(range(min = 1))]
+    pub page_size: u32,
+    /// Name of the page number parameter.
+    #[serde(default = "default_page_param")]
+    pub page_param: String,
+    /// Name of the page size parameter.
+    #[serde(default = "default_per_page_param")]
+    pub size_param: String,
+    /// The first page number.
+    #[serde(default = "default_start_page")]
+    pub start_page: u64,
+    /// JSONPath to the total number of pages, when the API gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_pages_path: Option<String>,
+}
+
+/// Cursor paging settings.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CursorPaging {
+    /// Where the next cursor is found. An empty or missing cursor ends the list.
+    pub next: CursorSource,
+    /// Name of the parameter the cursor is sent back in.
+    #[serde(default = "default_cursor_param")]
+    pub cursor_param: String,
+    /// Records per page, sent as `size_param` when both are set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+    /// Name of the page size parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_param: Option<String>,
+}
+
+/// Where a cursor comes from.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CursorSource {
+    /// A JSONPath into the response body, e.g. `$.cursor`.
+    Path(String),
+    /// A response header.
+    Header(String),
+}
+
+/// Link-header paging settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkHeaderPaging {
+    /// Records per page, sent as `size_param` on the first request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+    /// Name of the page size parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_param: Option<String>,
+}
+
+fn default_page_size() -> u32 {
+    100
+}
+fn default_concurrency() -> u32 {
+    4
+}
+fn default_max_passes() -> u32 {
+    3
+}
+fn default_offset_param() -> String {
+    "offset".into()
+}
+fn default_limit_param() -> String {
+    "limit".into()
+}
+fn default_page_param() -> String {
+    "page".into()
+}
+fn default_per_page_param() -> String {
+    "per_page".into()
+}
+fn default_start_page() -> u64 {
+    1
+}
+fn default_cursor_param() -> String {
+    "cursor".into()
+}
+
+/// One field of a record.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// The field's label for people, e.g. `Active?`.
+    pub label: String,
+    /// JSONPath into the record, e.g. `$.name.givenName`. Give `path` or `computed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A value computed by rollcall instead of read from the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computed: Option<Computed>,
+    /// The field's type; values are coerced to it.
+    #[serde(default, rename = "type")]
+    pub field_type: FieldType,
+    /// A record without this field is skipped and reported.
+    #[serde(default)]
+    pub required: bool,
+    /// The value used when the record has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    /// Built-in transforms applied in order, before the type coercion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<Transform>,
+}
+
+/// Values rollcall computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Computed {
+    /// The time the sync started (RFC 3339, UTC), the same for every record of a run.
+    SyncTime,
+}
+
+/// Field types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// Text. Numbers and booleans are turned into text.
+    #[default]
+    String,
+    /// true/false. The strings "true"/"false" (any case) are accepted.
+    Bool,
+    /// A whole number. Numeric strings are accepted.
+    Integer,
+    /// A number. Numeric strings are accepted.
+    Number,
+    /// A date and time (RFC 3339), normalised to UTC.
+    Datetime,
+    /// A list. Several matches of the path form the list; a single value becomes a list of one.
+    List,
+    /// Any JSON value, kept as is.
+    Json,
+}
+
+/// Built-in transforms.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// Lowercase text.
+    Lowercase,
+    /// Uppercase text.
+    Uppercase,
+    /// Remove leading and trailing whitespace.
+    Trim,
+    /// The first element of a list (or the first of several matches).
+    First,
+    /// Join a list of values into text with this separator.
+    Join(String),
+    /// Read a boolean from text such as "true", "False", "1", "0", "yes", "no".
+    ParseBool,
+}

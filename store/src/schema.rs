@@ -1,0 +1,67 @@
+//! Versioned schema migrations, embedded at compile time from `store/migrations/`.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use sqlx::SqlitePool;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use crate::StoreError;
+
+/// The highest schema version this build knows.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+
+fn migrator() -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|&(version, description, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+/// Refuses a database from a newer rollcall, then applies the missing migrations.
+pub(crate) async fn migrate(pool: &SqlitePool, path: &Path) -> Result<(), StoreError> {
+    let has_table: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(StoreError::db(format!("read the schema version of {}", path.display())))?;
+    if has_table.is_some() {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::db(format!(
+                    "read the schema version of {}",
+                    path.display()
+                )))?;
+        if let Some(found) = found
+            && found > SCHEMA_VERSION
+        {
+            return Err(StoreError::NewerSchema {
+                path: path.to_path_buf(),
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+    }
+    migrator()
+        .run(pool)
+        .await
+        .map_err(|source| StoreError::Migrate {
+            path: path.to_path_buf(),
+            known: SCHEMA_VERSION,
+            source,
+        })
+}
