@@ -25,7 +25,15 @@ pub struct RecordWriter<W: Write> {
     format: Format,
     count: u64,
     widths: Option<Vec<usize>>,
+    /// Field ids to show (all when `None`), for the table format.
+    columns: Option<Vec<String>>,
+    /// Table rows held back until the column widths are known.
+    pending: Vec<Vec<String>>,
+    headers: Vec<String>,
 }
+
+/// Rows a table looks at before fixing its column widths.
+const TABLE_SAMPLE: usize = 50;
 
 /// Widest a table column gets; longer values are cut with `…`.
 const MAX_COL: usize = 36;
@@ -33,7 +41,13 @@ const MAX_COL: usize = 36;
 impl<W: Write> RecordWriter<W> {
     /// A writer in `format`.
     pub fn new(out: W, format: Format) -> Self {
-        RecordWriter { out, format, count: 0, widths: None }
+        RecordWriter { out, format, count: 0, widths: None, columns: None, pending: Vec::new(), headers: Vec::new() }
+    }
+
+    /// Shows only these field ids in the table format.
+    pub fn with_columns(mut self, columns: &[&str]) -> Self {
+        self.columns = Some(columns.iter().map(|c| c.to_string()).collect());
+        self
     }
 
     /// Writes one record.
@@ -56,29 +70,56 @@ impl<W: Write> RecordWriter<W> {
                 writeln!(self.out, "{}", row.join(","))?;
             }
             Format::Table => {
-                if self.widths.is_none() {
-                    let widths: Vec<usize> = r
-                        .fields
-                        .fields
-                        .iter()
-                        .zip(&r.values)
-                        .map(|(f, v)| f.id.chars().count().max(text(v, ", ").chars().count().clamp(4, MAX_COL)).min(MAX_COL))
-                        .collect();
-                    let header: Vec<String> = r.fields.fields.iter().zip(&widths).map(|(f, w)| pad(&f.id.to_uppercase(), *w)).collect();
-                    writeln!(self.out, "{}", header.join("  ").trim_end())?;
-                    self.widths = Some(widths);
+                let picked: Vec<usize> = match &self.columns {
+                    Some(cols) => cols.iter().filter_map(|c| r.fields.fields.iter().position(|f| &f.id == c)).collect(),
+                    None => (0..r.values.len()).collect(),
+                };
+                if self.headers.is_empty() {
+                    self.headers = picked.iter().map(|&i| r.fields.fields[i].id.to_uppercase()).collect();
                 }
-                let widths = self.widths.as_deref().unwrap_or(&[]);
-                let row: Vec<String> = r.values.iter().zip(widths).map(|(v, w)| pad(&text(v, ", "), *w)).collect();
-                writeln!(self.out, "{}", row.join("  ").trim_end())?;
+                let row: Vec<String> = picked.iter().map(|&i| text(&r.values[i], ", ")).collect();
+                match &self.widths {
+                    Some(_) => self.write_row(&row)?,
+                    None => {
+                        self.pending.push(row);
+                        if self.pending.len() >= TABLE_SAMPLE {
+                            self.flush_pending()?;
+                        }
+                    }
+                }
             }
         }
         self.count += 1;
         Ok(())
     }
 
+    fn flush_pending(&mut self) -> io::Result<()> {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.pending {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count().min(MAX_COL));
+            }
+        }
+        let header: Vec<String> = self.headers.iter().zip(&widths).map(|(h, w)| pad(h, *w)).collect();
+        writeln!(self.out, "{}", header.join("  ").trim_end())?;
+        self.widths = Some(widths);
+        for row in std::mem::take(&mut self.pending) {
+            self.write_row(&row)?;
+        }
+        Ok(())
+    }
+
+    fn write_row(&mut self, row: &[String]) -> io::Result<()> {
+        let widths = self.widths.as_deref().unwrap_or(&[]);
+        let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| pad(c, *w)).collect();
+        writeln!(self.out, "{}", cells.join("  ").trim_end())
+    }
+
     /// Closes the output (the JSON array's bracket) and flushes.
     pub fn finish(&mut self) -> io::Result<()> {
+        if self.format == Format::Table && self.widths.is_none() && !self.pending.is_empty() {
+            self.flush_pending()?;
+        }
         if self.format == Format::Json {
             self.out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
         }

@@ -88,7 +88,7 @@ impl Inputs {
                 values.insert(name.clone(), InputValue::Plain(d.clone()));
             } else if spec.required.unwrap_or(true) {
                 let how = if spec.secret {
-                    format!("pass it with `--secret-env {name}=VAR`, set ROLLCALL_{}_{}, or use `--credential`", env_key(&connector.name), env_key(name))
+                    format!("set the environment variable ROLLCALL_{}_{}, or pass `--secret-env {name}=VAR`", env_key(&connector.name), env_key(name))
                 } else {
                     format!("pass it with `--set {name}=VALUE`")
                 };

@@ -7,7 +7,7 @@ use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, T
 
 use crate::diagnostic::{Diagnostic, Pos};
 use crate::file::{MAX_FILE_SIZE, SourceFile, clamp_u32};
-use crate::path::{display_path, escape_pointer_segment, parent_pointer};
+use crate::path::{escape_pointer_segment, parent_pointer};
 
 /// Resource limits applied by [`parse_with_limits`]. [`parse`] uses [`Limits::default`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -987,8 +987,9 @@ async fn write_status_on(conn: &mut SqliteConnection, w: StatusWrite<'_>) -> Res
             .map_err(StoreError::db(ctx()))?;
     }
     sqlx::query(
-        "UPDATE runs SET status = ?, finished_at = ?2, heartbeat_at = ?2, complete = ?, fetched = ?, created = ?,
-            updated = ?, unchanged = ?, skipped = ?, failed = ?, marked_absent = ?, message = ? WHERE id = ?",
+        "UPDATE runs SET status = ?1, finished_at = ?2, heartbeat_at = ?2, complete = ?3, fetched = ?4,
+            created = ?5, updated = ?6, unchanged = ?7, skipped = ?8, failed = ?9, marked_absent = ?10,
+            message = ?11 WHERE id = ?12",
     )
     .bind(w.status)
     .bind(w.now)

@@ -3,7 +3,9 @@
 //! Every user is generated from `(seed, index)` alone, so user `i` is the same whatever the
 //! total number of users, and users appended later by [`crate::Drift`] continue the sequence.
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+
+use crate::store::Facts;
 
 /// URN of the SCIM core User schema.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -286,17 +288,109 @@ pub struct GenContext {
     pub now_unix: i64,
 }
 
-/// One generated user: its SCIM resource and its REST-only last activity.
+#[derive(Serialize)]
+struct NameDoc {
+    #[serde(rename = "givenName")]
+    given_name: &'static str,
+    #[serde(rename = "familyName")]
+    family_name: &'static str,
+}
+
+#[derive(Serialize)]
+struct EmailDoc<'a> {
+    value: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    primary: bool,
+}
+
+#[derive(Serialize)]
+struct RoleDoc {
+    value: &'static str,
+    display: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    primary: bool,
+}
+
+#[derive(Serialize)]
+struct GroupDoc {
+    value: String,
+    display: &'static str,
+}
+
+#[derive(Serialize)]
+struct MetaDoc {
+    #[serde(rename = "resourceType")]
+    resource_type: &'static str,
+    location: String,
+}
+
+#[derive(Serialize)]
+struct ManagerDoc {
+    value: String,
+    #[serde(rename = "displayName")]
+    display_name: String,
+}
+
+#[derive(Serialize)]
+struct EnterpriseDoc {
+    #[serde(rename = "employeeNumber")]
+    employee_number: String,
+    #[serde(rename = "costCenter")]
+    cost_center: String,
+    department: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manager: Option<ManagerDoc>,
+}
+
+/// A generated SCIM User, serialized in Miro's attribute order.
+#[derive(Serialize)]
+struct UserDoc<'a> {
+    schemas: &'static [&'static str],
+    id: &'a str,
+    #[serde(rename = "userName")]
+    user_name: &'a str,
+    name: NameDoc,
+    #[serde(rename = "displayName", skip_serializing_if = "Option::is_none")]
+    display_name: Option<String>,
+    #[serde(rename = "userType", skip_serializing_if = "Option::is_none")]
+    user_type: Option<&'static str>,
+    active: bool,
+    emails: [EmailDoc<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roles: Option<Vec<RoleDoc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<GroupDoc>>,
+    #[serde(rename = "preferredLanguage", skip_serializing_if = "Option::is_none")]
+    preferred_language: Option<&'static str>,
+    meta: MetaDoc,
+    #[serde(
+        rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        skip_serializing_if = "Option::is_none"
+    )]
+    enterprise: Option<EnterpriseDoc>,
+}
+
+/// One generated user: its serialized SCIM resource, the facts the server filters on, and
+/// its REST-only last activity.
 #[derive(Debug, Clone)]
-pub struct GeneratedUser {
-    /// The SCIM User resource.
-    pub resource: Value,
+pub(crate) struct GeneratedUser {
+    /// The SCIM User resource, serialized.
+    pub json: Vec<u8>,
+    /// Derived attributes.
+    pub facts: Facts,
+    /// The id.
+    pub id: String,
     /// `lastActivityAt` for the members endpoint; `None` when the user never logged in.
     pub last_activity: Option<String>,
 }
 
+const SCHEMAS_CORE: &[&str] = &[USER_SCHEMA];
+const SCHEMAS_WITH_EXT: &[&str] = &[USER_SCHEMA, ENTERPRISE_SCHEMA];
+
 /// Generates user number `index` (0-based).
-pub fn generate_user(ctx: &GenContext, index: u64) -> GeneratedUser {
+pub(crate) fn generate_user(ctx: &GenContext, index: u64) -> GeneratedUser {
     let mut rng = rng_for(ctx.seed, index, 0x5553_4552);
     let (given, family) = user_name(ctx.seed, index);
     let id = user_id(index);
@@ -310,25 +404,39 @@ pub fn generate_user(ctx: &GenContext, index: u64) -> GeneratedUser {
     let active = rng.below(100) < 90;
     let with_enterprise = !minimal && rng.below(100) < 70;
 
-    let mut user = Map::new();
-    let mut schemas = vec![Value::from(USER_SCHEMA)];
-    if with_enterprise {
-        schemas.push(Value::from(ENTERPRISE_SCHEMA));
-    }
-    user.insert("schemas".into(), Value::Array(schemas));
-    user.insert("id".into(), Value::from(id.clone()));
-    user.insert("userName".into(), Value::from(email.clone()));
-    user.insert(
-        "name".into(),
-        json!({"givenName": given, "familyName": family}),
-    );
+    let mut doc = UserDoc {
+        schemas: if with_enterprise {
+            SCHEMAS_WITH_EXT
+        } else {
+            SCHEMAS_CORE
+        },
+        id: &id,
+        user_name: &email,
+        name: NameDoc {
+            given_name: given,
+            family_name: family,
+        },
+        display_name: None,
+        user_type: None,
+        active,
+        emails: [EmailDoc {
+            value: &email,
+            kind: "work",
+            primary: true,
+        }],
+        roles: None,
+        groups: None,
+        preferred_language: None,
+        meta: MetaDoc {
+            resource_type: "User",
+            location: format!("{}/Users/{}", ctx.scim_base_url, id),
+        },
+        enterprise: None,
+    };
+    let mut admin = false;
     if !minimal {
-        user.insert(
-            "displayName".into(),
-            Value::from(format!("{given} {family}")),
-        );
-        let roll = rng.below(100);
-        let user_type = match roll {
+        doc.display_name = Some(format!("{given} {family}"));
+        doc.user_type = Some(match rng.below(100) {
             0..60 => "Full",
             60..80 => "Free",
             80..85 => "Basic",
@@ -336,90 +444,84 @@ pub fn generate_user(ctx: &GenContext, index: u64) -> GeneratedUser {
             90..94 => "Advanced",
             94..97 => "Full (Trial)",
             _ => "Free Restricted",
-        };
-        user.insert("userType".into(), Value::from(user_type));
-    }
-    user.insert("active".into(), Value::Bool(active));
-    user.insert(
-        "emails".into(),
-        json!([{"value": email, "type": "work", "primary": true}]),
-    );
-    if !minimal {
-        let admin = rng.below(100) < 5;
+        });
+        admin = rng.below(100) < 5;
         let org_role = if admin {
             "ORGANIZATION_INTERNAL_ADMIN"
         } else {
             "ORGANIZATION_INTERNAL_USER"
         };
-        let mut roles = vec![json!({
-            "value": org_role,
-            "display": org_role,
-            "type": "organization_user_role",
-            "primary": true
-        })];
+        let mut roles = vec![RoleDoc {
+            value: org_role,
+            display: org_role,
+            kind: "organization_user_role",
+            primary: true,
+        }];
         if rng.below(100) < 3 {
             let n = 1 + rng.below(2) as usize;
             let first = rng.below(ADMIN_ROLES.len() as u64) as usize;
             for k in 0..n {
                 let role = ADMIN_ROLES[(first + k) % ADMIN_ROLES.len()];
-                roles.push(json!({
-                    "value": role,
-                    "display": role,
-                    "type": "organization_admin_role",
-                    "primary": false
-                }));
+                roles.push(RoleDoc {
+                    value: role,
+                    display: role,
+                    kind: "organization_admin_role",
+                    primary: false,
+                });
             }
         }
-        user.insert("roles".into(), Value::Array(roles));
-
+        doc.roles = Some(roles);
         let team_count = rng.below(3) as usize;
         let first_team = rng.below(TEAMS.len() as u64) as usize;
-        let groups: Vec<Value> = (0..team_count)
-            .map(|k| {
-                let t = (first_team + k) % TEAMS.len();
-                json!({"value": (TEAM_ID_BASE + t as u64).to_string(), "display": TEAMS[t]})
-            })
-            .collect();
-        user.insert("groups".into(), Value::Array(groups));
-        user.insert("preferredLanguage".into(), Value::from(rng.pick(LANGUAGES)));
+        doc.groups = Some(
+            (0..team_count)
+                .map(|k| {
+                    let t = (first_team + k) % TEAMS.len();
+                    GroupDoc {
+                        value: (TEAM_ID_BASE + t as u64).to_string(),
+                        display: TEAMS[t],
+                    }
+                })
+                .collect(),
+        );
+        doc.preferred_language = Some(rng.pick(LANGUAGES));
     }
-    user.insert(
-        "meta".into(),
-        json!({
-            "resourceType": "User",
-            "location": format!("{}/Users/{}", ctx.scim_base_url, id),
-        }),
-    );
     if with_enterprise {
-        let mut ext = Map::new();
-        ext.insert(
-            "employeeNumber".into(),
-            Value::from(format!("E{:06}", index + 1)),
-        );
-        ext.insert(
-            "costCenter".into(),
-            Value::from(format!("CC-{}", 100 + rng.below(40))),
-        );
-        ext.insert("department".into(), Value::from(rng.pick(DEPARTMENTS)));
-        if index > 0 {
-            let manager = rng.below(index.min(50));
-            let (mg, mf) = user_name(ctx.seed, manager);
-            ext.insert(
-                "manager".into(),
-                json!({"value": user_id(manager), "displayName": format!("{mg} {mf}")}),
-            );
-        }
-        user.insert(ENTERPRISE_SCHEMA.into(), Value::Object(ext));
+        let cost_center = format!("CC-{}", 100 + rng.below(40));
+        let department = rng.pick(DEPARTMENTS);
+        let manager = (index > 0).then(|| {
+            let m = rng.below(index.min(50));
+            let (mg, mf) = user_name(ctx.seed, m);
+            ManagerDoc {
+                value: user_id(m),
+                display_name: format!("{mg} {mf}"),
+            }
+        });
+        doc.enterprise = Some(EnterpriseDoc {
+            employee_number: format!("E{:06}", index + 1),
+            cost_center,
+            department,
+            manager,
+        });
     }
-
     let last_activity = if rng.below(100) < 10 {
         None
     } else {
         let ago = rng.below(400 * 86_400) as i64;
         Some(rfc3339(ctx.now_unix - ago))
     };
+    let json = serde_json::to_vec(&doc).unwrap_or_default();
+    let facts = Facts {
+        user_name_lower: Some(email.to_lowercase()),
+        email: Some(email.clone()),
+        active: Some(active),
+        user_type: doc.user_type.map(str::to_owned),
+        admin,
+    };
     GeneratedUser {
-        resource: Value::Object(user),
+        json,
+        facts,
+        id,
         last_activity,
     }
 }

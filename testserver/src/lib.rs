@@ -369,13 +369,13 @@ impl ServerHandle {
             .read()
             .entries
             .iter()
-            .map(|e| e.value.clone())
+            .map(Entry::value)
             .collect()
     }
 
     /// The user with this `id`, if any.
     pub fn user(&self, id: &str) -> Option<Value> {
-        self.inner.read().get(id).map(|e| e.value.clone())
+        self.inner.read().get(id).map(Entry::value)
     }
 
     /// Number of users.
@@ -396,7 +396,7 @@ impl ServerHandle {
     /// Appends a raw JSON record as-is (it may be malformed on purpose: no id, `active: "yes"`,
     /// `name: 5`, not even an object). It never logged in (no `lastActivityAt`).
     pub fn insert_user(&self, user: Value) {
-        self.inner.write().push(Entry::new(user, None));
+        self.inner.write().push(Entry::from_value(&user, None));
     }
 
     /// Replaces the user with this `id` by a raw record (kept at the same position).
@@ -406,9 +406,7 @@ impl ServerHandle {
         let Some(pos) = store.position(id) else {
             return false;
         };
-        let entry = &mut store.entries[pos];
-        entry.value = user;
-        entry.refresh();
+        store.entries[pos].set_value(&user);
         store.reindex();
         true
     }
@@ -431,11 +429,12 @@ impl ServerHandle {
         let Some(entry) = store.get_mut(id) else {
             return false;
         };
-        let Some(obj) = entry.value.as_object_mut() else {
+        let mut value = entry.value();
+        let Some(obj) = value.as_object_mut() else {
             return false;
         };
         obj.insert("active".into(), Value::Bool(active));
-        entry.refresh();
+        entry.set_value(&value);
         true
     }
 

@@ -82,60 +82,30 @@ fn license_for(user_type: Option<&str>) -> &'static str {
     }
 }
 
-fn role_for(user: &Value) -> &'static str {
-    let admin = user
-        .get("roles")
-        .and_then(Value::as_array)
-        .is_some_and(|roles| {
-            roles.iter().any(|r| {
-                r.get("type").and_then(Value::as_str) == Some("organization_user_role")
-                    && r.get("value").and_then(Value::as_str) == Some("ORGANIZATION_INTERNAL_ADMIN")
-            })
-        });
-    if admin {
-        "organization_internal_admin"
-    } else {
-        "organization_internal_user"
-    }
-}
-
-fn email_of(user: &Value) -> Option<String> {
-    if let Some(u) = user.get("userName").and_then(Value::as_str) {
-        return Some(u.to_owned());
-    }
-    let emails = user.get("emails").and_then(Value::as_array)?;
-    let primary = emails
-        .iter()
-        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-        .or_else(|| emails.first())?;
-    primary
-        .get("value")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
-
 /// The `OrganizationMember` for a stored user; `None` when it has no string id.
 pub(crate) fn member_json(entry: &Entry) -> Option<Value> {
     let id = entry.id.as_ref()?;
-    let user = &entry.value;
+    let facts = &entry.facts;
     let mut m = Map::new();
     m.insert("id".into(), Value::from(id.clone()));
     m.insert(
         "email".into(),
-        email_of(user).map(Value::from).unwrap_or(Value::Null),
+        facts.email.clone().map(Value::from).unwrap_or(Value::Null),
     );
-    m.insert(
-        "active".into(),
-        Value::Bool(user.get("active").and_then(Value::as_bool).unwrap_or(false)),
-    );
+    m.insert("active".into(), Value::Bool(facts.active.unwrap_or(false)));
     if let Some(last) = &entry.last_activity {
         m.insert("lastActivityAt".into(), Value::from(last.clone()));
     }
     m.insert(
         "license".into(),
-        Value::from(license_for(user.get("userType").and_then(Value::as_str))),
+        Value::from(license_for(facts.user_type.as_deref())),
     );
-    m.insert("role".into(), Value::from(role_for(user)));
+    let role = if facts.admin {
+        "organization_internal_admin"
+    } else {
+        "organization_internal_user"
+    };
+    m.insert("role".into(), Value::from(role));
     m.insert("type".into(), Value::from("organization-member"));
     Some(Value::Object(m))
 }
@@ -157,20 +127,47 @@ fn split_list(raw: &str) -> Vec<String> {
 }
 
 impl MemberFilter {
-    fn matches(&self, member: &Value) -> bool {
-        let field = |k: &str| member.get(k).and_then(Value::as_str).map(str::to_lowercase);
+    /// Whether the member built from `entry` passes the filters (without building it).
+    fn matches(&self, entry: &Entry) -> bool {
+        let facts = &entry.facts;
         if let Some(a) = self.active
-            && member.get("active").and_then(Value::as_bool) != Some(a)
+            && facts.active.unwrap_or(false) != a
         {
             return false;
         }
-        let in_list = |list: &Option<Vec<String>>, k: &str| match list {
-            None => true,
-            Some(l) => field(k).is_some_and(|v| l.contains(&v)),
-        };
-        in_list(&self.emails, "email")
-            && in_list(&self.licenses, "license")
-            && in_list(&self.roles, "role")
+        if let Some(emails) = &self.emails
+            && !facts
+                .email
+                .as_ref()
+                .is_some_and(|e| emails.contains(&e.to_lowercase()))
+        {
+            return false;
+        }
+        if let Some(licenses) = &self.licenses
+            && !licenses
+                .iter()
+                .any(|l| l == license_for(facts.user_type.as_deref()))
+        {
+            return false;
+        }
+        if let Some(roles) = &self.roles {
+            let role = if facts.admin {
+                "organization_internal_admin"
+            } else {
+                "organization_internal_user"
+            };
+            if !roles.iter().any(|r| r == role) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn is_empty(&self) -> bool {
+        self.active.is_none()
+            && self.emails.is_none()
+            && self.licenses.is_none()
+            && self.roles.is_none()
     }
 }
 
@@ -250,11 +247,9 @@ pub(crate) async fn list_members(
     {
         let store = state.read();
         let mut seen = 0usize;
+        let unfiltered = filter.is_empty();
         for entry in &store.entries {
-            let Some(member) = member_json(entry) else {
-                continue;
-            };
-            if !filter.matches(&member) {
+            if entry.id.is_none() || !(unfiltered || filter.matches(entry)) {
                 continue;
             }
             if seen >= offset {
@@ -262,7 +257,9 @@ pub(crate) async fn list_members(
                     more = true;
                     break;
                 }
-                data.push(member);
+                if let Some(member) = member_json(entry) {
+                    data.push(member);
+                }
             }
             seen += 1;
         }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::Inner;
 use crate::generate::USER_SCHEMA;
+use crate::store::Facts;
 
 pub(crate) const SCIM_JSON: &str = "application/scim+json";
 const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -224,13 +225,10 @@ pub(crate) enum Filter {
 }
 
 impl Filter {
-    fn matches(&self, user: &Value) -> bool {
+    fn matches(&self, facts: &Facts) -> bool {
         match self {
-            Filter::UserName(want) => user
-                .get("userName")
-                .and_then(Value::as_str)
-                .is_some_and(|u| u.to_lowercase() == *want),
-            Filter::Active(want) => user.get("active").and_then(Value::as_bool) == Some(*want),
+            Filter::UserName(want) => facts.user_name_lower.as_deref() == Some(want.as_str()),
+            Filter::Active(want) => facts.active == Some(*want),
         }
     }
 }
@@ -305,7 +303,7 @@ async fn list_users(
                 let mut total = 0usize;
                 let mut items = Vec::new();
                 for e in &store.entries {
-                    if f.matches(&e.value) {
+                    if f.matches(&e.facts) {
                         if total >= skip && items.len() < count {
                             items.push(e.bytes.clone());
                         }
@@ -391,12 +389,11 @@ async fn patch_user(
         let Some(entry) = store.get_mut(&id) else {
             return Err(ScimError::not_found(&id));
         };
-        let mut candidate = entry.value.clone();
+        let mut candidate = entry.value();
         for op in operations {
             apply_operation(&mut candidate, op)?;
         }
-        entry.value = candidate;
-        entry.refresh();
+        entry.set_value(&candidate);
         entry.bytes.clone()
     };
     if state.config.patch_returns_body {

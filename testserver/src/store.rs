@@ -1,5 +1,9 @@
-//! The in-memory user store: users in server (insertion) order, each with its JSON bytes
-//! serialized once and re-serialized only on mutation.
+//! The in-memory user store: users in server (insertion) order.
+//!
+//! Each user is kept as its serialized JSON bytes (written once, rewritten only on mutation)
+//! plus the few derived facts the server filters and maps on, so serving a page is a matter
+//! of concatenating bytes and 100k users start quickly. A `serde_json::Value` is parsed back
+//! only when someone needs the whole resource (PATCH, [`crate::ServerHandle::users`]).
 
 use std::collections::HashMap;
 
@@ -8,39 +12,94 @@ use serde_json::Value;
 
 use crate::generate::{GenContext, generate_user};
 
+/// Attributes derived from a stored resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// `userName`, lower-cased, when it is a string.
+    pub user_name_lower: Option<String>,
+    /// `userName`, or else the primary (or first) `emails[].value`.
+    pub email: Option<String>,
+    /// `active` when it is a boolean.
+    pub active: Option<bool>,
+    /// `userType` when it is a string.
+    pub user_type: Option<String>,
+    /// Has the `ORGANIZATION_INTERNAL_ADMIN` organization user role.
+    pub admin: bool,
+}
+
+impl Facts {
+    pub fn from_value(user: &Value) -> Self {
+        let user_name = user.get("userName").and_then(Value::as_str);
+        let email = user_name.map(str::to_owned).or_else(|| {
+            let emails = user.get("emails").and_then(Value::as_array)?;
+            let primary = emails
+                .iter()
+                .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+                .or_else(|| emails.first())?;
+            primary
+                .get("value")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        let admin = user
+            .get("roles")
+            .and_then(Value::as_array)
+            .is_some_and(|roles| {
+                roles.iter().any(|r| {
+                    r.get("type").and_then(Value::as_str) == Some("organization_user_role")
+                        && r.get("value").and_then(Value::as_str)
+                            == Some("ORGANIZATION_INTERNAL_ADMIN")
+                })
+            });
+        Facts {
+            user_name_lower: user_name.map(str::to_lowercase),
+            email,
+            active: user.get("active").and_then(Value::as_bool),
+            user_type: user
+                .get("userType")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            admin,
+        }
+    }
+}
+
 /// One stored user.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    /// The resource exactly as stored (may be malformed on purpose).
-    pub value: Value,
-    /// `value` serialized.
+    /// The resource, serialized (it may be malformed on purpose).
     pub bytes: Bytes,
-    /// `value["id"]` when it is a string.
+    /// `id` when it is a string.
     pub id: Option<String>,
+    /// Derived attributes.
+    pub facts: Facts,
     /// `lastActivityAt` for the members endpoint.
     pub last_activity: Option<String>,
 }
 
 impl Entry {
-    pub fn new(value: Value, last_activity: Option<String>) -> Self {
-        let bytes = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
-        let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
-        Self {
-            value,
-            bytes,
-            id,
+    pub fn from_value(value: &Value, last_activity: Option<String>) -> Self {
+        let mut entry = Entry {
+            bytes: Bytes::new(),
+            id: None,
+            facts: Facts::default(),
             last_activity,
-        }
+        };
+        entry.set_value(value);
+        entry
     }
 
-    /// Re-serializes after `value` changed.
-    pub fn refresh(&mut self) {
-        self.bytes = Bytes::from(serde_json::to_vec(&self.value).unwrap_or_default());
-        self.id = self
-            .value
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+    /// The resource as a JSON value.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+    }
+
+    /// Replaces the resource (re-serializes and re-derives). The caller must reindex the
+    /// store if the id may have changed.
+    pub fn set_value(&mut self, value: &Value) {
+        self.bytes = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
+        self.id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+        self.facts = Facts::from_value(value);
     }
 }
 
@@ -65,11 +124,39 @@ impl Store {
         store
     }
 
+    /// Appends `n` generated users, using all cores for large batches.
     pub fn append_generated(&mut self, ctx: &GenContext, n: usize) {
-        for _ in 0..n {
-            let g = generate_user(ctx, self.next_generated);
-            self.next_generated += 1;
-            self.push(Entry::new(g.resource, g.last_activity));
+        let first = self.next_generated;
+        self.next_generated += n as u64;
+        let threads = std::thread::available_parallelism()
+            .map(|p| p.get())
+            .unwrap_or(1)
+            .min(8);
+        let entries: Vec<Entry> = if n < 5_000 || threads < 2 {
+            (0..n as u64).map(|i| generated_entry(ctx, first + i)).collect()
+        } else {
+            let chunk = n.div_ceil(threads) as u64;
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..threads as u64)
+                    .map(|t| {
+                        let from = t * chunk;
+                        let to = ((t + 1) * chunk).min(n as u64);
+                        scope.spawn(move || {
+                            (from..to)
+                                .map(|i| generated_entry(ctx, first + i))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
+        self.entries.reserve(entries.len());
+        for e in entries {
+            self.push(e);
         }
     }
 
@@ -111,7 +198,7 @@ impl Store {
         }
     }
 
-    /// Call after changing an entry in a way that may change its id.
+    /// Rebuilds the id index (after removals or id changes).
     pub fn reindex(&mut self) {
         self.index.clear();
         for (i, e) in self.entries.iter().enumerate() {
@@ -119,5 +206,15 @@ impl Store {
                 self.index.entry(id.clone()).or_insert(i);
             }
         }
+    }
+}
+
+fn generated_entry(ctx: &GenContext, index: u64) -> Entry {
+    let g = generate_user(ctx, index);
+    Entry {
+        bytes: Bytes::from(g.json),
+        id: Some(g.id),
+        facts: g.facts,
+        last_activity: g.last_activity,
     }
 }

@@ -50,7 +50,8 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
     let reporter = Arc::new(Reporter::new(args.explain, false));
     let started = Instant::now();
     let mut fetch = rollcall_core::fetch::start(connector, "users", &inputs, FetchOptions::default(), reporter.clone())?;
-    let mut table = RecordWriter::new(BufWriter::new(std::io::stdout().lock()), Format::Table);
+    let mut table = RecordWriter::new(BufWriter::new(std::io::stdout().lock()), Format::Table)
+        .with_columns(&["username", "display_name", "user_type", "role", "active", "department"]);
     let mut shown = 0;
     let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
     let (mut active, mut inactive, mut admins) = (0u64, 0u64, 0u64);
