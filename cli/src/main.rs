@@ -15,10 +15,21 @@ use clap::{Parser, Subcommand};
 #[command(name = "rollcall", version, about, max_term_width = 100)]
 struct Cli {
     /// Extra directory of connector manifests (a manifest there overrides a built-in one of the same name).
-    #[arg(long, global = true, env = "ROLLCALL_CONNECTORS_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLCALL_CONNECTORS_DIR",
+        value_name = "DIR"
+    )]
     connectors_dir: Option<std::path::PathBuf>,
     /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
-    #[arg(long, global = true, env = "ROLLCALL_LOG", default_value = "warn", value_name = "LEVEL")]
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLCALL_LOG",
+        default_value = "warn",
+        value_name = "LEVEL"
+    )]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -41,7 +52,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -68,7 +82,10 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    // The HTTP stack's own logs stay at warn whatever the level: at debug and trace
+    // they print URLs, and a connector with query-parameter auth carries its key there.
+    let directives = format!("{level},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn");
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

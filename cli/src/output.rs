@@ -41,7 +41,15 @@ const MAX_COL: usize = 36;
 impl<W: Write> RecordWriter<W> {
     /// A writer in `format`.
     pub fn new(out: W, format: Format) -> Self {
-        RecordWriter { out, format, count: 0, widths: None, columns: None, pending: Vec::new(), headers: Vec::new() }
+        RecordWriter {
+            out,
+            format,
+            count: 0,
+            widths: None,
+            columns: None,
+            pending: Vec::new(),
+            headers: Vec::new(),
+        }
     }
 
     /// Shows only these field ids in the table format.
@@ -58,12 +66,14 @@ impl<W: Write> RecordWriter<W> {
                 self.out.write_all(b"\n")?;
             }
             Format::Json => {
-                self.out.write_all(if self.count == 0 { b"[\n  " } else { b",\n  " })?;
+                self.out
+                    .write_all(if self.count == 0 { b"[\n  " } else { b",\n  " })?;
                 serde_json::to_writer(&mut self.out, r)?;
             }
             Format::Csv => {
                 if self.count == 0 {
-                    let header: Vec<String> = r.fields.fields.iter().map(|f| csv_cell(&f.id)).collect();
+                    let header: Vec<String> =
+                        r.fields.fields.iter().map(|f| csv_cell(&f.id)).collect();
                     writeln!(self.out, "{}", header.join(","))?;
                 }
                 let row: Vec<String> = r.values.iter().map(|v| csv_cell(&text(v, ";"))).collect();
@@ -71,11 +81,17 @@ impl<W: Write> RecordWriter<W> {
             }
             Format::Table => {
                 let picked: Vec<usize> = match &self.columns {
-                    Some(cols) => cols.iter().filter_map(|c| r.fields.fields.iter().position(|f| &f.id == c)).collect(),
+                    Some(cols) => cols
+                        .iter()
+                        .filter_map(|c| r.fields.fields.iter().position(|f| &f.id == c))
+                        .collect(),
                     None => (0..r.values.len()).collect(),
                 };
                 if self.headers.is_empty() {
-                    self.headers = picked.iter().map(|&i| r.fields.fields[i].id.to_uppercase()).collect();
+                    self.headers = picked
+                        .iter()
+                        .map(|&i| r.fields.fields[i].id.to_uppercase())
+                        .collect();
                 }
                 let row: Vec<String> = picked.iter().map(|&i| text(&r.values[i], ", ")).collect();
                 match &self.widths {
@@ -100,7 +116,12 @@ impl<W: Write> RecordWriter<W> {
                 *w = (*w).max(cell.chars().count().min(MAX_COL));
             }
         }
-        let header: Vec<String> = self.headers.iter().zip(&widths).map(|(h, w)| pad(h, *w)).collect();
+        let header: Vec<String> = self
+            .headers
+            .iter()
+            .zip(&widths)
+            .map(|(h, w)| pad(h, *w))
+            .collect();
         writeln!(self.out, "{}", header.join("  ").trim_end())?;
         self.widths = Some(widths);
         for row in std::mem::take(&mut self.pending) {
@@ -121,7 +142,8 @@ impl<W: Write> RecordWriter<W> {
             self.flush_pending()?;
         }
         if self.format == Format::Json {
-            self.out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+            self.out
+                .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
         }
         self.out.flush()
     }
@@ -138,8 +160,12 @@ pub fn text(v: &Value, sep: &str) -> String {
 }
 
 fn csv_cell(s: &str) -> String {
-    let risky = s.starts_with(['=', '+', '-', '@']) && !s.parse::<f64>().is_ok();
-    let s = if risky { format!("'{s}") } else { s.to_string() };
+    let risky = s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err();
+    let s = if risky {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -148,7 +174,10 @@ fn csv_cell(s: &str) -> String {
 }
 
 fn pad(s: &str, width: usize) -> String {
-    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let n = clean.chars().count();
     if n > width {
         let mut cut: String = clean.chars().take(width.saturating_sub(1)).collect();

@@ -29,7 +29,11 @@ impl Reporter {
             b.set_message("connecting…");
             b
         });
-        Reporter { explain, bar, warnings: Mutex::new(Vec::new()) }
+        Reporter {
+            explain,
+            bar,
+            warnings: Mutex::new(Vec::new()),
+        }
     }
 
     /// Clears the progress line.
@@ -50,9 +54,16 @@ impl Reporter {
 impl Observer for Reporter {
     fn request(&self, e: &RequestEvent) {
         if let Some(note) = &e.note {
-            let status = e.status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no answer".into());
+            let status = e
+                .status
+                .map(|s| format!("HTTP {s}"))
+                .unwrap_or_else(|| "no answer".into());
             if self.explain {
-                self.line(&format!("{} → {status} ({} ms): {note}", e.request, e.elapsed.as_millis()));
+                self.line(&format!(
+                    "{} → {status} ({} ms): {note}",
+                    e.request,
+                    e.elapsed.as_millis()
+                ));
             } else if note.contains("retrying") {
                 self.line(&format!("warning: {} → {status}: {note}", e.request));
             }

@@ -43,11 +43,17 @@ impl Registry {
     pub fn list(&self) -> Result<Vec<(String, Location)>> {
         let mut out: Vec<(String, Location)> = Vec::new();
         if let Some(dir) = &self.dir {
-            let entries = std::fs::read_dir(dir)
-                .with_context(|| format!("cannot read the connectors directory {}", dir.display()))?;
+            let entries = std::fs::read_dir(dir).with_context(|| {
+                format!("cannot read the connectors directory {}", dir.display())
+            })?;
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")))
+                .filter(|p| {
+                    matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("yaml" | "yml" | "json")
+                    )
+                })
                 .collect();
             files.sort();
             for f in files {
@@ -69,7 +75,11 @@ impl Registry {
     /// Finds a connector by name, or by path when `spec` names a file.
     pub fn locate(&self, spec: &str) -> Result<Location> {
         let as_path = Path::new(spec);
-        if spec.contains('/') || spec.ends_with(".yaml") || spec.ends_with(".yml") || spec.ends_with(".json") {
+        if spec.contains('/')
+            || spec.ends_with(".yaml")
+            || spec.ends_with(".yml")
+            || spec.ends_with(".json")
+        {
             if as_path.is_file() {
                 return Ok(Location::File(as_path.to_path_buf()));
             }
@@ -117,22 +127,37 @@ impl LoadFailure {
 /// Reads and compiles the manifest at a location.
 pub fn load_location(loc: &Location) -> Result<Connector, LoadFailure> {
     let (file, origin) = match loc {
-        Location::BuiltIn(b) => (SourceFile::new(format!("connectors/{}", b.file), b.text), format!("built-in:{}", b.name)),
+        Location::BuiltIn(b) => (
+            SourceFile::new(format!("connectors/{}", b.file), b.text),
+            format!("built-in:{}", b.name),
+        ),
         Location::File(p) => match SourceFile::read(p) {
             Ok(f) => (f, p.display().to_string()),
-            Err(d) => return Err(LoadFailure::Manifest(LoadError { diagnostics: vec![d], text: String::new() })),
+            Err(d) => {
+                return Err(LoadFailure::Manifest(LoadError {
+                    diagnostics: vec![d],
+                    text: String::new(),
+                }));
+            }
         },
     };
     load_connector(file, &origin).map_err(LoadFailure::Manifest)
 }
 
 fn stem(p: &Path) -> String {
-    p.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string()
+    p.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// The `name:` of a manifest file, read cheaply (without compiling it).
 fn manifest_name(p: &Path) -> Option<String> {
     let text = std::fs::read_to_string(p).ok()?;
+    if p.extension().and_then(|e| e.to_str()) == Some("json") {
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        return v.get("name")?.as_str().map(str::to_string);
+    }
     text.lines().find_map(|l| {
         let rest = l.strip_prefix("name:")?;
         let v = rest.split('#').next()?.trim().trim_matches(['"', '\'']);

@@ -60,8 +60,13 @@ impl fmt::Display for HumanDuration {
         if ms == 0 {
             return f.write_str("0s");
         }
-        for (unit, per) in [("d", 86_400_000u128), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
-            if ms % per == 0 {
+        for (unit, per) in [
+            ("d", 86_400_000u128),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+        ] {
+            if ms.is_multiple_of(per) {
                 return write!(f, "{}{unit}", ms / per);
             }
         }
@@ -103,19 +108,46 @@ mod tests {
 
     #[test]
     fn parses_units() {
-        assert_eq!(HumanDuration::parse("500ms").unwrap().get(), Duration::from_millis(500));
-        assert_eq!(HumanDuration::parse("30s").unwrap().get(), Duration::from_secs(30));
-        assert_eq!(HumanDuration::parse(" 2h ").unwrap().get(), Duration::from_secs(7200));
-        assert_eq!(HumanDuration::parse("90d").unwrap().get(), Duration::from_secs(90 * 86400));
+        assert_eq!(
+            HumanDuration::parse("500ms").unwrap().get(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            HumanDuration::parse("30s").unwrap().get(),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            HumanDuration::parse(" 2h ").unwrap().get(),
+            Duration::from_secs(7200)
+        );
+        assert_eq!(
+            HumanDuration::parse("90d").unwrap().get(),
+            Duration::from_secs(90 * 86400)
+        );
         assert_eq!(HumanDuration::parse("30s").unwrap().to_string(), "30s");
-        assert_eq!(HumanDuration::parse("1500ms").unwrap().to_string(), "1500ms");
+        assert_eq!(
+            HumanDuration::parse("1500ms").unwrap().to_string(),
+            "1500ms"
+        );
     }
 
     #[test]
     fn rejects_with_sentences() {
         assert!(HumanDuration::parse("30").unwrap_err().contains("no unit"));
-        assert!(HumanDuration::parse("3 weeks").unwrap_err().contains("not a duration unit"));
-        assert!(HumanDuration::parse("s").unwrap_err().contains("whole number"));
-        assert!(HumanDuration::parse("99999999999999999999s").unwrap_err().contains("too large"));
+        assert!(
+            HumanDuration::parse("3 weeks")
+                .unwrap_err()
+                .contains("not a duration unit")
+        );
+        assert!(
+            HumanDuration::parse("s")
+                .unwrap_err()
+                .contains("whole number")
+        );
+        assert!(
+            HumanDuration::parse("99999999999999999999s")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 }

@@ -63,11 +63,20 @@ impl Inputs {
         let mut values: IndexMap<String, InputValue> = IndexMap::new();
         for (name, value, origin) in provided.values {
             let Some(spec) = connector.inputs.get(&name) else {
-                let hint = rollcall_source::suggest(&name, connector.inputs.keys().map(String::as_str))
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
-                let known = connector.inputs.keys().cloned().collect::<Vec<_>>().join(", ");
-                problems.push(format!("the connector `{}` has no input `{name}`{hint}; its inputs are: {known}", connector.name));
+                let hint =
+                    rollcall_source::suggest(&name, connector.inputs.keys().map(String::as_str))
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                let known = connector
+                    .inputs
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                problems.push(format!(
+                    "the connector `{}` has no input `{name}`{hint}; its inputs are: {known}",
+                    connector.name
+                ));
                 continue;
             };
             if spec.secret && origin == Origin::CommandLine {
@@ -77,7 +86,11 @@ impl Inputs {
                 ));
                 continue;
             }
-            let v = if spec.secret { InputValue::Secret(Secret::new(value)) } else { InputValue::Plain(value) };
+            let v = if spec.secret {
+                InputValue::Secret(Secret::new(value))
+            } else {
+                InputValue::Plain(value)
+            };
             values.insert(name, v);
         }
         for (name, spec) in &connector.inputs {
@@ -88,14 +101,25 @@ impl Inputs {
                 values.insert(name.clone(), InputValue::Plain(d.clone()));
             } else if spec.required.unwrap_or(true) {
                 let how = if spec.secret {
-                    format!("set the environment variable ROLLCALL_{}_{}, or pass `--secret-env {name}=VAR`", env_key(&connector.name), env_key(name))
+                    format!(
+                        "set the environment variable ROLLCALL_{}_{}, or pass `--secret-env {name}=VAR`",
+                        env_key(&connector.name),
+                        env_key(name)
+                    )
                 } else {
                     format!("pass it with `--set {name}=VALUE`")
                 };
-                problems.push(format!("the input `{name}` ({}) is missing; {how}", spec.description.trim_end_matches('.')));
+                problems.push(format!(
+                    "the input `{name}` ({}) is missing; {how}",
+                    spec.description.trim_end_matches('.')
+                ));
             }
         }
-        if problems.is_empty() { Ok(Inputs { values }) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(Inputs { values })
+        } else {
+            Err(problems)
+        }
     }
 
     /// The template context: every input by name (secrets included, for rendering).
@@ -148,6 +172,12 @@ impl Inputs {
 /// `miro` + `token` → the `MIRO` / `TOKEN` parts of `ROLLCALL_MIRO_TOKEN`.
 pub fn env_key(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

@@ -58,7 +58,8 @@ impl Redactor {
         }
         self.secrets.push(secret.clone());
         // Longest first, so a secret that contains another is scrubbed whole.
-        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
+        self.secrets
+            .sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
     }
 
     /// `text` with every known secret (and its percent-encoded form) replaced by `***`.

@@ -58,8 +58,10 @@ impl SourceFile {
             return Err(too_large(&name, bytes.len() as u64));
         }
         if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-            return Err(Diagnostic::error(&name, Pos::START, "the file is encoded as UTF-16")
-                .with_hint("save the file as UTF-8"));
+            return Err(
+                Diagnostic::error(&name, Pos::START, "the file is encoded as UTF-16")
+                    .with_hint("save the file as UTF-8"),
+            );
         }
         if let Some(nul) = bytes.iter().position(|&b| b == 0) {
             return Err(Diagnostic::error(
@@ -92,9 +94,7 @@ fn too_large(name: &str, len: u64) -> Diagnostic {
     Diagnostic::error(
         name,
         Pos::START,
-        format!(
-            "the file is too large ({len} bytes; the limit is {MAX_FILE_SIZE} bytes)"
-        ),
+        format!("the file is too large ({len} bytes; the limit is {MAX_FILE_SIZE} bytes)"),
     )
     .with_hint("split the configuration into several smaller files")
 }
@@ -105,8 +105,14 @@ fn byte_pos(bytes: &[u8], offset: usize) -> Pos {
     let offset = offset.min(bytes.len());
     let before = &bytes[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     Pos::new(clamp_u32(line), clamp_u32(col))
 }
 

@@ -328,7 +328,7 @@ pub fn parse_with_limits(file: SourceFile, limits: Limits) -> Result<Document, V
         );
     }
     if diags.iter().any(Diagnostic::is_error) {
-        diags.sort_by(|a, b| a.pos.cmp(&b.pos));
+        diags.sort_by_key(|d| d.pos);
         diags.dedup();
         return Err(diags);
     }
@@ -429,10 +429,7 @@ impl Builder<'_> {
             emit_comments: false,
         };
         let mut parser = Parser::new_from_str_with_options(self.text, options);
-        loop {
-            let Some(next) = parser.next_event() else {
-                break;
-            };
+        while let Some(next) = parser.next_event() {
             match next {
                 Ok((event, span)) => {
                     if self.event(event, span).is_err() {
@@ -547,7 +544,8 @@ impl Builder<'_> {
 
     fn check_collection_tag(&mut self, tag: Option<&Tag>, core: &str, span: &Span) {
         let Some(tag) = tag else { return };
-        let ok = (tag.handle().is_empty() && tag.suffix() == "!") || tag.is_yaml_core_schema_tag(core);
+        let ok =
+            (tag.handle().is_empty() && tag.suffix() == "!") || tag.is_yaml_core_schema_tag(core);
         if !ok && self.skip_depth == 0 {
             let raw = self.raw_tag(span, tag);
             self.err(
@@ -611,8 +609,7 @@ impl Builder<'_> {
                 Ok(())
             }
             Slot::Key => {
-                let name = if style == ScalarStyle::Plain && text == "~" && span.start == span.end
-                {
+                let name = if style == ScalarStyle::Plain && text == "~" && span.start == span.end {
                     String::new()
                 } else {
                     text.to_string()
@@ -834,7 +831,8 @@ impl Builder<'_> {
                 }
                 let value = anchor.value.clone();
                 let start = self.entries.len();
-                self.entries.push((pointer.clone(), NodePos { key, value: pos }));
+                self.entries
+                    .push((pointer.clone(), NodePos { key, value: pos }));
                 let copied: Vec<(String, NodePos)> = anchor
                     .entries
                     .iter()
@@ -849,7 +847,14 @@ impl Builder<'_> {
     }
 
     /// Put a finished node into its parent (or make it the root).
-    fn attach(&mut self, value: Value, anchor: usize, entries_start: usize, nodes: usize, pos: Pos) {
+    fn attach(
+        &mut self,
+        value: Value,
+        anchor: usize,
+        entries_start: usize,
+        nodes: usize,
+        pos: Pos,
+    ) {
         if anchor != 0 {
             let base = self
                 .entries
@@ -906,7 +911,9 @@ impl Builder<'_> {
                         return;
                     }
                 };
-                let old_entries = self.entries.split_off(entries_start.min(self.entries.len()));
+                let old_entries = self
+                    .entries
+                    .split_off(entries_start.min(self.entries.len()));
                 let mut inserted: HashSet<(Option<usize>, String)> = HashSet::new();
                 for (i, m) in sources {
                     for (name, v) in m {
@@ -1099,6 +1106,14 @@ fn is_core_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// How a quoted string would read unquoted (for "remove the quotes" hints).
+pub(crate) fn resolve_plain_for_hint(s: &str) -> Option<Value> {
+    match resolve_plain(s) {
+        Ok(Value::String(_)) | Err(_) => None,
+        Ok(v) => Some(v),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1128,13 +1143,5 @@ mod tests {
         assert_eq!(resolve_plain("e5").unwrap(), Value::from("e5"));
         assert_eq!(resolve_plain("+").unwrap(), Value::from("+"));
         assert_eq!(resolve_plain("0x").unwrap(), Value::from("0x"));
-    }
-}
-
-/// How a quoted string would read unquoted (for "remove the quotes" hints).
-pub(crate) fn resolve_plain_for_hint(s: &str) -> Option<Value> {
-    match resolve_plain(s) {
-        Ok(Value::String(_)) | Err(_) => None,
-        Ok(v) => Some(v),
     }
 }

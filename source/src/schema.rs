@@ -40,9 +40,7 @@ pub fn check_schema(doc: &Document, schema: &Value) -> Vec<Diagnostic> {
     let mut issues = Vec::new();
     checker.check(schema, doc.value(), "", &mut issues, 0);
     let mut diags: Vec<Diagnostic> = issues.into_iter().map(|i| i.diag).collect();
-    diags.sort_by(|a, b| {
-        (a.pos, &a.message, &a.pointer).cmp(&(b.pos, &b.message, &b.pointer))
-    });
+    diags.sort_by(|a, b| (a.pos, &a.message, &a.pointer).cmp(&(b.pos, &b.message, &b.pointer)));
     diags.dedup_by(|a, b| a.pos == b.pos && a.message == b.message);
     diags
 }
@@ -119,7 +117,9 @@ fn type_matches(t: &str, v: &Value) -> bool {
     match t {
         "string" => v.is_string(),
         "integer" => match v {
-            Value::Number(n) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+            Value::Number(n) => {
+                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+            }
             _ => false,
         },
         "number" => v.is_number(),
@@ -192,7 +192,14 @@ impl<'a> Checker<'a> {
         });
     }
 
-    fn check(&self, schema: &'a Value, value: &Value, ptr: &str, out: &mut Vec<Issue>, depth: usize) {
+    fn check(
+        &self,
+        schema: &'a Value,
+        value: &Value,
+        ptr: &str,
+        out: &mut Vec<Issue>,
+        depth: usize,
+    ) {
         if depth > MAX_SCHEMA_DEPTH {
             return;
         }
@@ -227,8 +234,13 @@ impl<'a> Checker<'a> {
                 let phrases: Vec<String> =
                     types.iter().map(|t| type_phrase(t).to_string()).collect();
                 let expected = join_or(&phrases);
-                let mut hint = if types.contains(&"string") && (value.is_number() || value.is_boolean()) {
-                    format!("put the value in quotes (\"{}\") to make it a string", short(value))
+                let mut hint = if types.contains(&"string")
+                    && (value.is_number() || value.is_boolean())
+                {
+                    format!(
+                        "put the value in quotes (\"{}\") to make it a string",
+                        short(value)
+                    )
                 } else if let Value::String(s) = value
                     && types.iter().any(|t| {
                         crate::parse::resolve_plain_for_hint(s).is_some_and(|v| type_matches(t, &v))
@@ -266,7 +278,12 @@ impl<'a> Checker<'a> {
         {
             let d = self.doc.error_at(
                 ptr,
-                format!("{} must be `{}`, but it is `{}`", name(ptr), short(c), short(value)),
+                format!(
+                    "{} must be `{}`, but it is `{}`",
+                    name(ptr),
+                    short(c),
+                    short(value)
+                ),
                 Some(format!("write `{}` here", short(c))),
             );
             self.mismatch(out, ptr, format!("`{}`", short(c)), d);
@@ -289,12 +306,11 @@ impl<'a> Checker<'a> {
         if let Some(Value::Array(any)) = obj.get("anyOf") {
             self.branches(any, value, ptr, out, depth);
         }
-        if let Some(Value::Array(one)) = obj.get("oneOf") {
-            if !self.tagged_enum(one, value, ptr, out, depth)
-                && !self.internally_tagged(one, value, ptr, out, depth)
-            {
-                self.branches(one, value, ptr, out, depth);
-            }
+        if let Some(Value::Array(one)) = obj.get("oneOf")
+            && !self.tagged_enum(one, value, ptr, out, depth)
+            && !self.internally_tagged(one, value, ptr, out, depth)
+        {
+            self.branches(one, value, ptr, out, depth);
         }
     }
 
@@ -435,14 +451,23 @@ impl<'a> Checker<'a> {
         {
             let d = self.doc.error_at(
                 ptr,
-                format!("{} must have at most {max} items, but it has {n}", name(ptr)),
+                format!(
+                    "{} must have at most {max} items, but it has {n}",
+                    name(ptr)
+                ),
                 Some(format!("remove items from {}", name(ptr))),
             );
             self.issue(out, d);
         }
     }
 
-    fn check_string(&self, obj: &serde_json::Map<String, Value>, s: &str, ptr: &str, out: &mut Vec<Issue>) {
+    fn check_string(
+        &self,
+        obj: &serde_json::Map<String, Value>,
+        s: &str,
+        ptr: &str,
+        out: &mut Vec<Issue>,
+    ) {
         let len = s.chars().count() as u64;
         if let Some(min) = obj.get("minLength").and_then(Value::as_u64)
             && len < min
@@ -455,7 +480,9 @@ impl<'a> Checker<'a> {
                     name(ptr)
                 )
             };
-            let d = self.doc.error_at(ptr, msg, Some("write a longer value".to_string()));
+            let d = self
+                .doc
+                .error_at(ptr, msg, Some("write a longer value".to_string()));
             self.issue(out, d);
         }
         if let Some(max) = obj.get("maxLength").and_then(Value::as_u64)
@@ -463,7 +490,10 @@ impl<'a> Checker<'a> {
         {
             let d = self.doc.error_at(
                 ptr,
-                format!("{} must be at most {max} characters long, but it has {len}", name(ptr)),
+                format!(
+                    "{} must be at most {max} characters long, but it has {len}",
+                    name(ptr)
+                ),
                 Some("write a shorter value".to_string()),
             );
             self.issue(out, d);
@@ -484,9 +514,20 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_number(&self, obj: &serde_json::Map<String, Value>, n: f64, ptr: &str, out: &mut Vec<Issue>) {
+    fn check_number(
+        &self,
+        obj: &serde_json::Map<String, Value>,
+        n: f64,
+        ptr: &str,
+        out: &mut Vec<Issue>,
+    ) {
         let bound = |k: &str| obj.get(k).and_then(Value::as_f64);
-        let fmt = |f: f64| Value::from(f).to_string().trim_end_matches(".0").to_string();
+        let fmt = |f: f64| {
+            Value::from(f)
+                .to_string()
+                .trim_end_matches(".0")
+                .to_string()
+        };
         let mut problem = None;
         if let Some(min) = bound("minimum")
             && n < min
@@ -530,7 +571,14 @@ impl<'a> Checker<'a> {
     }
 
     /// anyOf / generic oneOf: pass if one branch passes, else report the closest branch.
-    fn branches(&self, branches: &'a [Value], value: &Value, ptr: &str, out: &mut Vec<Issue>, depth: usize) {
+    fn branches(
+        &self,
+        branches: &'a [Value],
+        value: &Value,
+        ptr: &str,
+        out: &mut Vec<Issue>,
+        depth: usize,
+    ) {
         let mut results: Vec<Vec<Issue>> = Vec::with_capacity(branches.len());
         for b in branches {
             let mut issues = Vec::new();
@@ -585,7 +633,11 @@ impl<'a> Checker<'a> {
             .unwrap_or_else(|| format!("write {expected} here"));
         let d = self.doc.error_at(
             ptr,
-            format!("{} must be {expected}, but it is {}", name(ptr), describe(value)),
+            format!(
+                "{} must be {expected}, but it is {}",
+                name(ptr),
+                describe(value)
+            ),
             Some(hint),
         );
         self.mismatch(out, ptr, expected, d);
@@ -638,7 +690,14 @@ impl<'a> Checker<'a> {
             .then_some(out)
     }
 
-    fn tagged_enum(&self, branches: &'a [Value], value: &Value, ptr: &str, out: &mut Vec<Issue>, depth: usize) -> bool {
+    fn tagged_enum(
+        &self,
+        branches: &'a [Value],
+        value: &Value,
+        ptr: &str,
+        out: &mut Vec<Issue>,
+        depth: usize,
+    ) -> bool {
         let Some(variants) = self.variants(branches) else {
             return false;
         };
@@ -666,8 +725,13 @@ impl<'a> Checker<'a> {
                 Some(Variant::Data(..)) => {
                     let d = self.doc.error_at(
                         ptr,
-                        format!("the {noun} kind `{s}` needs settings, so {} must be a mapping", name(ptr)),
-                        Some(format!("write it as `{s}:` followed by its settings, indented below")),
+                        format!(
+                            "the {noun} kind `{s}` needs settings, so {} must be a mapping",
+                            name(ptr)
+                        ),
+                        Some(format!(
+                            "write it as `{s}:` followed by its settings, indented below"
+                        )),
                     );
                     self.issue(out, d);
                 }
@@ -710,7 +774,9 @@ impl<'a> Checker<'a> {
                         keys.join(", ")
                     )
                 };
-                let d = self.doc.error_at(ptr, msg, Some(format!("use one of: {list}")));
+                let d = self
+                    .doc
+                    .error_at(ptr, msg, Some(format!("use one of: {list}")));
                 self.issue(out, d);
             }
             other => {
@@ -732,7 +798,14 @@ impl<'a> Checker<'a> {
 
     /// `#[serde(tag = "type")]` enums: every branch is a mapping whose `type`
     /// property is a single string constant.
-    fn internally_tagged(&self, branches: &'a [Value], value: &Value, ptr: &str, out: &mut Vec<Issue>, depth: usize) -> bool {
+    fn internally_tagged(
+        &self,
+        branches: &'a [Value],
+        value: &Value,
+        ptr: &str,
+        out: &mut Vec<Issue>,
+        depth: usize,
+    ) -> bool {
         if branches.len() < 2 {
             return false;
         }
@@ -759,7 +832,11 @@ impl<'a> Checker<'a> {
         let Value::Object(map) = value else {
             let d = self.doc.error_at(
                 ptr,
-                format!("{} must be a mapping, but it is {}", name(ptr), describe(value)),
+                format!(
+                    "{} must be a mapping, but it is {}",
+                    name(ptr),
+                    describe(value)
+                ),
                 Some(format!("write a mapping with `{tag_key}: ` one of {list}")),
             );
             self.mismatch(out, ptr, "a mapping".to_string(), d);

@@ -34,16 +34,38 @@ fn yaml_positions() {
     assert_eq!(d.key_pos("/name"), Some(Pos::new(1, 1)));
     assert_eq!(d.key_pos("/streams/users/request"), Some(Pos::new(4, 5)));
     assert_eq!(d.value_pos("/streams/users/request"), Some(Pos::new(5, 7)));
-    assert_eq!(d.value_pos("/streams/users/request/path"), Some(Pos::new(6, 13)));
-    assert_eq!(d.value_pos("/streams/users/fields/1"), Some(Pos::new(10, 9)));
+    assert_eq!(
+        d.value_pos("/streams/users/request/path"),
+        Some(Pos::new(6, 13))
+    );
+    assert_eq!(
+        d.value_pos("/streams/users/fields/1"),
+        Some(Pos::new(10, 9))
+    );
     assert_eq!(d.key_pos("/streams/users/fields/1"), None);
-    assert_eq!(d.value_pos("/streams/users/fields/1/path"), Some(Pos::new(11, 15)));
-    assert_eq!(d.value()["streams"]["users"]["fields"][1]["name"], json!("a/b~c"));
+    assert_eq!(
+        d.value_pos("/streams/users/fields/1/path"),
+        Some(Pos::new(11, 15))
+    );
+    assert_eq!(
+        d.value()["streams"]["users"]["fields"][1]["name"],
+        json!("a/b~c")
+    );
     assert_eq!(d.value_pos("/nope"), None);
-    assert_eq!(d.pos_or_ancestor("/streams/users/request/nope/deeper"), Pos::new(5, 7));
+    assert_eq!(
+        d.pos_or_ancestor("/streams/users/request/nope/deeper"),
+        Pos::new(5, 7)
+    );
     assert_eq!(d.pos_or_ancestor("/zzz"), Pos::new(1, 1));
-    let e = d.error_at("/streams/users/request/path", "bad path", Some("fix it".into()));
-    assert_eq!(e.to_string(), "t.yaml:6:13: error: bad path\n  hint: fix it");
+    let e = d.error_at(
+        "/streams/users/request/path",
+        "bad path",
+        Some("fix it".into()),
+    );
+    assert_eq!(
+        e.to_string(),
+        "t.yaml:6:13: error: bad path\n  hint: fix it"
+    );
     assert_eq!(e.pointer.as_deref(), Some("/streams/users/request/path"));
 }
 
@@ -58,7 +80,10 @@ fn pointer_escaping() {
 fn json_positions() {
     let text = "{\n\t\"name\": \"users\",\n  \"list\": [1, {\"k\": true}],\n  \"n\": null\n}\n";
     let d = parse(SourceFile::new("t.json", text)).unwrap();
-    assert_eq!(d.value(), &json!({"name": "users", "list": [1, {"k": true}], "n": null}));
+    assert_eq!(
+        d.value(),
+        &json!({"name": "users", "list": [1, {"k": true}], "n": null})
+    );
     assert_eq!(d.key_pos("/name"), Some(Pos::new(2, 2)));
     assert_eq!(d.value_pos("/name"), Some(Pos::new(2, 10)));
     assert_eq!(d.value_pos("/list/1/k"), Some(Pos::new(3, 21)));
@@ -67,7 +92,9 @@ fn json_positions() {
 
 #[test]
 fn yaml_12_scalars() {
-    let d = doc("a: yes\nb: no\nc: true\nd: False\ne: 12\nf: -1.5\ng: ~\nh: null\ni:\nj: '12'\nk: 0x10\nl: on\nm: 1e3\nn: !!str 5\n");
+    let d = doc(
+        "a: yes\nb: no\nc: true\nd: False\ne: 12\nf: -1.5\ng: ~\nh: null\ni:\nj: '12'\nk: 0x10\nl: on\nm: 1e3\nn: !!str 5\n",
+    );
     assert_eq!(
         d.value(),
         &json!({"a": "yes", "b": "no", "c": true, "d": false, "e": 12, "f": -1.5, "g": null,
@@ -85,14 +112,19 @@ fn non_string_keys_are_text() {
 fn complex_key_is_diagnosed() {
     let e = errs("? [a, b]\n: 1\nc: 2\n");
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].starts_with("t.yaml:1:3: error: a mapping or a list cannot be used as a key"), "{e:?}");
+    assert!(
+        e[0].starts_with("t.yaml:1:3: error: a mapping or a list cannot be used as a key"),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn huge_numbers_and_non_finite() {
     let e = errs("a: 99999999999999999999999\nb: .inf\nc: .nan\nd: 1e400\n");
     assert_eq!(e.len(), 4, "{e:?}");
-    assert!(e[0].starts_with("t.yaml:1:4: error: the number `99999999999999999999999` is too large"));
+    assert!(
+        e[0].starts_with("t.yaml:1:4: error: the number `99999999999999999999999` is too large")
+    );
     assert!(e[1].starts_with("t.yaml:2:4: error: `.inf` is not a finite number"));
 }
 
@@ -117,10 +149,19 @@ fn duplicate_keys_in_json() {
 
 #[test]
 fn empty_files() {
-    for text in ["", "   \n\n", "# just a comment\n# another\n", "---\n", "...\n"] {
+    for text in [
+        "",
+        "   \n\n",
+        "# just a comment\n# another\n",
+        "---\n",
+        "...\n",
+    ] {
         let e = errs(text);
         assert_eq!(e.len(), 1, "{text:?}: {e:?}");
-        assert!(e[0].starts_with("t.yaml:1:1: error: the file is empty\n  hint: "), "{e:?}");
+        assert!(
+            e[0].starts_with("t.yaml:1:1: error: the file is empty\n  hint: "),
+            "{e:?}"
+        );
     }
 }
 
@@ -128,7 +169,10 @@ fn empty_files() {
 fn multiple_documents() {
     let e = errs("a: 1\n---\nb: 2\n");
     assert_eq!(e.len(), 1);
-    assert!(e[0].starts_with("t.yaml:2:1: error: the file contains more than one YAML document"), "{e:?}");
+    assert!(
+        e[0].starts_with("t.yaml:2:1: error: the file contains more than one YAML document"),
+        "{e:?}"
+    );
     // A single explicit document is fine.
     doc("---\na: 1\n");
 }
@@ -137,7 +181,10 @@ fn multiple_documents() {
 fn syntax_error() {
     let e = errs("a: [1, 2\nb: 3\n");
     assert_eq!(e.len(), 1);
-    assert!(e[0].starts_with("t.yaml:2:2: error: invalid YAML: "), "{e:?}");
+    assert!(
+        e[0].starts_with("t.yaml:2:2: error: invalid YAML: "),
+        "{e:?}"
+    );
     assert!(e[0].contains("\n  hint: "));
     let e = errs("a:\n\tb: 1\n");
     assert!(e[0].contains("tabs"), "{e:?}");
@@ -147,12 +194,17 @@ fn syntax_error() {
 
 #[test]
 fn deep_nesting_is_refused() {
-    let deep_block: String = (0..200).map(|i| format!("{}k:\n", "  ".repeat(i))).collect();
+    let deep_block: String = (0..200)
+        .map(|i| format!("{}k:\n", "  ".repeat(i)))
+        .collect();
     let e = errs(&deep_block);
     assert!(e[0].contains("nested too deeply"), "{e:?}");
     let deep_flow = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let e = errs(&deep_flow);
-    assert!(e[0].contains("nested too deeply") || e[0].contains("invalid YAML"), "{e:?}");
+    assert!(
+        e[0].contains("nested too deeply") || e[0].contains("invalid YAML"),
+        "{e:?}"
+    );
     let ok: String = (0..60).map(|i| format!("{}k:\n", "  ".repeat(i))).collect();
     doc(&ok);
 }
@@ -201,12 +253,18 @@ two: *d
 fn unsupported_tags() {
     let e = errs("a: !custom x\nb: !!binary aGk=\n");
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(e[0].starts_with("t.yaml:1:4: error: unsupported tag `!custom`"), "{e:?}");
+    assert!(
+        e[0].starts_with("t.yaml:1:4: error: unsupported tag `!custom`"),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn limits() {
-    let limits = Limits { max_bytes: 10, ..Limits::default() };
+    let limits = Limits {
+        max_bytes: 10,
+        ..Limits::default()
+    };
     let e = parse_with_limits(SourceFile::new("t.yaml", "a: 12345678901234"), limits).unwrap_err();
     assert!(e[0].message.contains("too large"));
     let big = "x".repeat(rollcall_source::MAX_FILE_SIZE + 1);
@@ -225,11 +283,18 @@ fn reading_files() {
     let bin = dir.join("bin.yaml");
     std::fs::write(&bin, b"a: 1\n\x00\x01\x02").unwrap();
     let e = SourceFile::read(&bin).unwrap_err();
-    assert!(e.to_string().contains(":2:1: error: the file is binary"), "{e}");
+    assert!(
+        e.to_string().contains(":2:1: error: the file is binary"),
+        "{e}"
+    );
     let latin1 = dir.join("latin1.yaml");
     std::fs::write(&latin1, b"name: caf\xe9\n").unwrap();
     let e = SourceFile::read(&latin1).unwrap_err();
-    assert!(e.to_string().contains(":1:10: error: the file is not valid UTF-8"), "{e}");
+    assert!(
+        e.to_string()
+            .contains(":1:10: error: the file is not valid UTF-8"),
+        "{e}"
+    );
     let e = SourceFile::read(&dir.join("missing.yaml")).unwrap_err();
     assert!(e.message.starts_with("cannot read the file"), "{e}");
     let e = SourceFile::read(&dir).unwrap_err();
@@ -240,7 +305,11 @@ fn reading_files() {
 #[test]
 fn snippet_rendering() {
     let d = doc(SAMPLE);
-    let e = d.error_at("/streams/users/request/path", "bad path", Some("fix it".into()));
+    let e = d.error_at(
+        "/streams/users/request/path",
+        "bad path",
+        Some("fix it".into()),
+    );
     assert_eq!(
         e.render_with_snippet(&d.file().text),
         "t.yaml:6:13: error: bad path\n  |\n6 |       path: /users\n  |             ^\n  hint: fix it"

@@ -60,8 +60,10 @@ fn exercise(text: &str) {
     let schema = schema();
     match parse(SourceFile::new("f.yaml", text)) {
         Ok(doc) => {
-            for d in check_schema(&doc, &schema) {
-                let _ = d.render_with_snippet(text);
+            for (i, d) in check_schema(&doc, &schema).into_iter().enumerate() {
+                if i < 20 {
+                    let _ = d.render_with_snippet(text);
+                }
                 assert!(d.pos.line >= 1 && d.pos.column >= 1);
             }
             let _ = doc.deserialize::<serde_json::Value>();
@@ -158,9 +160,7 @@ fn pathological_inputs() {
         (0..20_000).map(|i| format!("k{i}: {i}\n")).collect(),
         (0..5_000).map(|_| "- &a [1, 2, 3]\n- *a\n").collect(),
     ];
-    for (i, text) in inputs.iter().enumerate() {
-        let start = std::time::Instant::now();
+    for text in &inputs {
         exercise(text);
-        eprintln!("input {i}: {:?}", start.elapsed());
     }
 }

@@ -294,6 +294,14 @@ fn lock_path(store: &Store, run_id: i64) -> PathBuf {
     PathBuf::from(name)
 }
 
+const LIVE_RUNS: &str = "SELECT id, started_at FROM runs WHERE integration = ? AND status = 'running'";
+
+/// Whether the process of a `running` run still holds its lock (a probe: the lock is
+/// released again at once).
+fn is_live(store: &Store, run_id: i64) -> Result<bool, StoreError> {
+    Ok(try_lock(&lock_path(store, run_id))?.is_none())
+}
+
 /// Opens and tries to lock a run's lock file: `Some(file)` if we now hold it.
 fn try_lock(path: &PathBuf) -> Result<Option<File>, StoreError> {
     let io = |action| {
@@ -330,18 +338,31 @@ impl Store {
     /// failed ("interrupted: …") and does not block.
     pub async fn begin_run(&self, integration: &str, dry_run: bool) -> Result<RunGuard, StoreError> {
         let ctx = || format!("start a run of integration '{integration}'");
-        let mut tx = self
-            .pool()
-            .begin_with("BEGIN IMMEDIATE")
+        // First a plain read (WAL readers never wait for the writer), so that a live run is
+        // reported at once even while it holds SQLite's write lock.
+        let live: Vec<(i64, String)> = sqlx::query_as(LIVE_RUNS)
+            .bind(integration)
+            .fetch_all(self.pool())
             .await
             .map_err(StoreError::db(ctx()))?;
-        let live: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, started_at FROM runs WHERE integration = ? AND status = 'running'",
-        )
-        .bind(integration)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(StoreError::db(ctx()))?;
+        for (run_id, started_at) in live {
+            if is_live(self, run_id)? {
+                return Err(StoreError::RunInProgress {
+                    integration: integration.to_owned(),
+                    run_id,
+                    started_at,
+                });
+            }
+        }
+        // Then check again and insert under the write lock, so two starts cannot both win.
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::db(format!(
+            "start a run of integration '{integration}' (waiting for the database's write lock, which another run may hold)"
+        )))?;
+        let live: Vec<(i64, String)> = sqlx::query_as(LIVE_RUNS)
+            .bind(integration)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db(ctx()))?;
         let now = time::now();
         for (run_id, started_at) in live {
             let path = lock_path(self, run_id);
@@ -356,7 +377,7 @@ impl Store {
                 Some(file) => {
                     tracing::warn!(run_id, integration, "marking a run left running by a dead process as failed");
                     sqlx::query(
-                        "UPDATE runs SET status = 'failed', finished_at = ?, message = ? WHERE id = ?",
+                        "UPDATE runs SET status = 'failed', finished_at = ?1, message = ?2 WHERE id = ?3",
                     )
                     .bind(&now)
                     .bind(INTERRUPTED)

@@ -1,1 +1,301 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: the `rollcall` binary, fast test
+//! copies of the built-in Miro manifest, inputs, an observer that records every
+//! event, and a function that runs a fetch to the end.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rollcall_core::fetch::{self, FetchOptions, FetchSummary, Item, Skipped};
+use rollcall_core::manifest::load_connector;
+use rollcall_core::observe::{Observer, PageEvent, RequestEvent};
+use rollcall_core::{Connector, FetchError, Inputs, Origin, ProvidedInputs, Record};
+use rollcall_source::SourceFile;
+use rollcall_testserver::{ScimServer, ServerConfig};
+
+/// The token every test server accepts. Long and distinctive, so a leak is easy to grep.
+pub const TOKEN: &str = "tok-Zq7mXv93Lp2WrT8sK4yN";
+
+/// The workspace root (the parent of this package).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests package lives inside the workspace")
+        .to_path_buf()
+}
+
+/// This package's directory (`tests/`).
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `rollcall` binary, built once per test process with `cargo build -p rollcall`.
+/// Honours `CARGO_TARGET_DIR` (relative values are taken from the workspace root).
+pub fn rollcall_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = workspace_root();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "rollcall", "--quiet"])
+            .current_dir(&root)
+            .status()
+            .expect("cannot run `cargo build -p rollcall`");
+        assert!(status.success(), "`cargo build -p rollcall` failed");
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                if dir.is_absolute() { dir } else { root.join(dir) }
+            }
+            None => root.join("target"),
+        };
+        let bin = target
+            .join("debug")
+            .join(format!("rollcall{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.is_file(), "no rollcall binary at {}", bin.display());
+        bin
+    })
+}
+
+/// The text of the built-in Miro manifest.
+pub fn miro_text() -> &'static str {
+    rollcall_connectors::builtin("miro")
+        .expect("the miro connector is built in")
+        .text
+}
+
+fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "the Miro manifest should contain `{from}` exactly once (did it change?)"
+    );
+    text.replacen(from, to, 1)
+}
+
+/// A test copy of the Miro manifest: fast retries, no client rate limit, and the
+/// knobs the tests turn. Everything else (fields, paths, auth) is the real manifest.
+#[derive(Clone, Debug)]
+pub struct TestManifest {
+    /// `http.timeout`.
+    pub timeout: &'static str,
+    /// `http.retry.attempts`.
+    pub attempts: u32,
+    /// `http.retry.max_retry_after`.
+    pub max_retry_after: &'static str,
+    /// SCIM `page_size`.
+    pub page_size: u32,
+    /// SCIM `concurrency`.
+    pub concurrency: u32,
+    /// SCIM `max_passes`.
+    pub max_passes: u32,
+    /// Replaces the `auth:` block (YAML text, indented as at the top level).
+    pub auth: Option<&'static str>,
+}
+
+impl Default for TestManifest {
+    fn default() -> Self {
+        TestManifest {
+            timeout: "10s",
+            attempts: 4,
+            max_retry_after: "60s",
+            page_size: 200,
+            concurrency: 4,
+            max_passes: 3,
+            auth: None,
+        }
+    }
+}
+
+impl TestManifest {
+    /// The manifest text.
+    pub fn text(&self) -> String {
+        let mut t = miro_text().to_string();
+        t = replace_once(&t, "timeout: 30s", &format!("timeout: {}", self.timeout));
+        t = replace_once(&t, "attempts: 5", &format!("attempts: {}", self.attempts));
+        t = replace_once(&t, "initial_backoff: 1s", "initial_backoff: 10ms");
+        t = replace_once(&t, "max_backoff: 30s", "max_backoff: 40ms");
+        t = replace_once(
+            &t,
+            "max_retry_after: 60s",
+            &format!("max_retry_after: {}", self.max_retry_after),
+        );
+        t = replace_once(&t, "  rate_limit: { requests: 200, per: 30s }\n", "");
+        t = replace_once(
+            &t,
+            "scim: { page_size: 200, concurrency: 4 }",
+            &format!(
+                "scim: {{ page_size: {}, concurrency: {}, max_passes: {} }}",
+                self.page_size, self.concurrency, self.max_passes
+            ),
+        );
+        if let Some(auth) = self.auth {
+            t = replace_once(&t, "auth:\n  bearer:\n    token: \"{{token}}\"\n", auth);
+        }
+        t
+    }
+
+    /// The compiled connector.
+    pub fn load(&self) -> Arc<Connector> {
+        load_text(&self.text())
+    }
+}
+
+/// Compiles a manifest text, panicking with every diagnostic when it does not load.
+pub fn load_text(text: &str) -> Arc<Connector> {
+    match load_connector(SourceFile::new("test-miro.yaml", text), "test") {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!("the test manifest does not load:\n{e}"),
+    }
+}
+
+/// Inputs `base_url` and `token` for a connector.
+pub fn inputs(connector: &Connector, base_url: &str, token: &str) -> Inputs {
+    let mut p = ProvidedInputs::new();
+    p.provide("base_url", base_url, Origin::Other("test".into()));
+    p.provide("token", token, Origin::Other("test".into()));
+    Inputs::resolve(connector, p).unwrap_or_else(|e| panic!("inputs refused: {e:?}"))
+}
+
+/// Starts a test server with `users` users and otherwise default settings.
+pub async fn server(users: usize) -> ScimServer {
+    server_with(ServerConfig { users, ..ServerConfig::default() }).await
+}
+
+/// Starts a test server that accepts [`TOKEN`].
+pub async fn server_with(config: ServerConfig) -> ScimServer {
+    ScimServer::start(ServerConfig { token: TOKEN.into(), ..config })
+        .await
+        .expect("the test server starts")
+}
+
+/// An observer that keeps every event.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// HTTP attempts.
+    pub requests: Mutex<Vec<RequestEvent>>,
+    /// Pages.
+    pub pages: Mutex<Vec<PageEvent>>,
+    /// Warnings.
+    pub warnings: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    /// The notes of all request events.
+    pub fn notes(&self) -> Vec<String> {
+        self.requests.lock().unwrap().iter().filter_map(|e| e.note.clone()).collect()
+    }
+
+    /// Every text the observer received (requests, notes, pages, warnings), one a line.
+    pub fn all_text(&self) -> String {
+        let mut out = String::new();
+        for e in self.requests.lock().unwrap().iter() {
+            out.push_str(&format!("{e:?}\n"));
+        }
+        for e in self.pages.lock().unwrap().iter() {
+            out.push_str(&format!("{e:?}\n"));
+        }
+        for w in self.warnings.lock().unwrap().iter() {
+            out.push_str(w);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Observer for Recorder {
+    fn request(&self, event: &RequestEvent) {
+        self.requests.lock().unwrap().push(event.clone());
+    }
+    fn page(&self, event: &PageEvent) {
+        self.pages.lock().unwrap().push(event.clone());
+    }
+    fn warning(&self, message: &str) {
+        self.warnings.lock().unwrap().push(message.to_string());
+    }
+}
+
+/// What a fetch produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Good records, in order.
+    pub records: Vec<Record>,
+    /// Skipped records, in order.
+    pub skipped: Vec<Skipped>,
+    /// How the task ended.
+    pub result: Result<FetchSummary, FetchError>,
+    /// Everything observed.
+    pub recorder: Arc<Recorder>,
+}
+
+impl Outcome {
+    /// The primary keys of the records, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.records.iter().map(|r| r.key.clone()).collect()
+    }
+
+    /// The summary; panics with the error when the fetch failed.
+    pub fn summary(&self) -> &FetchSummary {
+        match &self.result {
+            Ok(s) => s,
+            Err(e) => panic!("the fetch failed: {e}"),
+        }
+    }
+
+    /// The error; panics when the fetch succeeded.
+    pub fn error(&self) -> &FetchError {
+        match &self.result {
+            Ok(s) => panic!("the fetch should have failed, but it ended with {s:?}"),
+            Err(e) => e,
+        }
+    }
+}
+
+/// Runs the `users` stream to the end.
+pub async fn run(connector: Arc<Connector>, inputs: &Inputs, options: FetchOptions) -> Outcome {
+    let recorder = Arc::new(Recorder::default());
+    let mut f = fetch::start(connector, "users", inputs, options, recorder.clone())
+        .unwrap_or_else(|e| panic!("the fetch did not start: {e}"));
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    while let Some(item) = f.items.recv().await {
+        match item {
+            Item::Record(r) => records.push(r),
+            Item::Skipped(s) => skipped.push(s),
+        }
+    }
+    let result = f.task.await.expect("the fetch task does not panic");
+    Outcome { records, skipped, result, recorder }
+}
+
+/// Runs a test manifest against `base_url` with [`TOKEN`] and default options.
+pub async fn run_manifest(manifest: &TestManifest, base_url: &str) -> Outcome {
+    let c = manifest.load();
+    let i = inputs(&c, base_url, TOKEN);
+    run(c, &i, FetchOptions::default()).await
+}
+
+/// Asserts that `ids` holds no id twice.
+pub fn assert_unique(ids: &[String]) {
+    let mut seen = std::collections::HashSet::new();
+    for id in ids {
+        assert!(seen.insert(id), "the user {id} was emitted twice");
+    }
+}
+
+/// Asserts that `got` holds exactly the ids of `want`, each once (order ignored).
+pub fn assert_same_users(got: &[String], want: &[String]) {
+    assert_unique(got);
+    let mut a = got.to_vec();
+    let mut b = want.to_vec();
+    a.sort();
+    b.sort();
+    if a != b {
+        let missing: Vec<_> = b.iter().filter(|x| !a.contains(x)).collect();
+        let extra: Vec<_> = a.iter().filter(|x| !b.contains(x)).collect();
+        panic!(
+            "the users differ: {} emitted, {} expected; missing {missing:?}; unexpected {extra:?}",
+            a.len(),
+            b.len()
+        );
+    }
+}

@@ -17,9 +17,21 @@ pub fn run(_args: Args, registry: &Registry) -> Result<ExitCode> {
         match load_location(&loc) {
             Ok(c) => {
                 let streams = c.streams.keys().cloned().collect::<Vec<_>>().join(",");
-                println!("{:<16} {:<10} {:<24} {}", name, c.version, streams, loc.describe());
+                println!(
+                    "{:<16} {:<10} {:<24} {}",
+                    name,
+                    c.version,
+                    streams,
+                    loc.describe()
+                );
             }
-            Err(_) => println!("{:<16} {:<10} {:<24} {} (does not load: run `rollcall validate`)", name, "-", "-", loc.describe()),
+            Err(_) => println!(
+                "{:<16} {:<10} {:<24} {} (does not load: run `rollcall validate`)",
+                name,
+                "-",
+                "-",
+                loc.describe()
+            ),
         }
     }
     Ok(ExitCode::SUCCESS)

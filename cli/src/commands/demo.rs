@@ -31,27 +31,54 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
-    let server = ScimServer::start(ServerConfig { users: args.users, ..ServerConfig::default() })
-        .await
-        .context("cannot start the demo SCIM server on 127.0.0.1")?;
+    let server = ScimServer::start(ServerConfig {
+        users: args.users,
+        ..ServerConfig::default()
+    })
+    .await
+    .context("cannot start the demo SCIM server on 127.0.0.1")?;
     let connector = Arc::new(registry.load("miro").map_err(|e| e.into_error())?);
     println!(
         "rollcall demo: a Miro-like SCIM server with {} users is listening on {}",
         args.users,
         server.scim_base_url()
     );
-    println!("Reading it with the `{}` connector ({})…\n", connector.name, connector.origin);
+    println!(
+        "Reading it with the `{}` connector ({})…\n",
+        connector.name, connector.origin
+    );
 
     let mut provided = ProvidedInputs::new();
-    provided.provide("base_url", server.scim_base_url(), Origin::Other("demo".into()));
-    provided.provide("token", server.handle().config().token.clone(), Origin::Other("demo".into()));
+    provided.provide(
+        "base_url",
+        server.scim_base_url(),
+        Origin::Other("demo".into()),
+    );
+    provided.provide(
+        "token",
+        server.handle().config().token.clone(),
+        Origin::Other("demo".into()),
+    );
     let inputs = Inputs::resolve(&connector, provided).map_err(crate::commands::fetch::problems)?;
 
     let reporter = Arc::new(Reporter::new(args.explain, false));
     let started = Instant::now();
-    let mut fetch = rollcall_core::fetch::start(connector, "users", &inputs, FetchOptions::default(), reporter.clone())?;
+    let mut fetch = rollcall_core::fetch::start(
+        connector,
+        "users",
+        &inputs,
+        FetchOptions::default(),
+        reporter.clone(),
+    )?;
     let mut table = RecordWriter::new(BufWriter::new(std::io::stdout().lock()), Format::Table)
-        .with_columns(&["username", "display_name", "user_type", "role", "active", "department"]);
+        .with_columns(&[
+            "username",
+            "display_name",
+            "user_type",
+            "role",
+            "active",
+            "department",
+        ]);
     let mut shown = 0;
     let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
     let (mut active, mut inactive, mut admins) = (0u64, 0u64, 0u64);
@@ -63,7 +90,11 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
                     table.write(&r)?;
                     shown += 1;
                 }
-                let user_type = r.get("user_type").map(|v| text(v, ",")).filter(|s| !s.is_empty()).unwrap_or_else(|| "(none)".into());
+                let user_type = r
+                    .get("user_type")
+                    .map(|v| text(v, ","))
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "(none)".into());
                 *by_type.entry(user_type).or_default() += 1;
                 match r.get("active") {
                     Some(Value::Bool(true)) => active += 1,
@@ -78,7 +109,10 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
     }
     table.finish()?;
     drop(table);
-    let summary = fetch.task.await.context("the fetch task stopped unexpectedly")??;
+    let summary = fetch
+        .task
+        .await
+        .context("the fetch task stopped unexpectedly")??;
     reporter.finish();
     server.shutdown().await;
 
@@ -86,7 +120,12 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
         println!("… and {} more\n", summary.records as usize - shown);
     }
     println!("Summary");
-    println!("  users read      {} in {:.2}s ({} pages)", summary.records, started.elapsed().as_secs_f64(), summary.pages);
+    println!(
+        "  users read      {} in {:.2}s ({} pages)",
+        summary.records,
+        started.elapsed().as_secs_f64(),
+        summary.pages
+    );
     println!("  active          {active}");
     println!("  deactivated     {inactive}");
     println!("  org admins      {admins}");
@@ -100,6 +139,8 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
             println!("    {}: {}", s.position, s.reason);
         }
     }
-    println!("\nTry it on your own tenant: ROLLCALL_MIRO_TOKEN=... rollcall fetch miro --format table");
+    println!(
+        "\nTry it on your own tenant: ROLLCALL_MIRO_TOKEN=... rollcall fetch miro --format table"
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -42,12 +42,20 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
     let connector = registry.load(&args.connector).map_err(|e| e.into_error())?;
     let stream = match &args.stream {
         Some(s) => s.clone(),
-        None => connector.streams.keys().next().cloned().ok_or_else(|| anyhow!("the connector has no stream"))?,
+        None => connector
+            .streams
+            .keys()
+            .next()
+            .cloned()
+            .ok_or_else(|| anyhow!("the connector has no stream"))?,
     };
     let provided = gather_inputs(&connector, &args.set, &args.secret_env)?;
     let inputs = Inputs::resolve(&connector, provided).map_err(problems)?;
     if args.explain {
-        eprintln!("connector {} {} ({}), stream `{stream}`", connector.name, connector.version, connector.origin);
+        eprintln!(
+            "connector {} {} ({}), stream `{stream}`",
+            connector.name, connector.version, connector.origin
+        );
         for (k, v) in inputs.describe() {
             eprintln!("  input {k} = {v}");
         }
@@ -55,9 +63,20 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
     let reporter = Arc::new(Reporter::new(args.explain, false));
     let stdout = std::io::stdout().lock();
     let mut writer = RecordWriter::new(BufWriter::new(stdout), args.format);
-    let options = FetchOptions { limit: args.limit, ..FetchOptions::default() };
+    let options = FetchOptions {
+        limit: args.limit,
+        ..FetchOptions::default()
+    };
     let started = Instant::now();
-    let summary = drive(Arc::new(connector), &stream, &inputs, options, reporter.clone(), &mut writer).await;
+    let summary = drive(
+        Arc::new(connector),
+        &stream,
+        &inputs,
+        options,
+        reporter.clone(),
+        &mut writer,
+    )
+    .await;
     reporter.finish();
     let summary = summary?;
     eprintln!(
@@ -67,9 +86,21 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         summary.pages,
         if summary.pages == 1 { "" } else { "s" },
-        if summary.skipped > 0 { format!(", {} skipped", summary.skipped) } else { String::new() },
-        if summary.passes > 1 { format!(", {} passes", summary.passes) } else { String::new() },
-        if summary.complete { "" } else { "; the list was not read to the end" },
+        if summary.skipped > 0 {
+            format!(", {} skipped", summary.skipped)
+        } else {
+            String::new()
+        },
+        if summary.passes > 1 {
+            format!(", {} passes", summary.passes)
+        } else {
+            String::new()
+        },
+        if summary.complete {
+            ""
+        } else {
+            "; the list was not read to the end"
+        },
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -83,7 +114,8 @@ pub async fn drive<W: Write>(
     reporter: Arc<Reporter>,
     writer: &mut RecordWriter<W>,
 ) -> Result<FetchSummary> {
-    let mut fetch = rollcall_core::fetch::start(connector, stream, inputs, options, reporter.clone())?;
+    let mut fetch =
+        rollcall_core::fetch::start(connector, stream, inputs, options, reporter.clone())?;
     let mut broken_pipe = false;
     while let Some(item) = fetch.items.recv().await {
         match item {
@@ -103,7 +135,10 @@ pub async fn drive<W: Write>(
         }
     }
     drop(fetch.items);
-    let summary = fetch.task.await.context("the fetch task stopped unexpectedly")??;
+    let summary = fetch
+        .task
+        .await
+        .context("the fetch task stopped unexpectedly")??;
     if !broken_pipe {
         match writer.finish() {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
@@ -115,7 +150,11 @@ pub async fn drive<W: Write>(
 
 /// Inputs from the environment (`ROLLCALL_<CONNECTOR>_<INPUT>`), `--secret-env`
 /// and `--set`, in increasing precedence.
-pub fn gather_inputs(connector: &Connector, set: &[String], secret_env: &[String]) -> Result<ProvidedInputs> {
+pub fn gather_inputs(
+    connector: &Connector,
+    set: &[String],
+    secret_env: &[String],
+) -> Result<ProvidedInputs> {
     let mut p = ProvidedInputs::new();
     for name in connector.inputs.keys() {
         let var = format!("ROLLCALL_{}_{}", env_key(&connector.name), env_key(name));
@@ -125,14 +164,20 @@ pub fn gather_inputs(connector: &Connector, set: &[String], secret_env: &[String
     }
     for pair in secret_env {
         let Some((input, var)) = pair.split_once('=') else {
-            bail!("`--secret-env {pair}` should be INPUT=ENV_VAR, e.g. `--secret-env token=MIRO_SCIM_TOKEN`");
+            bail!(
+                "`--secret-env {pair}` should be INPUT=ENV_VAR, e.g. `--secret-env token=MIRO_SCIM_TOKEN`"
+            );
         };
-        let value = std::env::var(var).map_err(|_| anyhow!("the environment variable `{var}` (for the input `{input}`) is not set"))?;
+        let value = std::env::var(var).map_err(|_| {
+            anyhow!("the environment variable `{var}` (for the input `{input}`) is not set")
+        })?;
         p.provide(input.trim(), value, Origin::Env(var.to_string()));
     }
     for pair in set {
         let Some((input, value)) = pair.split_once('=') else {
-            bail!("`--set {pair}` should be INPUT=VALUE, e.g. `--set base_url=https://miro.com/api/v1/scim`");
+            bail!(
+                "`--set {pair}` should be INPUT=VALUE, e.g. `--set base_url=https://miro.com/api/v1/scim`"
+            );
         };
         p.provide(input.trim(), value, Origin::CommandLine);
     }
@@ -144,6 +189,10 @@ pub fn problems(list: Vec<String>) -> anyhow::Error {
     if list.len() == 1 {
         anyhow!("{}", list[0])
     } else {
-        anyhow!("the inputs have {} problems:\n  - {}", list.len(), list.join("\n  - "))
+        anyhow!(
+            "the inputs have {} problems:\n  - {}",
+            list.len(),
+            list.join("\n  - ")
+        )
     }
 }

@@ -37,7 +37,13 @@ pub fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
                     .values()
                     .map(|s| format!("{} ({} fields)", s.name, s.fields.fields.len()))
                     .collect();
-                println!("ok: {} — connector `{}` {}, streams: {}", loc.describe(), c.name, c.version, streams.join(", "));
+                println!(
+                    "ok: {} — connector `{}` {}, streams: {}",
+                    loc.describe(),
+                    c.name,
+                    c.version,
+                    streams.join(", ")
+                );
             }
             Err(crate::registry::LoadFailure::Manifest(e)) => {
                 eprintln!("{}", e.render());
@@ -49,5 +55,9 @@ pub fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -284,7 +284,12 @@ pub fn coerce(ty: FieldType, v: Value) -> Result<Value, String> {
         },
         FieldType::Number => match v {
             Value::Number(_) => Ok(v),
-            Value::String(ref s) => match s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+            Value::String(ref s) => match s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+            {
                 Some(n) => Ok(Value::Number(n)),
                 None => fail(&v, "a number"),
             },
@@ -294,7 +299,8 @@ pub fn coerce(ty: FieldType, v: Value) -> Result<Value, String> {
             Value::String(ref s) if s.trim().is_empty() => Ok(Value::Null),
             Value::String(ref s) => match DateTime::parse_from_rfc3339(s.trim()) {
                 Ok(t) => Ok(Value::String(
-                    t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                    t.with_timezone(&Utc)
+                        .to_rfc3339_opts(SecondsFormat::AutoSi, true),
                 )),
                 Err(_) => fail(&v, "an RFC 3339 date-time (e.g. 2026-01-31T12:00:00Z)"),
             },
@@ -325,52 +331,100 @@ mod tests {
     }
 
     fn ctx() -> RunContext {
-        RunContext::new(DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z").unwrap().with_timezone(&Utc))
+        RunContext::new(
+            DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        )
     }
 
     #[test]
     fn coercions() {
-        let r = json!({"a": "TRUE", "n": "12", "x": 3.0, "d": "2026-01-02T03:04:05+02:00", "e": ""});
-        assert_eq!(field("$.a", FieldType::Bool, vec![]).extract(&r, &ctx()), Ok(json!(true)));
-        assert_eq!(field("$.n", FieldType::Integer, vec![]).extract(&r, &ctx()), Ok(json!(12)));
-        assert_eq!(field("$.x", FieldType::Integer, vec![]).extract(&r, &ctx()), Ok(json!(3)));
-        assert_eq!(field("$.x", FieldType::String, vec![]).extract(&r, &ctx()), Ok(json!("3.0")));
+        let r =
+            json!({"a": "TRUE", "n": "12", "x": 3.0, "d": "2026-01-02T03:04:05+02:00", "e": ""});
+        assert_eq!(
+            field("$.a", FieldType::Bool, vec![]).extract(&r, &ctx()),
+            Ok(json!(true))
+        );
+        assert_eq!(
+            field("$.n", FieldType::Integer, vec![]).extract(&r, &ctx()),
+            Ok(json!(12))
+        );
+        assert_eq!(
+            field("$.x", FieldType::Integer, vec![]).extract(&r, &ctx()),
+            Ok(json!(3))
+        );
+        assert_eq!(
+            field("$.x", FieldType::String, vec![]).extract(&r, &ctx()),
+            Ok(json!("3.0"))
+        );
         assert_eq!(
             field("$.d", FieldType::Datetime, vec![]).extract(&r, &ctx()),
             Ok(json!("2026-01-02T01:04:05Z"))
         );
-        assert_eq!(field("$.e", FieldType::Datetime, vec![]).extract(&r, &ctx()), Ok(Value::Null));
-        let err = field("$.n", FieldType::Bool, vec![]).extract(&r, &ctx()).unwrap_err();
-        assert_eq!(err, "field `f` should be true or false, but it is a string (\"12\")");
+        assert_eq!(
+            field("$.e", FieldType::Datetime, vec![]).extract(&r, &ctx()),
+            Ok(Value::Null)
+        );
+        let err = field("$.n", FieldType::Bool, vec![])
+            .extract(&r, &ctx())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "field `f` should be true or false, but it is a string (\"12\")"
+        );
     }
 
     #[test]
     fn transforms() {
         let r = json!({"s": "  Hello ", "l": ["a", "b"], "b": "False"});
         assert_eq!(
-            field("$.s", FieldType::String, vec![Transform::Trim, Transform::Lowercase]).extract(&r, &ctx()),
+            field(
+                "$.s",
+                FieldType::String,
+                vec![Transform::Trim, Transform::Lowercase]
+            )
+            .extract(&r, &ctx()),
             Ok(json!("hello"))
         );
         assert_eq!(
             field("$.l", FieldType::String, vec![Transform::Join(", ".into())]).extract(&r, &ctx()),
             Ok(json!("a, b"))
         );
-        assert_eq!(field("$.l", FieldType::String, vec![Transform::First]).extract(&r, &ctx()), Ok(json!("a")));
-        assert_eq!(field("$.b", FieldType::Bool, vec![Transform::ParseBool]).extract(&r, &ctx()), Ok(json!(false)));
+        assert_eq!(
+            field("$.l", FieldType::String, vec![Transform::First]).extract(&r, &ctx()),
+            Ok(json!("a"))
+        );
+        assert_eq!(
+            field("$.b", FieldType::Bool, vec![Transform::ParseBool]).extract(&r, &ctx()),
+            Ok(json!(false))
+        );
     }
 
     #[test]
     fn lists_missing_and_defaults() {
         let r = json!({"roles": [{"v": "x"}, {"v": "y"}], "tags": ["p", "q"]});
-        assert_eq!(field("$.roles[*].v", FieldType::List, vec![]).extract(&r, &ctx()), Ok(json!(["x", "y"])));
-        assert_eq!(field("$.tags", FieldType::List, vec![]).extract(&r, &ctx()), Ok(json!(["p", "q"])));
-        assert_eq!(field("$.nope[*].v", FieldType::List, vec![]).extract(&r, &ctx()), Ok(json!([])));
+        assert_eq!(
+            field("$.roles[*].v", FieldType::List, vec![]).extract(&r, &ctx()),
+            Ok(json!(["x", "y"]))
+        );
+        assert_eq!(
+            field("$.tags", FieldType::List, vec![]).extract(&r, &ctx()),
+            Ok(json!(["p", "q"]))
+        );
+        assert_eq!(
+            field("$.nope[*].v", FieldType::List, vec![]).extract(&r, &ctx()),
+            Ok(json!([]))
+        );
         let mut f = field("$.nope", FieldType::String, vec![]);
         assert_eq!(f.extract(&r, &ctx()), Ok(Value::Null));
         f.default = Some(json!("none"));
         assert_eq!(f.extract(&r, &ctx()), Ok(json!("none")));
         f.default = None;
         f.required = true;
-        assert_eq!(f.extract(&r, &ctx()).unwrap_err(), "the required field `f` is missing");
+        assert_eq!(
+            f.extract(&r, &ctx()).unwrap_err(),
+            "the required field `f` is missing"
+        );
     }
 }

@@ -199,7 +199,10 @@ pub fn compile(
     {
         err(
             "/name",
-            format!("the connector name `{}` may only use lowercase letters, digits, `-` and `_`", m.name),
+            format!(
+                "the connector name `{}` may only use lowercase letters, digits, `-` and `_`",
+                m.name
+            ),
             Some("e.g. `miro` or `github-emu`".into()),
         );
     }
@@ -208,10 +211,18 @@ pub fn compile(
     for (name, input) in &m.inputs {
         let ptr = format!("/inputs/{}", escape(name));
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            err(&ptr, format!("the input name `{name}` may only use letters, digits and `_`"), None);
+            err(
+                &ptr,
+                format!("the input name `{name}` may only use letters, digits and `_`"),
+                None,
+            );
         }
         if RESERVED_INPUT_NAMES.contains(&name.as_str()) {
-            err(&ptr, format!("`{name}` is reserved and cannot be an input name"), None);
+            err(
+                &ptr,
+                format!("`{name}` is reserved and cannot be an input name"),
+                None,
+            );
         }
         if input.secret && input.default.is_some() {
             err(
@@ -231,9 +242,9 @@ pub fn compile(
 
     let mut templates = Templates::new();
     let tpl = |templates: &mut Templates,
-                   diags: &mut Vec<Diagnostic>,
-                   pointer: &str,
-                   source: &str|
+               diags: &mut Vec<Diagnostic>,
+               pointer: &str,
+               source: &str|
      -> Template {
         match templates.compile(source, &input_names) {
             Ok(t) => t,
@@ -245,13 +256,17 @@ pub fn compile(
     };
 
     // HTTP.
-    let base_url = tpl(&mut templates, &mut diags, "/http/base_url", &m.http.base_url);
-    if let Template::Literal(s) = &base_url {
-        if !s.is_empty() {
-            if let Err(e) = crate::http::check_base_url(s) {
-                diags.push(doc.error_at("/http/base_url", e, None));
-            }
-        }
+    let base_url = tpl(
+        &mut templates,
+        &mut diags,
+        "/http/base_url",
+        &m.http.base_url,
+    );
+    if let Template::Literal(s) = &base_url
+        && !s.is_empty()
+        && let Err(e) = crate::http::check_base_url(s)
+    {
+        diags.push(doc.error_at("/http/base_url", e, None));
     }
     let mut headers = Vec::new();
     for (name, value) in &m.http.headers {
@@ -260,7 +275,11 @@ pub fn compile(
         headers.push((name.clone(), tpl(&mut templates, &mut diags, &ptr, value)));
     }
     if m.http.retry.attempts == 0 {
-        diags.push(doc.error_at("/http/retry/attempts", "`attempts` counts the first try, so it must be at least 1", None));
+        diags.push(doc.error_at(
+            "/http/retry/attempts",
+            "`attempts` counts the first try, so it must be at least 1",
+            None,
+        ));
     }
     for (i, s) in m.http.retry.on_status.iter().enumerate() {
         if !(400..=599).contains(s) || (*s != 429 && *s < 500 && *s != 408) {
@@ -273,7 +292,11 @@ pub fn compile(
     }
     let rate_limit = match &m.http.rate_limit {
         Some(rl) if rl.requests == 0 || rl.per.get().is_zero() => {
-            diags.push(doc.error_at("/http/rate_limit", "a rate limit needs at least 1 request in a window longer than 0", None));
+            diags.push(doc.error_at(
+                "/http/rate_limit",
+                "a rate limit needs at least 1 request in a window longer than 0",
+                None,
+            ));
             None
         }
         Some(rl) => Some((rl.requests, rl.per.get())),
@@ -288,7 +311,11 @@ pub fn compile(
     };
 
     // Auth: every auth template must draw on a secret input, and only on inputs.
-    let auth_tpl = |templates: &mut Templates, diags: &mut Vec<Diagnostic>, pointer: &str, source: &str, needs_secret: bool| {
+    let auth_tpl = |templates: &mut Templates,
+                    diags: &mut Vec<Diagnostic>,
+                    pointer: &str,
+                    source: &str,
+                    needs_secret: bool| {
         let t = match templates.compile(source, &input_names) {
             Ok(t) => t,
             Err((msg, hint)) => {
@@ -297,48 +324,109 @@ pub fn compile(
             }
         };
         if needs_secret && !templates.uses_any(&t, &secret_names, &input_names) {
-            let plain: Vec<&str> = input_names.iter().copied().filter(|n| templates.uses_any(&t, &[n], &input_names)).collect();
+            let plain: Vec<&str> = input_names
+                .iter()
+                .copied()
+                .filter(|n| templates.uses_any(&t, &[n], &input_names))
+                .collect();
             let hint = match plain.first() {
                 Some(n) => format!("mark the input `{n}` with `secret: true` so it is never printed or taken from the command line"),
                 None => "declare the credential as an input with `secret: true` and use it here, e.g. `{{token}}`".to_string(),
             };
-            diags.push(doc.error_at(pointer, format!("the auth template `{source}` uses no secret input"), Some(hint)));
+            diags.push(doc.error_at(
+                pointer,
+                format!("the auth template `{source}` uses no secret input"),
+                Some(hint),
+            ));
         }
         t
     };
     let auth = match &m.auth {
         AuthSpec::Bearer { token } => {
-            let t = auth_tpl(&mut templates, &mut diags, "/auth/bearer/token", &format!("Bearer {token}"), true);
-            Auth::Header { name: "Authorization".into(), value: t }
+            let t = auth_tpl(
+                &mut templates,
+                &mut diags,
+                "/auth/bearer/token",
+                &format!("Bearer {token}"),
+                true,
+            );
+            Auth::Header {
+                name: "Authorization".into(),
+                value: t,
+            }
         }
         AuthSpec::Header { name, value } => {
             check_header_name(name, "/auth/header/name", doc, &mut diags);
-            let t = auth_tpl(&mut templates, &mut diags, "/auth/header/value", value, true);
-            Auth::Header { name: name.clone(), value: t }
+            let t = auth_tpl(
+                &mut templates,
+                &mut diags,
+                "/auth/header/value",
+                value,
+                true,
+            );
+            Auth::Header {
+                name: name.clone(),
+                value: t,
+            }
         }
         AuthSpec::Basic { username, password } => {
-            let u = auth_tpl(&mut templates, &mut diags, "/auth/basic/username", username, false);
-            let p = auth_tpl(&mut templates, &mut diags, "/auth/basic/password", password, true);
-            Auth::Basic { username: u, password: p }
+            let u = auth_tpl(
+                &mut templates,
+                &mut diags,
+                "/auth/basic/username",
+                username,
+                false,
+            );
+            let p = auth_tpl(
+                &mut templates,
+                &mut diags,
+                "/auth/basic/password",
+                password,
+                true,
+            );
+            Auth::Basic {
+                username: u,
+                password: p,
+            }
         }
         AuthSpec::Query { name, value } => {
             let t = auth_tpl(&mut templates, &mut diags, "/auth/query/value", value, true);
-            Auth::Query { name: name.clone(), value: t }
+            Auth::Query {
+                name: name.clone(),
+                value: t,
+            }
         }
         AuthSpec::None => Auth::None,
     };
 
     // Streams.
     if m.streams.is_empty() {
-        diags.push(doc.error_at("/streams", "the connector declares no stream", Some("add e.g. a `users` stream".into())));
+        diags.push(doc.error_at(
+            "/streams",
+            "the connector declares no stream",
+            Some("add e.g. a `users` stream".into()),
+        ));
     }
     let mut streams = IndexMap::new();
     for (sname, s) in &m.streams {
         let sp = format!("/streams/{}", escape(sname));
-        let path = tpl(&mut templates, &mut diags, &format!("{sp}/request/path"), &s.request.path);
+        let path = tpl(
+            &mut templates,
+            &mut diags,
+            &format!("{sp}/request/path"),
+            &s.request.path,
+        );
         let mut query = Vec::new();
         for (k, v) in &s.request.query {
-            query.push((k.clone(), tpl(&mut templates, &mut diags, &format!("{sp}/request/query/{}", escape(k)), v)));
+            query.push((
+                k.clone(),
+                tpl(
+                    &mut templates,
+                    &mut diags,
+                    &format!("{sp}/request/query/{}", escape(k)),
+                    v,
+                ),
+            ));
         }
         let mut req_headers = Vec::new();
         for (k, v) in &s.request.headers {
@@ -357,34 +445,67 @@ pub fn compile(
         };
         let records = jp(&mut diags, &format!("{sp}/records"), &s.records);
         let paginator = match &s.paginator {
-            PaginatorSpec::Scim(p) => Paginator::Scim { page_size: p.page_size.max(1), concurrency: p.concurrency.clamp(1, 32), max_passes: p.max_passes.clamp(1, 10) },
+            PaginatorSpec::Scim(p) => Paginator::Scim {
+                page_size: p.page_size.max(1),
+                concurrency: p.concurrency.clamp(1, 32),
+                max_passes: p.max_passes.clamp(1, 10),
+            },
             PaginatorSpec::Offset(p) => Paginator::Offset {
                 page_size: p.page_size.max(1),
                 offset_param: p.offset_param.clone(),
                 limit_param: p.limit_param.clone(),
                 start: p.start,
-                total: p.total_path.as_deref().and_then(|t| jp(&mut diags, &format!("{sp}/paginator/offset/total_path"), t)),
+                total: p
+                    .total_path
+                    .as_deref()
+                    .and_then(|t| jp(&mut diags, &format!("{sp}/paginator/offset/total_path"), t)),
             },
             PaginatorSpec::Page(p) => Paginator::Page {
                 page_size: p.page_size.max(1),
                 page_param: p.page_param.clone(),
                 size_param: p.size_param.clone(),
                 start_page: p.start_page,
-                total_pages: p.total_pages_path.as_deref().and_then(|t| jp(&mut diags, &format!("{sp}/paginator/page/total_pages_path"), t)),
+                total_pages: p.total_pages_path.as_deref().and_then(|t| {
+                    jp(
+                        &mut diags,
+                        &format!("{sp}/paginator/page/total_pages_path"),
+                        t,
+                    )
+                }),
             },
             PaginatorSpec::Cursor(p) => {
                 let next = match &p.next {
                     CursorSource::Path(path) => CursorFrom::Path(
-                        jp(&mut diags, &format!("{sp}/paginator/cursor/next/path"), path)
-                            .unwrap_or_else(|| JsonPath::parse("$").expect("`$` is a valid JSONPath")),
+                        jp(
+                            &mut diags,
+                            &format!("{sp}/paginator/cursor/next/path"),
+                            path,
+                        )
+                        .unwrap_or_else(|| JsonPath::parse("$").expect("`$` is a valid JSONPath")),
                     ),
                     CursorSource::Header(h) => CursorFrom::Header(h.clone()),
                 };
-                let size = size_param(p.page_size, p.size_param.as_deref(), &format!("{sp}/paginator/cursor"), doc, &mut diags);
-                Paginator::Cursor { next, cursor_param: p.cursor_param.clone(), size }
+                let size = size_param(
+                    p.page_size,
+                    p.size_param.as_deref(),
+                    &format!("{sp}/paginator/cursor"),
+                    doc,
+                    &mut diags,
+                );
+                Paginator::Cursor {
+                    next,
+                    cursor_param: p.cursor_param.clone(),
+                    size,
+                }
             }
             PaginatorSpec::LinkHeader(p) => {
-                let size = size_param(p.page_size, p.size_param.as_deref(), &format!("{sp}/paginator/link_header"), doc, &mut diags);
+                let size = size_param(
+                    p.page_size,
+                    p.size_param.as_deref(),
+                    &format!("{sp}/paginator/link_header"),
+                    doc,
+                    &mut diags,
+                );
                 Paginator::LinkHeader { size }
             }
             PaginatorSpec::None => Paginator::None,
@@ -394,28 +515,57 @@ pub fn compile(
         for (fid, f) in &s.fields {
             let fp = format!("{sp}/fields/{}", escape(fid));
             if fid.is_empty() || !fid.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                diags.push(doc.error_at(&fp, format!("the field id `{fid}` may only use letters, digits and `_`"), Some("field ids become column names, e.g. `family_name`".into())));
+                diags.push(doc.error_at(
+                    &fp,
+                    format!("the field id `{fid}` may only use letters, digits and `_`"),
+                    Some("field ids become column names, e.g. `family_name`".into()),
+                ));
             }
             let source = match (&f.path, &f.computed) {
                 (Some(p), None) => jp(&mut diags, &format!("{fp}/path"), p).map(FieldSource::Path),
                 (None, Some(c)) => Some(FieldSource::Computed(*c)),
                 (Some(_), Some(_)) => {
-                    diags.push(doc.error_at(&fp, format!("the field `{fid}` has both `path` and `computed`"), Some("keep one of them".into())));
+                    diags.push(doc.error_at(
+                        &fp,
+                        format!("the field `{fid}` has both `path` and `computed`"),
+                        Some("keep one of them".into()),
+                    ));
                     None
                 }
                 (None, None) => {
-                    diags.push(doc.error_at(&fp, format!("the field `{fid}` has neither `path` nor `computed`"), Some("add e.g. `path: $.userName`".into())));
+                    diags.push(doc.error_at(
+                        &fp,
+                        format!("the field `{fid}` has neither `path` nor `computed`"),
+                        Some("add e.g. `path: $.userName`".into()),
+                    ));
                     None
                 }
             };
-            if let Some(d) = &f.default {
-                if let Err(e) = field::coerce(f.field_type, d.clone()) {
-                    diags.push(doc.error_at(&format!("{fp}/default"), format!("the default of `{fid}` {e}"), None));
-                }
+            if let Some(d) = &f.default
+                && let Err(e) = field::coerce(f.field_type, d.clone())
+            {
+                diags.push(doc.error_at(
+                    &format!("{fp}/default"),
+                    format!("the default of `{fid}` {e}"),
+                    None,
+                ));
             }
             for (i, t) in f.transforms.iter().enumerate() {
-                if matches!(t, Transform::ParseBool) && f.field_type != FieldType::Bool && f.field_type != FieldType::Json {
-                    diags.push(doc.error_at(&format!("{fp}/transforms/{i}"), format!("`parse_bool` makes a boolean, but `{fid}` has type {:?}", f.field_type).to_lowercase(), Some("set `type: bool`".into())));
+                if matches!(t, Transform::ParseBool)
+                    && f.field_type != FieldType::Bool
+                    && f.field_type != FieldType::Json
+                {
+                    diags.push(
+                        doc.error_at(
+                            &format!("{fp}/transforms/{i}"),
+                            format!(
+                                "`parse_bool` makes a boolean, but `{fid}` has type {:?}",
+                                f.field_type
+                            )
+                            .to_lowercase(),
+                            Some("set `type: bool`".into()),
+                        ),
+                    );
                 }
             }
             if let Some(source) = source {
@@ -435,8 +585,21 @@ pub fn compile(
             None => {
                 let hint = suggest(&s.primary_key, s.fields.keys().map(String::as_str))
                     .map(|c| format!("did you mean `{c}`?"))
-                    .or_else(|| Some(format!("declare a field `{}` or name one of: {}", s.primary_key, s.fields.keys().cloned().collect::<Vec<_>>().join(", "))));
-                diags.push(doc.error_at(&format!("{sp}/primary_key"), format!("the primary key `{}` is not a field of stream `{sname}`", s.primary_key), hint));
+                    .or_else(|| {
+                        Some(format!(
+                            "declare a field `{}` or name one of: {}",
+                            s.primary_key,
+                            s.fields.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ))
+                    });
+                diags.push(doc.error_at(
+                    &format!("{sp}/primary_key"),
+                    format!(
+                        "the primary key `{}` is not a field of stream `{sname}`",
+                        s.primary_key
+                    ),
+                    hint,
+                ));
                 0
             }
         };
@@ -452,7 +615,10 @@ pub fn compile(
                     headers: req_headers,
                     paginator,
                     records,
-                    fields: Arc::new(FieldSet { fields, primary_key }),
+                    fields: Arc::new(FieldSet {
+                        fields,
+                        primary_key,
+                    }),
                 },
             );
         }
@@ -489,11 +655,19 @@ fn size_param(
         (Some(n), Some(p)) => Some((p.to_string(), n.max(1))),
         (None, None) => None,
         (Some(_), None) => {
-            diags.push(doc.error_at(pointer, "`page_size` is set but `size_param` is not, so the page size cannot be sent", Some("add e.g. `size_param: limit`".into())));
+            diags.push(doc.error_at(
+                pointer,
+                "`page_size` is set but `size_param` is not, so the page size cannot be sent",
+                Some("add e.g. `size_param: limit`".into()),
+            ));
             None
         }
         (None, Some(_)) => {
-            diags.push(doc.error_at(pointer, "`size_param` is set but `page_size` is not", Some("add e.g. `page_size: 100`".into())));
+            diags.push(doc.error_at(
+                pointer,
+                "`size_param` is set but `page_size` is not",
+                Some("add e.g. `page_size: 100`".into()),
+            ));
             None
         }
     }
@@ -501,7 +675,11 @@ fn size_param(
 
 fn check_header_name(name: &str, pointer: &str, doc: &Document, diags: &mut Vec<Diagnostic>) {
     if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-        diags.push(doc.error_at(pointer, format!("`{name}` is not a valid HTTP header name"), Some("header names are letters, digits and `-`".into())));
+        diags.push(doc.error_at(
+            pointer,
+            format!("`{name}` is not a valid HTTP header name"),
+            Some("header names are letters, digits and `-`".into()),
+        ));
     }
 }
 

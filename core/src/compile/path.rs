@@ -9,8 +9,8 @@
 //! evaluators agree.
 
 use jsonpath_rust::parser::model::{
-    Comparable, Comparison, Filter, FilterAtom, JpQuery, Literal, Segment, Selector,
-    SingularQuery, SingularQuerySegment,
+    Comparable, Comparison, Filter, FilterAtom, JpQuery, Literal, Segment, Selector, SingularQuery,
+    SingularQuerySegment,
 };
 use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
@@ -31,7 +31,10 @@ enum Step {
     Index(i64),
     Wildcard,
     /// `[?@.a.b == literal]`: children whose member at `path` equals `literal`.
-    FilterEq { path: Vec<String>, literal: Value },
+    FilterEq {
+        path: Vec<String>,
+        literal: Value,
+    },
 }
 
 impl JsonPath {
@@ -45,7 +48,11 @@ impl JsonPath {
         }
         let query = parse_json_path(trimmed).map_err(|e| {
             let detail = e.to_string();
-            let detail = detail.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" ");
+            let detail = detail
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
             format!("`{source}` is not a valid JSONPath (RFC 9535): {detail}")
         })?;
         let fast = lower(&query);
@@ -64,7 +71,9 @@ impl JsonPath {
     /// Whether the path can match more than one node.
     pub fn is_singular(&self) -> bool {
         match &self.fast {
-            Some(steps) => steps.iter().all(|s| matches!(s, Step::Name(_) | Step::Index(_))),
+            Some(steps) => steps
+                .iter()
+                .all(|s| matches!(s, Step::Name(_) | Step::Index(_))),
             None => false,
         }
     }
@@ -92,16 +101,16 @@ impl JsonPath {
 
     /// The first node the path selects.
     pub fn first<'a>(&self, value: &'a Value) -> Option<&'a Value> {
-        if let Some(steps) = &self.fast {
-            if steps.iter().all(|s| matches!(s, Step::Name(_))) {
-                let mut cur = value;
-                for s in steps {
-                    if let Step::Name(n) = s {
-                        cur = cur.as_object()?.get(n)?;
-                    }
+        if let Some(steps) = &self.fast
+            && steps.iter().all(|s| matches!(s, Step::Name(_)))
+        {
+            let mut cur = value;
+            for s in steps {
+                if let Step::Name(n) = s {
+                    cur = cur.as_object()?.get(n)?;
                 }
-                return Some(cur);
             }
+            return Some(cur);
         }
         let mut first = None;
         self.for_each(value, &mut |v| {
@@ -139,8 +148,12 @@ fn lower(query: &JpQuery) -> Option<Vec<Step>> {
 }
 
 fn lower_filter(filter: &Filter) -> Option<Step> {
-    let Filter::Atom(FilterAtom::Comparison(cmp)) = filter else {
-        return None;
+    let cmp = match filter {
+        Filter::Atom(FilterAtom::Comparison(cmp)) => cmp,
+        // `[?(@.a == 1)]`: parentheses, or a one-element and/or, around a comparison.
+        Filter::Atom(FilterAtom::Filter { expr, not: false }) => return lower_filter(expr),
+        Filter::Or(v) | Filter::And(v) if v.len() == 1 => return lower_filter(&v[0]),
+        _ => return None,
     };
     let Comparison::Eq(a, b) = cmp.as_ref() else {
         return None;
@@ -184,10 +197,10 @@ fn eval<'a>(steps: &[Step], value: &'a Value, f: &mut dyn FnMut(&'a Value)) {
         Step::Index(i) => {
             if let Some(arr) = value.as_array() {
                 let idx = if *i < 0 { arr.len() as i64 + i } else { *i };
-                if idx >= 0 {
-                    if let Some(v) = arr.get(idx as usize) {
-                        eval(rest, v, f);
-                    }
+                if idx >= 0
+                    && let Some(v) = arr.get(idx as usize)
+                {
+                    eval(rest, v, f);
                 }
             }
         }
@@ -253,15 +266,24 @@ mod tests {
     fn fast_and_reference_evaluators_agree() {
         let d = doc();
         let paths = [
-            "$.id", "$.name.givenName", "$.missing", "$.name.missing.deeper",
-            "$.emails[0].value", "$.emails[-1].value", "$.emails[5].value",
-            "$.emails[*].value", "$.roles[*]",
-            "$.emails[?@.primary == true].value", "$.emails[?(@.primary == true)].value",
+            "$.id",
+            "$.name.givenName",
+            "$.missing",
+            "$.name.missing.deeper",
+            "$.emails[0].value",
+            "$.emails[-1].value",
+            "$.emails[5].value",
+            "$.emails[*].value",
+            "$.roles[*]",
+            "$.emails[?@.primary == true].value",
+            "$.emails[?(@.primary == true)].value",
             "$.roles[?@.type == 'organization_admin_role'].value",
             "$.roles[?@.type == \"organization_user_role\"].value",
             "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].department",
             "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].manager.value",
-            "$.n[?@ == 2]", "$.name.*", "$",
+            "$.n[?@ == 2]",
+            "$.name.*",
+            "$",
         ];
         for p in paths {
             let path = JsonPath::parse(p).unwrap();
@@ -272,7 +294,10 @@ mod tests {
         let slow = JsonPath::parse("$..value").unwrap();
         assert!(slow.fast.is_none());
         assert_eq!(slow.query(&d).len(), slow.query_reference(&d).len());
-        let f = JsonPath::parse("$.roles[?@.type == 'organization_admin_role' && @.value == 'User Admin'].value").unwrap();
+        let f = JsonPath::parse(
+            "$.roles[?@.type == 'organization_admin_role' && @.value == 'User Admin'].value",
+        )
+        .unwrap();
         assert_eq!(f.query(&d), vec![&json!("User Admin")]);
     }
 
@@ -287,7 +312,11 @@ mod tests {
 
     #[test]
     fn errors_are_sentences() {
-        assert!(JsonPath::parse("name.givenName").unwrap_err().contains("start with `$`"));
+        assert!(
+            JsonPath::parse("name.givenName")
+                .unwrap_err()
+                .contains("start with `$`")
+        );
         let e = JsonPath::parse("$.emails[?@.primary ==]").unwrap_err();
         assert!(e.contains("not a valid JSONPath"), "{e}");
         // A very deep path is parsed or refused, never a crash.

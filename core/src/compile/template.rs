@@ -105,11 +105,16 @@ impl Templates {
                         None => format!("the names available here are: {}", variables.join(", ")),
                     };
                     (
-                        format!("the template `{source}` uses `{var}`, which is not a declared input"),
+                        format!(
+                            "the template `{source}` uses `{var}`, which is not a declared input"
+                        ),
                         Some(hint),
                     )
                 }
-                other => (format!("the template `{source}` cannot be rendered: {other}"), None),
+                other => (
+                    format!("the template `{source}` cannot be rendered: {other}"),
+                    None,
+                ),
             };
             self.registry.unregister_template(&name);
             return Err((msg, hint));
@@ -127,12 +132,18 @@ impl Templates {
             .iter()
             .map(|v| {
                 let marked = names.contains(v);
-                let text = if marked { format!("\u{1}{v}\u{1}") } else { String::new() };
+                let text = if marked {
+                    format!("\u{1}{v}\u{1}")
+                } else {
+                    String::new()
+                };
                 (v.to_string(), Value::String(text))
             })
             .collect();
         match self.render(template, &Value::Object(ctx)) {
-            Ok(out) => names.iter().any(|n| out.contains(&format!("\u{1}{n}\u{1}"))),
+            Ok(out) => names
+                .iter()
+                .any(|n| out.contains(&format!("\u{1}{n}\u{1}"))),
             Err(_) => false,
         }
     }
@@ -142,12 +153,14 @@ impl Templates {
         match template {
             Template::Literal(s) => Ok(s.clone()),
             Template::Registered { name, source } => {
-                self.registry.render(name, context).map_err(|e| match e.reason() {
-                    RenderErrorReason::MissingVariable(Some(var)) => {
-                        format!("the template `{source}` needs `{var}`, which has no value")
-                    }
-                    other => format!("the template `{source}` cannot be rendered: {other}"),
-                })
+                self.registry
+                    .render(name, context)
+                    .map_err(|e| match e.reason() {
+                        RenderErrorReason::MissingVariable(Some(var)) => {
+                            format!("the template `{source}` needs `{var}`, which has no value")
+                        }
+                        other => format!("the template `{source}` cannot be rendered: {other}"),
+                    })
             }
         }
     }
@@ -162,11 +175,18 @@ mod tests {
     fn no_html_escaping_and_strict_variables() {
         let mut t = Templates::new();
         let tpl = t.compile("Bearer {{token}}", &["token"]).unwrap();
-        assert_eq!(t.render(&tpl, &json!({"token": "a&b<c>\"d"})).unwrap(), "Bearer a&b<c>\"d");
+        assert_eq!(
+            t.render(&tpl, &json!({"token": "a&b<c>\"d"})).unwrap(),
+            "Bearer a&b<c>\"d"
+        );
         let (msg, hint) = t.compile("Bearer {{tokn}}", &["token"]).unwrap_err();
         assert!(msg.contains("`tokn`"), "{msg}");
         assert_eq!(hint.as_deref(), Some("did you mean `{{token}}`?"));
-        assert!(t.render(&tpl, &json!({})).unwrap_err().contains("has no value"));
+        assert!(
+            t.render(&tpl, &json!({}))
+                .unwrap_err()
+                .contains("has no value")
+        );
     }
 
     #[test]
@@ -179,7 +199,12 @@ mod tests {
     #[test]
     fn urlencode_helper() {
         let mut t = Templates::new();
-        let tpl = t.compile("/orgs/{{urlencode org}}/members", &["org"]).unwrap();
-        assert_eq!(t.render(&tpl, &json!({"org": "a b/c"})).unwrap(), "/orgs/a%20b%2Fc/members");
+        let tpl = t
+            .compile("/orgs/{{urlencode org}}/members", &["org"])
+            .unwrap();
+        assert_eq!(
+            t.render(&tpl, &json!({"org": "a b/c"})).unwrap(),
+            "/orgs/a%20b%2Fc/members"
+        );
     }
 }

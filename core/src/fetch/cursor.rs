@@ -15,7 +15,10 @@ pub(crate) async fn run(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> {
     let paginator = ctx.req.stream.paginator.clone();
     let mut seen_cursors: HashSet<String> = HashSet::new();
     let mut url = match &paginator {
-        Paginator::Cursor { size: Some((p, n)), .. } | Paginator::LinkHeader { size: Some((p, n)) } => {
+        Paginator::Cursor {
+            size: Some((p, n)), ..
+        }
+        | Paginator::LinkHeader { size: Some((p, n)) } => {
             ctx.req.page_url(&[(p.as_str(), n.to_string())])
         }
         _ => ctx.req.page_url(&[]),
@@ -29,14 +32,22 @@ pub(crate) async fn run(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> {
             return Ok(());
         }
         let next = match &paginator {
-            Paginator::Cursor { next, cursor_param, size } => {
+            Paginator::Cursor {
+                next,
+                cursor_param,
+                size,
+            } => {
                 let cursor = match next {
                     CursorFrom::Path(p) => match p.first(&page.body) {
                         Some(Value::String(s)) => Some(s.clone()),
                         Some(Value::Number(n)) => Some(n.to_string()),
                         _ => None,
                     },
-                    CursorFrom::Header(h) => page.headers.get(h.as_str()).and_then(|v| v.to_str().ok()).map(str::to_string),
+                    CursorFrom::Header(h) => page
+                        .headers
+                        .get(h.as_str())
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string),
                 };
                 match cursor.filter(|c| !c.trim().is_empty()) {
                     None => None,
@@ -49,10 +60,13 @@ pub(crate) async fn run(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> {
                     }
                 }
             }
-            Paginator::LinkHeader { .. } => next_link(&page.headers).and_then(|href| {
-                url.join(&href).ok().map(|u| (u.to_string(), u))
-            }),
-            _ => return Err(FetchError::Protocol("internal: not a cursor paginator".into())),
+            Paginator::LinkHeader { .. } => next_link(&page.headers)
+                .and_then(|href| url.join(&href).ok().map(|u| (u.to_string(), u))),
+            _ => {
+                return Err(FetchError::Protocol(
+                    "internal: not a cursor paginator".into(),
+                ));
+            }
         };
         let Some((token, next_url)) = next else {
             break;
@@ -86,8 +100,13 @@ pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
             let target = &part[1..end];
             let is_next = part[end + 1..].split(';').any(|p| {
                 let p = p.trim();
-                let Some(v) = p.strip_prefix("rel=").or_else(|| p.strip_prefix("rel =")) else { return false };
-                v.trim().trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+                let Some(v) = p.strip_prefix("rel=").or_else(|| p.strip_prefix("rel =")) else {
+                    return false;
+                };
+                v.trim()
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
             });
             if is_next {
                 return Some(target.to_string());
@@ -128,8 +147,14 @@ mod tests {
         h.insert(LINK, HeaderValue::from_static(
             "<https://api.github.com/orgs/x/members?page=2&a=1,2>; rel=\"next\", <https://api.github.com/orgs/x/members?page=5>; rel=\"last\"",
         ));
-        assert_eq!(next_link(&h).as_deref(), Some("https://api.github.com/orgs/x/members?page=2&a=1,2"));
-        h.insert(LINK, HeaderValue::from_static("<https://x/?page=1>; rel=\"prev\""));
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://api.github.com/orgs/x/members?page=2&a=1,2")
+        );
+        h.insert(
+            LINK,
+            HeaderValue::from_static("<https://x/?page=1>; rel=\"prev\""),
+        );
         assert_eq!(next_link(&h), None);
     }
 }

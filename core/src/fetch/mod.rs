@@ -41,7 +41,11 @@ pub struct FetchOptions {
 
 impl Default for FetchOptions {
     fn default() -> Self {
-        FetchOptions { limit: None, sync_time: Utc::now(), channel_capacity: 1024 }
+        FetchOptions {
+            limit: None,
+            sync_time: Utc::now(),
+            channel_capacity: 1024,
+        }
     }
 }
 
@@ -103,7 +107,12 @@ pub fn start(
     observer: Arc<dyn Observer>,
 ) -> Result<Fetch, FetchError> {
     let Some(s) = connector.streams.get(stream) else {
-        let names = connector.streams.keys().cloned().collect::<Vec<_>>().join(", ");
+        let names = connector
+            .streams
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(FetchError::Url(format!(
             "the connector `{}` has no stream `{stream}`; its streams are: {names}",
             connector.name
@@ -132,15 +141,22 @@ pub fn start(
                 run: RunContext::new(options.sync_time),
                 limit: options.limit,
                 observer,
-                summary: FetchSummary { passes: 1, ..Default::default() },
+                summary: FetchSummary {
+                    passes: 1,
+                    ..Default::default()
+                },
                 stopped: false,
             },
         };
         let result = match &stream.paginator {
-            Paginator::Scim { page_size, concurrency, max_passes } => {
-                scim::run(&mut ctx, *page_size, *concurrency, *max_passes).await
+            Paginator::Scim {
+                page_size,
+                concurrency,
+                max_passes,
+            } => scim::run(&mut ctx, *page_size, *concurrency, *max_passes).await,
+            Paginator::Offset { .. } | Paginator::Page { .. } => {
+                simple::run_numbered(&mut ctx).await
             }
-            Paginator::Offset { .. } | Paginator::Page { .. } => simple::run_numbered(&mut ctx).await,
             Paginator::Cursor { .. } | Paginator::LinkHeader { .. } => cursor::run(&mut ctx).await,
             Paginator::None => simple::run_single(&mut ctx).await,
         };
@@ -185,7 +201,9 @@ fn prepare(
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| FetchError::Template(format!("`{name}` is not a valid header name")))?;
         let mut value = HeaderValue::from_str(&value).map_err(|_| {
-            FetchError::Template(format!("the `{name}` header value contains characters a header cannot carry"))
+            FetchError::Template(format!(
+                "the `{name}` header value contains characters a header cannot carry"
+            ))
         })?;
         value.set_sensitive(true);
         headers.insert(name, value);
@@ -198,8 +216,9 @@ fn prepare(
         Auth::Header { name, value } => {
             let secret = Secret::new(render(value)?);
             redactor.add(&secret);
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| FetchError::Template(format!("`{name}` is not a valid header name")))?;
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                FetchError::Template(format!("`{name}` is not a valid header name"))
+            })?;
             AuthMaterial::Header(name, secret)
         }
         Auth::Basic { username, password } => {
@@ -238,16 +257,28 @@ fn prepare(
         Arc::new(redactor),
         observer,
     )?;
-    Ok(Prepared { engine, url, headers: HeaderMap::new(), query })
+    Ok(Prepared {
+        engine,
+        url,
+        headers: HeaderMap::new(),
+        query,
+    })
 }
 
 /// Appends a path to a base URL, keeping the base's own path (`/api/v1/scim` +
 /// `/Users` → `/api/v1/scim/Users`).
 pub fn join(base: &Url, path: &str) -> Result<Url, FetchError> {
     if path.starts_with("http://") || path.starts_with("https://") {
-        return Url::parse(path).map_err(|e| FetchError::Url(format!("`{path}` is not a valid URL ({e})")));
+        return Url::parse(path)
+            .map_err(|e| FetchError::Url(format!("`{path}` is not a valid URL ({e})")));
     }
-    let mut s = base.as_str().split(['?', '#']).next().unwrap_or("").trim_end_matches('/').to_string();
+    let mut s = base
+        .as_str()
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('/')
+        .to_string();
     if !path.is_empty() {
         s.push('/');
         s.push_str(path.trim_start_matches('/'));
@@ -259,12 +290,24 @@ fn base64_encode(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
@@ -347,21 +390,39 @@ impl Requester<'_> {
             Value::Null
         } else {
             serde_json::from_slice(&resp.body).map_err(|e| {
-                let ct = resp.headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("no content type");
-                let start = crate::http::error::shorten(&String::from_utf8_lossy(&resp.body[..resp.body.len().min(200)]), 80);
+                let ct = resp
+                    .headers
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("no content type");
+                let start = crate::http::error::shorten(
+                    &String::from_utf8_lossy(&resp.body[..resp.body.len().min(200)]),
+                    80,
+                );
                 FetchError::NotJson {
                     request: shown.clone(),
-                    detail: self.engine.redactor().redact(&format!(" ({ct}; {e}); it starts with: {start}")),
+                    detail: self
+                        .engine
+                        .redactor()
+                        .redact(&format!(" ({ct}; {e}); it starts with: {start}")),
                 }
             })?
         };
-        Ok(Page { body, headers: resp.headers, status: resp.status, request: shown, elapsed: resp.elapsed })
+        Ok(Page {
+            body,
+            headers: resp.headers,
+            status: resp.status,
+            request: shown,
+            elapsed: resp.elapsed,
+        })
     }
 
     /// The records of a page through the stream's `records` path.
     pub fn select<'p>(&self, page: &'p Page) -> Vec<&'p Value> {
         let mut out = Vec::new();
-        self.stream.records.for_each(&page.body, &mut |v| out.push(v));
+        self.stream
+            .records
+            .for_each(&page.body, &mut |v| out.push(v));
         out
     }
 }
@@ -370,7 +431,12 @@ impl Emitter<'_> {
     /// Extracts and sends the records of a page. `position` names the page in
     /// messages. Stops quietly when the limit is reached or the consumer left.
     pub async fn emit(&mut self, page: &Page, records: Vec<&Value>, position: &str) -> PageOutcome {
-        let mut out = PageOutcome { count: records.len(), first_key: None, last_key: None, new: 0 };
+        let mut out = PageOutcome {
+            count: records.len(),
+            first_key: None,
+            last_key: None,
+            new: 0,
+        };
         let last_index = records.len().saturating_sub(1);
         for (i, raw) in records.into_iter().enumerate() {
             if self.stopped {
@@ -409,7 +475,11 @@ impl Emitter<'_> {
                         }
                     }
                     self.summary.skipped += 1;
-                    Item::Skipped(Skipped { position: format!("{position}, record {}", i + 1), key, reason })
+                    Item::Skipped(Skipped {
+                        position: format!("{position}, record {}", i + 1),
+                        key,
+                        reason,
+                    })
                 }
             };
             if self.tx.send(item).await.is_err() {
@@ -459,9 +529,15 @@ mod tests {
     #[test]
     fn join_keeps_the_base_path() {
         let b = Url::parse("https://miro.com/api/v1/scim/").unwrap();
-        assert_eq!(join(&b, "/Users").unwrap().as_str(), "https://miro.com/api/v1/scim/Users");
+        assert_eq!(
+            join(&b, "/Users").unwrap().as_str(),
+            "https://miro.com/api/v1/scim/Users"
+        );
         let b = Url::parse("https://miro.com/api/v1/scim").unwrap();
-        assert_eq!(join(&b, "Users").unwrap().as_str(), "https://miro.com/api/v1/scim/Users");
+        assert_eq!(
+            join(&b, "Users").unwrap().as_str(),
+            "https://miro.com/api/v1/scim/Users"
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@ impl Page {
     pub fn member_ci(&self, name: &str) -> Option<&Value> {
         let obj = self.body.as_object()?;
         obj.get(name).or_else(|| {
-            obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
         })
     }
 

@@ -65,7 +65,10 @@ fn resources<'p>(req: &Requester<'_>, page: &'p Page) -> Vec<&'p Value> {
 }
 
 async fn fetch(req: &Requester<'_>, start: u64, count: u32) -> Result<Page, FetchError> {
-    let url = req.page_url(&[("startIndex", start.to_string()), ("count", count.to_string())]);
+    let url = req.page_url(&[
+        ("startIndex", start.to_string()),
+        ("count", count.to_string()),
+    ]);
     let page = req.get_page(url).await?;
     if !page.body.is_object() {
         return Err(FetchError::Protocol(format!(
@@ -93,51 +96,71 @@ struct Cursor {
 impl Cursor {
     /// Books a page that started at `start` (`expected` = records the page should
     /// hold if it is not the last); returns nothing, updates the state.
-    fn book(&mut self, start: u64, page_total: Option<u64>, n: u64, first: Option<String>, last: Option<String>, expected: Option<u64>) {
-        if self.shifted.is_none() {
-            if let (Some(a), Some(b)) = (self.total, page_total) {
-                if a != b {
-                    self.shifted = Some(format!("totalResults went from {a} to {b}"));
-                }
-            }
+    fn book(
+        &mut self,
+        start: u64,
+        page_total: Option<u64>,
+        n: u64,
+        first: Option<String>,
+        last: Option<String>,
+        expected: Option<u64>,
+    ) {
+        if self.shifted.is_none()
+            && let (Some(a), Some(b)) = (self.total, page_total)
+            && a != b
+        {
+            self.shifted = Some(format!("totalResults went from {a} to {b}"));
         }
-        if self.shifted.is_none() && start < self.next {
-            if let (Some(p), Some(f)) = (&self.prev_last, &first) {
-                if p != f {
-                    self.shifted = Some(format!("the record at startIndex={start} was expected to be `{p}` but is `{f}`"));
-                }
-            }
+        if self.shifted.is_none()
+            && start < self.next
+            && let (Some(p), Some(f)) = (&self.prev_last, &first)
+            && p != f
+        {
+            self.shifted = Some(format!(
+                "the record at startIndex={start} was expected to be `{p}` but is `{f}`"
+            ));
         }
         let total = page_total.or(self.total);
-        if self.shifted.is_none() {
-            if let (Some(k), Some(t)) = (expected, total) {
-                if n < k && start + n <= t {
-                    self.shifted = Some(format!("the page at startIndex={start} held {n} records where {k} were expected"));
-                }
-            }
+        if self.shifted.is_none()
+            && let (Some(k), Some(t)) = (expected, total)
+            && n < k
+            && start + n <= t
+        {
+            self.shifted = Some(format!(
+                "the page at startIndex={start} held {n} records where {k} were expected"
+            ));
         }
         self.total = total;
-        let overlap_only = start < self.next && n == 1 && first.is_some() && first == self.prev_last;
+        let overlap_only =
+            start < self.next && n == 1 && first.is_some() && first == self.prev_last;
         if n == 0 || overlap_only {
             self.done = true;
             return;
         }
         self.next = start + n;
         self.prev_last = last;
-        if let Some(t) = self.total {
-            if self.next > t {
-                self.done = true;
-            }
+        if let Some(t) = self.total
+            && self.next > t
+        {
+            self.done = true;
         }
     }
 
     /// Where the next page starts: one record early when there is a record to overlap.
     fn next_start(&self) -> u64 {
-        if self.prev_last.is_some() && self.next > 1 { self.next - 1 } else { self.next }
+        if self.prev_last.is_some() && self.next > 1 {
+            self.next - 1
+        } else {
+            self.next
+        }
     }
 }
 
-async fn one_pass(ctx: &mut PageCtx<'_>, page_size: u32, concurrency: u32) -> Result<Option<String>, FetchError> {
+async fn one_pass(
+    ctx: &mut PageCtx<'_>,
+    page_size: u32,
+    concurrency: u32,
+) -> Result<Option<String>, FetchError> {
     let first = fetch(&ctx.req, 1, page_size).await?;
     let total = first.count_ci("totalResults");
     let items = resources(&ctx.req, &first);
@@ -148,11 +171,19 @@ async fn one_pass(ctx: &mut PageCtx<'_>, page_size: u32, concurrency: u32) -> Re
     }
     if k == 0 {
         if let Some(t) = total.filter(|t| *t > 0) {
-            ctx.out.warn(format!("the first page was empty although totalResults is {t}; treating the list as empty"));
+            ctx.out.warn(format!(
+                "the first page was empty although totalResults is {t}; treating the list as empty"
+            ));
         }
         return Ok(None);
     }
-    let mut cur = Cursor { next: 1, prev_last: None, total, shifted: None, done: false };
+    let mut cur = Cursor {
+        next: 1,
+        prev_last: None,
+        total,
+        shifted: None,
+        done: false,
+    };
     cur.book(1, total, k, out.first_key, out.last_key, None);
 
     // Concurrent phase: the remaining pages are planned from totalResults, `k - 1`
@@ -177,12 +208,22 @@ async fn one_pass(ctx: &mut PageCtx<'_>, page_size: u32, concurrency: u32) -> Re
             }
             let items = resources(req, &page);
             let n = items.len() as u64;
-            let out = ctx.out.emit(&page, items, &format!("page at startIndex={s}")).await;
+            let out = ctx
+                .out
+                .emit(&page, items, &format!("page at startIndex={s}"))
+                .await;
             if ctx.out.stopped {
                 return Ok(cur.shifted);
             }
             let expected = if s + k - 1 <= t { Some(k) } else { None };
-            cur.book(s, page.count_ci("totalResults"), n, out.first_key, out.last_key, expected);
+            cur.book(
+                s,
+                page.count_ci("totalResults"),
+                n,
+                out.first_key,
+                out.last_key,
+                expected,
+            );
             if cur.done {
                 break;
             }
@@ -196,12 +237,22 @@ async fn one_pass(ctx: &mut PageCtx<'_>, page_size: u32, concurrency: u32) -> Re
         let page = fetch(&ctx.req, start, page_size).await?;
         let items = resources(&ctx.req, &page);
         let n = items.len() as u64;
-        let out = ctx.out.emit(&page, items, &format!("page at startIndex={start}")).await;
+        let out = ctx
+            .out
+            .emit(&page, items, &format!("page at startIndex={start}"))
+            .await;
         if ctx.out.stopped {
             return Ok(cur.shifted);
         }
         stale = if out.new == 0 && n > 1 { stale + 1 } else { 0 };
-        cur.book(start, page.count_ci("totalResults"), n, out.first_key, out.last_key, None);
+        cur.book(
+            start,
+            page.count_ci("totalResults"),
+            n,
+            out.first_key,
+            out.last_key,
+            None,
+        );
         if stale >= 3 {
             ctx.out.warn(format!(
                 "three pages in a row brought no new record (the last at startIndex={start}); the server seems to ignore startIndex, so the read stops here"

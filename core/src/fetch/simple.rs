@@ -23,25 +23,51 @@ pub(crate) async fn run_numbered(ctx: &mut PageCtx<'_>) -> Result<(), FetchError
     let mut index: u64;
     let page_size: u32;
     match &paginator {
-        Paginator::Offset { start, page_size: p, .. } => {
+        Paginator::Offset {
+            start,
+            page_size: p,
+            ..
+        } => {
             index = *start;
             page_size = *p;
         }
-        Paginator::Page { start_page, page_size: p, .. } => {
+        Paginator::Page {
+            start_page,
+            page_size: p,
+            ..
+        } => {
             index = *start_page;
             page_size = *p;
         }
-        _ => return Err(FetchError::Protocol("internal: not a numbered paginator".into())),
+        _ => {
+            return Err(FetchError::Protocol(
+                "internal: not a numbered paginator".into(),
+            ));
+        }
     }
     let mut last_first_key: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let (params, position) = match &paginator {
-            Paginator::Offset { offset_param, limit_param, .. } => (
-                vec![(offset_param.as_str(), index.to_string()), (limit_param.as_str(), page_size.to_string())],
+            Paginator::Offset {
+                offset_param,
+                limit_param,
+                ..
+            } => (
+                vec![
+                    (offset_param.as_str(), index.to_string()),
+                    (limit_param.as_str(), page_size.to_string()),
+                ],
                 format!("page at {offset_param}={index}"),
             ),
-            Paginator::Page { page_param, size_param, .. } => (
-                vec![(page_param.as_str(), index.to_string()), (size_param.as_str(), page_size.to_string())],
+            Paginator::Page {
+                page_param,
+                size_param,
+                ..
+            } => (
+                vec![
+                    (page_param.as_str(), index.to_string()),
+                    (size_param.as_str(), page_size.to_string()),
+                ],
                 format!("page {page_param}={index}"),
             ),
             _ => unreachable_paginator()?,
@@ -67,17 +93,23 @@ pub(crate) async fn run_numbered(ctx: &mut PageCtx<'_>) -> Result<(), FetchError
         match &paginator {
             Paginator::Offset { total, .. } => {
                 index += n;
-                if let Some(t) = total.as_ref().and_then(|p| p.first(&page.body)).and_then(as_u64) {
-                    if index >= t {
-                        break;
-                    }
+                if let Some(t) = total
+                    .as_ref()
+                    .and_then(|p| p.first(&page.body))
+                    .and_then(as_u64)
+                    && index >= t
+                {
+                    break;
                 }
             }
             Paginator::Page { total_pages, .. } => {
-                if let Some(t) = total_pages.as_ref().and_then(|p| p.first(&page.body)).and_then(as_u64) {
-                    if index >= t {
-                        break;
-                    }
+                if let Some(t) = total_pages
+                    .as_ref()
+                    .and_then(|p| p.first(&page.body))
+                    .and_then(as_u64)
+                    && index >= t
+                {
+                    break;
                 }
                 index += 1;
             }
@@ -92,7 +124,9 @@ pub(crate) async fn run_numbered(ctx: &mut PageCtx<'_>) -> Result<(), FetchError
 }
 
 fn unreachable_paginator<T>() -> Result<T, FetchError> {
-    Err(FetchError::Protocol("internal: not a numbered paginator".into()))
+    Err(FetchError::Protocol(
+        "internal: not a numbered paginator".into(),
+    ))
 }
 
 pub(crate) fn as_u64(v: &Value) -> Option<u64> {

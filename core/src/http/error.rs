@@ -8,7 +8,9 @@ use serde_json::Value;
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// 401.
-    #[error("the API rejected the credentials (HTTP 401 from {request}){detail}; check the secret inputs ({secrets}) and that the token has not expired or been revoked")]
+    #[error(
+        "the API rejected the credentials (HTTP 401 from {request}){detail}; check the secret inputs ({secrets}) and that the token has not expired or been revoked"
+    )]
     Unauthorized {
         /// The request.
         request: String,
@@ -18,7 +20,9 @@ pub enum FetchError {
         secrets: String,
     },
     /// 403.
-    #[error("the API refused access (HTTP 403 from {request}){detail}; the token lacks permission, or the API is turned off for this account (for SCIM: is SCIM provisioning enabled?)")]
+    #[error(
+        "the API refused access (HTTP 403 from {request}){detail}; the token lacks permission, or the API is turned off for this account (for SCIM: is SCIM provisioning enabled?)"
+    )]
     Forbidden {
         /// The request.
         request: String,
@@ -46,7 +50,9 @@ pub enum FetchError {
         last: String,
     },
     /// The server asked to wait longer than allowed.
-    #[error("{request} got HTTP {status} asking to retry after {wait:?}, longer than the {cap:?} this connector allows (http.retry.max_retry_after); try again later")]
+    #[error(
+        "{request} got HTTP {status} asking to retry after {wait:?}, longer than the {cap:?} this connector allows (http.retry.max_retry_after); try again later"
+    )]
     RetryAfterTooLong {
         /// The request.
         request: String,
@@ -58,7 +64,9 @@ pub enum FetchError {
         cap: Duration,
     },
     /// A redirect the engine will not follow.
-    #[error("{request} was redirected to {location}, another host; rollcall never sends credentials to another host: set the base URL to the final address instead")]
+    #[error(
+        "{request} was redirected to {location}, another host; rollcall never sends credentials to another host: set the base URL to the final address instead"
+    )]
     RedirectToOtherHost {
         /// The request.
         request: String,
@@ -107,16 +115,19 @@ pub fn describe_error_body(content_type: Option<&str>, body: &[u8]) -> String {
             (None, None) => format!(": {}", shorten(trimmed, 160)),
         };
     }
-    let looks_html = content_type.is_some_and(|c| c.contains("html"))
-        || trimmed.starts_with('<');
+    let looks_html = content_type.is_some_and(|c| c.contains("html")) || trimmed.starts_with('<');
     if looks_html {
         let lower = trimmed.to_ascii_lowercase();
         let title = lower.find("<title>").and_then(|start| {
             let from = start + "<title>".len();
-            lower[from..].find("</title>").map(|end| trimmed[from..from + end].trim().to_string())
+            lower[from..]
+                .find("</title>")
+                .map(|end| trimmed[from..from + end].trim().to_string())
         });
         return match title {
-            Some(t) if !t.is_empty() => format!(": the server answered with an HTML page (\"{t}\"), not JSON"),
+            Some(t) if !t.is_empty() => {
+                format!(": the server answered with an HTML page (\"{t}\"), not JSON")
+            }
             _ => ": the server answered with an HTML page, not JSON".to_string(),
         };
     }
@@ -140,7 +151,10 @@ mod tests {
     #[test]
     fn scim_html_and_text_bodies() {
         let scim = br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"429","scimType":"tooManyRequests","detail":"Slow down"}"#;
-        assert_eq!(describe_error_body(None, scim), ": Slow down (scimType tooManyRequests)");
+        assert_eq!(
+            describe_error_body(None, scim),
+            ": Slow down (scimType tooManyRequests)"
+        );
         let num = br#"{"status":404,"detail":"User not found"}"#;
         assert_eq!(describe_error_body(None, num), ": User not found");
         let html = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";

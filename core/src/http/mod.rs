@@ -109,7 +109,11 @@ pub struct HttpEngine {
 
 enum Attempt {
     Done(Response),
-    Retry { why: String, status: Option<u16>, retry_after: Option<Duration> },
+    Retry {
+        why: String,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+    },
     Fail(FetchError),
 }
 
@@ -135,7 +139,13 @@ impl HttpEngine {
             }
             None => None,
         };
-        Ok(HttpEngine { client, limiter, config, redactor, observer })
+        Ok(HttpEngine {
+            client,
+            limiter,
+            config,
+            redactor,
+            observer,
+        })
     }
 
     /// The redactor (for callers building messages).
@@ -180,7 +190,9 @@ impl HttpEngine {
                 l.until_ready().await;
             }
             let t0 = Instant::now();
-            let outcome = self.attempt(&method, &url, extra_headers, body.clone(), &shown).await;
+            let outcome = self
+                .attempt(&method, &url, extra_headers, body.clone(), &shown)
+                .await;
             match outcome {
                 Attempt::Done(mut r) => {
                     r.elapsed = started.elapsed();
@@ -203,7 +215,11 @@ impl HttpEngine {
                     });
                     return Err(e);
                 }
-                Attempt::Retry { why, status, retry_after } => {
+                Attempt::Retry {
+                    why,
+                    status,
+                    retry_after,
+                } => {
                     last = why;
                     if attempt == attempts {
                         break;
@@ -224,7 +240,11 @@ impl HttpEngine {
                     let note = format!(
                         "{last}; retrying in {:.1}s{} (attempt {} of {attempts})",
                         wait.as_secs_f64(),
-                        if retry_after.is_some() { " as Retry-After asks" } else { "" },
+                        if retry_after.is_some() {
+                            " as Retry-After asks"
+                        } else {
+                            ""
+                        },
                         attempt + 1
                     );
                     tracing::warn!(message = "Retrying request.", request = %shown, reason = %last, wait_ms = wait.as_millis() as u64);
@@ -239,7 +259,11 @@ impl HttpEngine {
                 }
             }
         }
-        Err(FetchError::RetriesExhausted { request: shown, attempts, last })
+        Err(FetchError::RetriesExhausted {
+            request: shown,
+            attempts,
+            last,
+        })
     }
 
     async fn attempt(
@@ -326,9 +350,17 @@ impl HttpEngine {
                 )));
             };
             if (200..300).contains(&status) {
-                return Attempt::Done(Response { status, headers, body, url: current, elapsed: Duration::ZERO });
+                return Attempt::Done(Response {
+                    status,
+                    headers,
+                    body,
+                    url: current,
+                    elapsed: Duration::ZERO,
+                });
             }
-            let ct = headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            let ct = headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
             let detail = self.redactor.redact(&describe_error_body(ct, &body));
             if self.config.retry.on_status.contains(&status) {
                 return Attempt::Retry {
@@ -341,25 +373,47 @@ impl HttpEngine {
                 401 => FetchError::Unauthorized {
                     request: shown.to_string(),
                     detail,
-                    secrets: self.config.secret_inputs.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
+                    secrets: self
+                        .config
+                        .secret_inputs
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 },
-                403 => FetchError::Forbidden { request: shown.to_string(), detail },
-                _ => FetchError::Status { status, request: shown.to_string(), detail },
+                403 => FetchError::Forbidden {
+                    request: shown.to_string(),
+                    detail,
+                },
+                _ => FetchError::Status {
+                    status,
+                    request: shown.to_string(),
+                    detail,
+                },
             });
         }
-        Attempt::Fail(FetchError::Protocol(format!("{shown} was redirected more than 5 times")))
+        Attempt::Fail(FetchError::Protocol(format!(
+            "{shown} was redirected more than 5 times"
+        )))
     }
 
     fn transport_error(&self, e: reqwest::Error, shown: &str) -> Attempt {
         let why = if e.is_timeout() {
-            format!("no complete answer within {:?} (timeout)", self.config.timeout)
+            format!(
+                "no complete answer within {:?} (timeout)",
+                self.config.timeout
+            )
         } else if e.is_connect() {
             format!("could not connect ({})", root_cause(&e))
         } else {
             format!("the connection failed ({})", root_cause(&e))
         };
         let _ = shown;
-        Attempt::Retry { why: self.redactor.redact(&why), status: None, retry_after: None }
+        Attempt::Retry {
+            why: self.redactor.redact(&why),
+            status: None,
+            retry_after: None,
+        }
     }
 }
 
@@ -372,7 +426,11 @@ fn root_cause(e: &dyn std::error::Error) -> String {
 }
 
 async fn read_body(mut resp: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    let mut out = Vec::with_capacity(resp.content_length().unwrap_or(0).min(MAX_BODY_BYTES as u64) as usize);
+    let mut out = Vec::with_capacity(
+        resp.content_length()
+            .unwrap_or(0)
+            .min(MAX_BODY_BYTES as u64) as usize,
+    );
     while let Some(chunk) = resp.chunk().await? {
         if out.len() + chunk.len() > MAX_BODY_BYTES {
             return Ok(None);
@@ -384,14 +442,19 @@ async fn read_body(mut resp: reqwest::Response) -> Result<Option<Vec<u8>>, reqwe
 
 /// Parses `Retry-After`: delta seconds or an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs.min(1.0e9)));
-        }
+    if let Ok(secs) = v.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs.min(1.0e9)));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     let now = chrono::Utc::now();
@@ -409,9 +472,17 @@ mod tests {
         assert!(check_base_url("http://127.0.0.1:8080/scim").is_ok());
         assert!(check_base_url("http://localhost/scim").is_ok());
         assert!(check_base_url("http://[::1]:9/scim").is_ok());
-        assert!(check_base_url("http://miro.com/api").unwrap_err().contains("plain http"));
+        assert!(
+            check_base_url("http://miro.com/api")
+                .unwrap_err()
+                .contains("plain http")
+        );
         assert!(check_base_url("ftp://x").unwrap_err().contains("ftp"));
-        assert!(check_base_url("not a url").unwrap_err().contains("not a valid URL"));
+        assert!(
+            check_base_url("not a url")
+                .unwrap_err()
+                .contains("not a valid URL")
+        );
     }
 
     #[test]
@@ -419,17 +490,29 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            HeaderValue::from_static("soon"),
+        );
         assert_eq!(retry_after(&h), None);
     }
 
     #[test]
     fn origins() {
         let a = Url::parse("https://miro.com/api/v1/scim").unwrap();
-        assert!(same_origin(&a, &Url::parse("https://MIRO.com:443/other").unwrap()));
-        assert!(!same_origin(&a, &Url::parse("https://evil.example/").unwrap()));
+        assert!(same_origin(
+            &a,
+            &Url::parse("https://MIRO.com:443/other").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("https://evil.example/").unwrap()
+        ));
         assert!(!same_origin(&a, &Url::parse("http://miro.com/").unwrap()));
     }
 }

@@ -29,7 +29,10 @@ impl LoadError {
             out.push('\n');
         }
         let n = self.diagnostics.len();
-        out.push_str(&format!("{n} problem{} found", if n == 1 { "" } else { "s" }));
+        out.push_str(&format!(
+            "{n} problem{} found",
+            if n == 1 { "" } else { "s" }
+        ));
         out
     }
 }
@@ -63,7 +66,10 @@ pub fn manifest_schema() -> &'static serde_json::Value {
 /// `built-in:NAME`).
 pub fn load_connector(file: SourceFile, origin: &str) -> Result<Connector, LoadError> {
     let text = file.text.clone();
-    let fail = |diagnostics: Vec<Diagnostic>| LoadError { diagnostics, text: text.clone() };
+    let fail = |diagnostics: Vec<Diagnostic>| LoadError {
+        diagnostics,
+        text: text.clone(),
+    };
     let doc = parse(file).map_err(fail)?;
     let problems = check_schema(&doc, manifest_schema());
     if problems.iter().any(Diagnostic::is_error) {
