@@ -22,9 +22,18 @@ pub enum Origin {
 }
 
 /// Values offered for a run, before checking.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ProvidedInputs {
     values: Vec<(String, String, Origin)>,
+}
+
+impl std::fmt::Debug for ProvidedInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Values are not shown: this is before secrets are known to be secrets.
+        f.debug_list()
+            .entries(self.values.iter().map(|(name, _, origin)| (name, origin)))
+            .finish()
+    }
 }
 
 impl ProvidedInputs {

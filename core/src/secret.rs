@@ -76,6 +76,11 @@ impl Redactor {
             if encoded != raw && out.contains(&encoded) {
                 out = out.replace(&encoded, REDACTED);
             }
+            // The form encoding used in query strings (`/` → %2F, space → +).
+            let form: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
+            if form != raw && out.contains(&form) {
+                out = out.replace(&form, REDACTED);
+            }
         }
         out
     }

@@ -44,7 +44,11 @@ pub fn rollcall_bin() -> &'static Path {
         let target = match std::env::var_os("CARGO_TARGET_DIR") {
             Some(dir) => {
                 let dir = PathBuf::from(dir);
-                if dir.is_absolute() { dir } else { root.join(dir) }
+                if dir.is_absolute() {
+                    dir
+                } else {
+                    root.join(dir)
+                }
             }
             None => root.join("target"),
         };
@@ -158,14 +162,21 @@ pub fn inputs(connector: &Connector, base_url: &str, token: &str) -> Inputs {
 
 /// Starts a test server with `users` users and otherwise default settings.
 pub async fn server(users: usize) -> ScimServer {
-    server_with(ServerConfig { users, ..ServerConfig::default() }).await
+    server_with(ServerConfig {
+        users,
+        ..ServerConfig::default()
+    })
+    .await
 }
 
 /// Starts a test server that accepts [`TOKEN`].
 pub async fn server_with(config: ServerConfig) -> ScimServer {
-    ScimServer::start(ServerConfig { token: TOKEN.into(), ..config })
-        .await
-        .expect("the test server starts")
+    ScimServer::start(ServerConfig {
+        token: TOKEN.into(),
+        ..config
+    })
+    .await
+    .expect("the test server starts")
 }
 
 /// An observer that keeps every event.
@@ -182,7 +193,12 @@ pub struct Recorder {
 impl Recorder {
     /// The notes of all request events.
     pub fn notes(&self) -> Vec<String> {
-        self.requests.lock().unwrap().iter().filter_map(|e| e.note.clone()).collect()
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.note.clone())
+            .collect()
     }
 
     /// Every text the observer received (requests, notes, pages, warnings), one a line.
@@ -264,7 +280,12 @@ pub async fn run(connector: Arc<Connector>, inputs: &Inputs, options: FetchOptio
         }
     }
     let result = f.task.await.expect("the fetch task does not panic");
-    Outcome { records, skipped, result, recorder }
+    Outcome {
+        records,
+        skipped,
+        result,
+        recorder,
+    }
 }
 
 /// Runs a test manifest against `base_url` with [`TOKEN`] and default options.

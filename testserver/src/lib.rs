@@ -365,12 +365,7 @@ impl ServerHandle {
 
     /// Snapshot of all users in server order.
     pub fn users(&self) -> Vec<Value> {
-        self.inner
-            .read()
-            .entries
-            .iter()
-            .map(Entry::value)
-            .collect()
+        self.inner.read().entries.iter().map(Entry::value).collect()
     }
 
     /// The user with this `id`, if any.

@@ -133,7 +133,9 @@ impl Store {
             .unwrap_or(1)
             .min(8);
         let entries: Vec<Entry> = if n < 5_000 || threads < 2 {
-            (0..n as u64).map(|i| generated_entry(ctx, first + i)).collect()
+            (0..n as u64)
+                .map(|i| generated_entry(ctx, first + i))
+                .collect()
         } else {
             let chunk = n.div_ceil(threads) as u64;
             std::thread::scope(|scope| {

@@ -64,6 +64,11 @@ pub struct HttpConfig {
 /// Compiled authentication.
 #[derive(Debug)]
 pub enum Auth {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// Token template.
+        token: Template,
+    },
     /// A header whose value is secret.
     Header {
         /// Header name.
@@ -347,13 +352,10 @@ pub fn compile(
                 &mut templates,
                 &mut diags,
                 "/auth/bearer/token",
-                &format!("Bearer {token}"),
+                token,
                 true,
             );
-            Auth::Header {
-                name: "Authorization".into(),
-                value: t,
-            }
+            Auth::Bearer { token: t }
         }
         AuthSpec::Header { name, value } => {
             check_header_name(name, "/auth/header/name", doc, &mut diags);

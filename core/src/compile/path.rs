@@ -47,13 +47,20 @@ impl JsonPath {
             ));
         }
         let query = parse_json_path(trimmed).map_err(|e| {
-            let detail = e.to_string();
-            let detail = detail
+            let text = e.to_string();
+            // pest renders a caret diagram; keep what it expected and where.
+            let column = text
                 .lines()
-                .filter(|l| !l.trim().is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            format!("`{source}` is not a valid JSONPath (RFC 9535): {detail}")
+                .find_map(|l| l.trim().strip_prefix("--> "))
+                .and_then(|lc| lc.split(':').nth(1))
+                .map(|c| format!(" at character {}", c.trim()))
+                .unwrap_or_default();
+            let expected = text
+                .lines()
+                .find_map(|l| l.trim().trim_start_matches('|').trim().strip_prefix("= "))
+                .map(str::to_string)
+                .unwrap_or_else(|| text.lines().next().unwrap_or("").trim().to_string());
+            format!("`{source}` is not a valid JSONPath (RFC 9535): {expected}{column}")
         })?;
         let fast = lower(&query);
         Ok(JsonPath {

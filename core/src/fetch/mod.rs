@@ -213,6 +213,13 @@ fn prepare(
         query.push((name.clone(), render(tpl)?));
     }
     let auth = match &connector.auth {
+        Auth::Bearer { token } => {
+            let token = Secret::new(render(token)?);
+            redactor.add(&token);
+            let secret = Secret::new(format!("Bearer {}", token.expose()));
+            redactor.add(&secret);
+            AuthMaterial::Header(reqwest::header::AUTHORIZATION, secret)
+        }
         Auth::Header { name, value } => {
             let secret = Secret::new(render(value)?);
             redactor.add(&secret);
@@ -395,16 +402,11 @@ impl Requester<'_> {
                     .get(reqwest::header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("no content type");
-                let start = crate::http::error::shorten(
-                    &String::from_utf8_lossy(&resp.body[..resp.body.len().min(200)]),
-                    80,
-                );
+                let head = String::from_utf8_lossy(&resp.body[..resp.body.len().min(4096)]);
+                let start = crate::http::error::shorten(&self.engine.redactor().redact(&head), 80);
                 FetchError::NotJson {
                     request: shown.clone(),
-                    detail: self
-                        .engine
-                        .redactor()
-                        .redact(&format!(" ({ct}; {e}); it starts with: {start}")),
+                    detail: format!(" ({ct}; {e}); it starts with: {start}"),
                 }
             })?
         };
@@ -439,6 +441,9 @@ impl Emitter<'_> {
         };
         let last_index = records.len().saturating_sub(1);
         for (i, raw) in records.into_iter().enumerate() {
+            if self.limit.is_some_and(|l| self.summary.records >= l) {
+                self.stopped = true;
+            }
             if self.stopped {
                 break;
             }

@@ -91,6 +91,10 @@ struct Cursor {
     shifted: Option<String>,
     /// The list ended.
     done: bool,
+    /// Records in the last page booked (overlap needs at least 2).
+    prev_n: u64,
+    /// Key of the first record of the last page booked (to spot repeated pages).
+    prev_first: Option<String>,
 }
 
 impl Cursor {
@@ -139,6 +143,7 @@ impl Cursor {
         }
         self.next = start + n;
         self.prev_last = last;
+        self.prev_n = n;
         if let Some(t) = self.total
             && self.next > t
         {
@@ -148,7 +153,7 @@ impl Cursor {
 
     /// Where the next page starts: one record early when there is a record to overlap.
     fn next_start(&self) -> u64 {
-        if self.prev_last.is_some() && self.next > 1 {
+        if self.prev_last.is_some() && self.next > 1 && self.prev_n >= 2 {
             self.next - 1
         } else {
             self.next
@@ -183,7 +188,10 @@ async fn one_pass(
         total,
         shifted: None,
         done: false,
+        prev_n: 0,
+        prev_first: None,
     };
+    cur.prev_first = out.first_key.clone();
     cur.book(1, total, k, out.first_key, out.last_key, None);
 
     // Concurrent phase: the remaining pages are planned from totalResults, `k - 1`
@@ -216,6 +224,7 @@ async fn one_pass(
                 return Ok(cur.shifted);
             }
             let expected = if s + k - 1 <= t { Some(k) } else { None };
+            cur.prev_first = out.first_key.clone();
             cur.book(
                 s,
                 page.count_ci("totalResults"),
@@ -231,7 +240,6 @@ async fn one_pass(
     }
 
     // Sequential phase (and the tail of the concurrent one).
-    let mut stale = 0;
     while !cur.done {
         let start = cur.next_start();
         let page = fetch(&ctx.req, start, page_size).await?;
@@ -244,7 +252,13 @@ async fn one_pass(
         if ctx.out.stopped {
             return Ok(cur.shifted);
         }
-        stale = if out.new == 0 && n > 1 { stale + 1 } else { 0 };
+        if n > 1 && out.first_key.is_some() && out.first_key == cur.prev_first {
+            ctx.out.warn(format!(
+                "the page at startIndex={start} starts with the same record as the page before it; the server seems to ignore startIndex, so the read stops here"
+            ));
+            return Ok(Some(cur.shifted.unwrap_or_else(|| "pages repeat".into())));
+        }
+        cur.prev_first = out.first_key.clone();
         cur.book(
             start,
             page.count_ci("totalResults"),
@@ -253,12 +267,6 @@ async fn one_pass(
             out.last_key,
             None,
         );
-        if stale >= 3 {
-            ctx.out.warn(format!(
-                "three pages in a row brought no new record (the last at startIndex={start}); the server seems to ignore startIndex, so the read stops here"
-            ));
-            return Ok(Some(cur.shifted.unwrap_or_else(|| "pages repeat".into())));
-        }
     }
     Ok(cur.shifted)
 }

@@ -222,6 +222,13 @@ impl HttpEngine {
                 } => {
                     last = why;
                     if attempt == attempts {
+                        self.observer.request(&RequestEvent {
+                            request: shown.clone(),
+                            status,
+                            attempt,
+                            elapsed: t0.elapsed(),
+                            note: Some(format!("{last}; giving up after {attempts} attempts")),
+                        });
                         break;
                     }
                     let cap = retry.max_retry_after.get();
@@ -275,7 +282,7 @@ impl HttpEngine {
         shown: &str,
     ) -> Attempt {
         let mut current = url.clone();
-        for _hop in 0..5 {
+        for _hop in 0..=5 {
             let mut target = current.clone();
             if let AuthMaterial::Query(name, value) = &self.config.auth {
                 target.query_pairs_mut().append_pair(name, value.expose());
@@ -361,7 +368,8 @@ impl HttpEngine {
             let ct = headers
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
-            let detail = self.redactor.redact(&describe_error_body(ct, &body));
+            let redacted_body = self.redactor.redact(&String::from_utf8_lossy(&body));
+            let detail = describe_error_body(ct, redacted_body.as_bytes());
             if self.config.retry.on_status.contains(&status) {
                 return Attempt::Retry {
                     why: format!("HTTP {status}{detail}"),

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use assert_cmd::Command;
-use rollcall_testserver::{Fault, Match, ScimServer, ServerConfig};
 use rollcall_tests::{TOKEN, miro_text, rollcall_bin, tests_dir, workspace_root};
+use rollcall_testserver::{Fault, Match, ScimServer, ServerConfig};
 use serde_json::Value;
 
 const FIELD_ORDER: &str = "id,username,email,first_name,family_name,display_name,active,user_type,role,admin_roles,resource_type,department,cost_center,employee_number,manager_id,connector_sync_time";
@@ -48,8 +48,15 @@ struct Live {
 
 impl Live {
     fn new(users: usize) -> Live {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let server = rt.block_on(rollcall_tests::server_with(ServerConfig { users, ..ServerConfig::default() }));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt.block_on(rollcall_tests::server_with(ServerConfig {
+            users,
+            ..ServerConfig::default()
+        }));
         Live { server, _rt: rt }
     }
 
@@ -73,7 +80,13 @@ impl Live {
 fn validate_accepts_the_shipped_manifest() {
     let r = ran(rollcall().args(["validate", "connectors/miro.yaml"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.starts_with("ok: connectors/miro.yaml — connector `miro` 1.0.0, streams: users (16 fields)"), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with(
+            "ok: connectors/miro.yaml — connector `miro` 1.0.0, streams: users (16 fields)"
+        ),
+        "{}",
+        r.stdout
+    );
     let r = ran(rollcall().args(["validate", "miro"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("built-in"), "{}", r.stdout);
@@ -93,14 +106,25 @@ fn validate_reports_every_problem_of_every_broken_manifest() {
         let r = ran(rollcall().current_dir(tests_dir()).args(["validate", &rel]));
         assert_eq!(r.code, 1, "{rel}: {}", r.stderr);
         assert!(r.stdout.is_empty(), "{rel}: {}", r.stdout);
-        let Ok(expected) = std::fs::read_to_string(dir.join(name.replace(".yaml", ".expected"))) else {
+        let Ok(expected) = std::fs::read_to_string(dir.join(name.replace(".yaml", ".expected")))
+        else {
             panic!("{rel} has no .expected file");
         };
-        let headlines: Vec<&str> = expected.lines().filter(|l| l.starts_with("manifests/broken/")).collect();
+        let headlines: Vec<&str> = expected
+            .lines()
+            .filter(|l| l.starts_with("manifests/broken/"))
+            .collect();
         assert!(!headlines.is_empty(), "{rel}");
         for h in &headlines {
-            assert!(h.starts_with(&format!("{rel}:")) && h.contains(": error: "), "{h}");
-            assert!(r.stderr.contains(h), "{rel}: `{h}` missing from\n{}", r.stderr);
+            assert!(
+                h.starts_with(&format!("{rel}:")) && h.contains(": error: "),
+                "{h}"
+            );
+            assert!(
+                r.stderr.contains(h),
+                "{rel}: `{h}` missing from\n{}",
+                r.stderr
+            );
         }
         let n = headlines.len();
         let found = format!("{n} problem{} found", if n == 1 { "" } else { "s" });
@@ -111,19 +135,32 @@ fn validate_reports_every_problem_of_every_broken_manifest() {
 #[test]
 fn validate_goes_on_after_a_broken_file() {
     let miro = workspace_root().join("connectors/miro.yaml");
-    let r = ran(rollcall().current_dir(tests_dir()).arg("validate").arg("manifests/broken/duplicate_key.yaml").arg(&miro));
+    let r = ran(rollcall()
+        .current_dir(tests_dir())
+        .arg("validate")
+        .arg("manifests/broken/duplicate_key.yaml")
+        .arg(&miro));
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains("connector `miro`"), "{}", r.stdout);
-    assert!(r.stderr.contains("manifests/broken/duplicate_key.yaml:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("manifests/broken/duplicate_key.yaml:"),
+        "{}",
+        r.stderr
+    );
     let r = ran(rollcall().args(["validate", "no-such-connector"]));
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("no connector named `no-such-connector`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no connector named `no-such-connector`"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn schema_prints_the_committed_schema_byte_for_byte() {
     let path = workspace_root().join("schemas/connector.schema.json");
-    let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{} is missing ({e})", path.display()));
+    let committed =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{} is missing ({e})", path.display()));
     let out = rollcall().arg("schema").output().unwrap();
     assert!(out.status.success());
     assert!(
@@ -139,8 +176,15 @@ fn schema_prints_the_committed_schema_byte_for_byte() {
 fn connectors_lists_the_built_in_miro() {
     let r = ran(rollcall().arg("connectors"));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let row = r.stdout.lines().find(|l| l.starts_with("miro ")).unwrap_or_else(|| panic!("{}", r.stdout));
-    assert!(row.contains("1.0.0") && row.contains("users") && row.contains("built-in (miro.yaml)"), "{row}");
+    let row = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("miro "))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(
+        row.contains("1.0.0") && row.contains("users") && row.contains("built-in (miro.yaml)"),
+        "{row}"
+    );
 }
 
 #[test]
@@ -153,16 +197,34 @@ fn a_connectors_dir_manifest_overrides_the_built_in() {
     let file = dir.path().join("my-miro.yaml");
     std::fs::write(&file, text).unwrap();
 
-    let r = ran(rollcall().arg("--connectors-dir").arg(dir.path()).arg("connectors"));
+    let r = ran(rollcall()
+        .arg("--connectors-dir")
+        .arg(dir.path())
+        .arg("connectors"));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let rows: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("miro ")).collect();
+    let rows: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("miro "))
+        .collect();
     assert_eq!(rows.len(), 1, "{}", r.stdout);
-    assert!(rows[0].contains("9.9.9") && rows[0].contains(&file.display().to_string()), "{}", rows[0]);
+    assert!(
+        rows[0].contains("9.9.9") && rows[0].contains(&file.display().to_string()),
+        "{}",
+        rows[0]
+    );
 
     // Through the environment variable too, and used by fetch.
-    let r = ran(live.fetch(&["--explain"]).env("ROLLCALL_CONNECTORS_DIR", dir.path()));
+    let r = ran(live
+        .fetch(&["--explain"])
+        .env("ROLLCALL_CONNECTORS_DIR", dir.path()));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("connector miro 9.9.9 ({})", file.display())), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("connector miro 9.9.9 ({})", file.display())),
+        "{}",
+        r.stderr
+    );
     assert_eq!(r.stdout.lines().count(), 12);
 }
 
@@ -205,13 +267,19 @@ fn fetch_json() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v.len(), 60);
-    let ids: Vec<String> = v.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = v
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
     rollcall_tests::assert_same_users(&ids, &live.server.handle().user_ids());
     // No users: still a JSON array.
     let empty = Live::new(0);
     let r = ran(&mut empty.fetch(&["--format", "json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(serde_json::from_str::<Vec<Value>>(&r.stdout).unwrap().len(), 0);
+    assert_eq!(
+        serde_json::from_str::<Vec<Value>>(&r.stdout).unwrap().len(),
+        0
+    );
 }
 
 #[test]
@@ -234,7 +302,11 @@ fn fetch_with_a_limit() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout.lines().count(), 5);
     assert!(r.stderr.contains("5 records in"), "{}", r.stderr);
-    assert!(r.stderr.contains("the list was not read to the end"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the list was not read to the end"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -251,14 +323,28 @@ fn fetch_takes_the_token_from_the_conventional_variable() {
 #[test]
 fn a_secret_on_the_command_line_is_refused_without_echoing_it() {
     let live = Live::new(3);
-    let r = ran(rollcall().args(["fetch", "miro", "--set"]).arg(format!("base_url={}", live.base())).arg("--set").arg(format!("token={TOKEN}")));
+    let r = ran(rollcall()
+        .args(["fetch", "miro", "--set"])
+        .arg(format!("base_url={}", live.base()))
+        .arg("--set")
+        .arg(format!("token={TOKEN}")));
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("`token` is a secret input"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`token` is a secret input"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("--secret-env token=VAR"), "{}", r.stderr);
-    assert!(!r.stderr.contains(TOKEN) && !r.stdout.contains(TOKEN), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains(TOKEN) && !r.stdout.contains(TOKEN),
+        "{}",
+        r.stderr
+    );
     assert_eq!(live.server.handle().request_count(), 0, "nothing was sent");
     // A misspelt secret input is not echoed either.
-    let r = ran(rollcall().args(["fetch", "miro", "--set"]).arg(format!("tokn={TOKEN}")));
+    let r = ran(rollcall()
+        .args(["fetch", "miro", "--set"])
+        .arg(format!("tokn={TOKEN}")));
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no input `tokn`"), "{}", r.stderr);
     assert!(!r.stderr.contains(TOKEN), "{}", r.stderr);
@@ -267,15 +353,32 @@ fn a_secret_on_the_command_line_is_refused_without_echoing_it() {
 #[test]
 fn explain_prints_requests_with_the_token_redacted() {
     let live = Live::new(30);
-    live.server.handle().push_fault(Fault::too_many_requests(Match::ListUsers, 1, Some("0")));
+    live.server
+        .handle()
+        .push_fault(Fault::too_many_requests(Match::ListUsers, 1, Some("0")));
     let r = ran(&mut live.fetch(&["--explain"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let base = live.base();
-    assert!(r.stderr.contains(&format!("input base_url = {base}")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("input base_url = {base}")),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("input token = ***"), "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("GET {base}/Users?startIndex=1&count=200 → HTTP 429")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "GET {base}/Users?startIndex=1&count=200 → HTTP 429"
+        )),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("retrying"), "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("GET {base}/Users?startIndex=1&count=200 → 200")), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("GET {base}/Users?startIndex=1&count=200 → 200")),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("30 records"), "{}", r.stderr);
     assert!(!r.stderr.contains(TOKEN) && !r.stdout.contains(TOKEN));
 }
@@ -291,30 +394,64 @@ fn exit_codes() {
         .arg(format!("base_url={}", live.base()))
         .args(["--secret-env", "token=RC_WRONG", "--explain"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("error: the API rejected the credentials"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error: the API rejected the credentials"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains(wrong), "{}", r.stderr);
     assert!(r.stdout.is_empty());
     // Missing secret: 1, with how to give it.
-    let r = ran(rollcall().args(["fetch", "miro", "--set"]).arg(format!("base_url={}", live.base())));
+    let r = ran(rollcall()
+        .args(["fetch", "miro", "--set"])
+        .arg(format!("base_url={}", live.base())));
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("ROLLCALL_MIRO_TOKEN"), "{}", r.stderr);
     // An unset variable named by --secret-env: 1.
-    let r = ran(rollcall().args(["fetch", "miro", "--secret-env", "token=RC_SURELY_UNSET_VARIABLE"]));
+    let r = ran(rollcall().args([
+        "fetch",
+        "miro",
+        "--secret-env",
+        "token=RC_SURELY_UNSET_VARIABLE",
+    ]));
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("`RC_SURELY_UNSET_VARIABLE`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`RC_SURELY_UNSET_VARIABLE`"),
+        "{}",
+        r.stderr
+    );
     // Unknown connector: 1, with the list.
     let r = ran(rollcall().args(["fetch", "mirro"]));
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("no connector named `mirro`. Did you mean `miro`?"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("no connector named `mirro`. Did you mean `miro`?"),
+        "{}",
+        r.stderr
+    );
     // Plain http to a remote host: 1, before any request.
-    let r = ran(rollcall().env("RC_T", TOKEN).args(["fetch", "miro", "--set", "base_url=http://example.com/scim", "--secret-env", "token=RC_T"]));
+    let r = ran(rollcall().env("RC_T", TOKEN).args([
+        "fetch",
+        "miro",
+        "--set",
+        "base_url=http://example.com/scim",
+        "--secret-env",
+        "token=RC_T",
+    ]));
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("plain http"), "{}", r.stderr);
     // Usage errors: 2.
-    assert_eq!(ran(rollcall().args(["fetch", "miro", "--format", "xml"])).code, 2);
+    assert_eq!(
+        ran(rollcall().args(["fetch", "miro", "--format", "xml"])).code,
+        2
+    );
     assert_eq!(ran(rollcall().arg("no-such-command")).code, 2);
     assert_eq!(ran(&mut rollcall()).code, 2);
-    assert_eq!(live.server.handle().request_count(), 1, "only the rejected request reached the server");
+    assert_eq!(
+        live.server.handle().request_count(),
+        1,
+        "only the rejected request reached the server"
+    );
 }
 
 #[test]
@@ -332,12 +469,17 @@ fn a_closed_stdout_ends_the_fetch_quietly() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
     assert!(first.starts_with('{'), "{first}");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(out.status.success(), "like `rollcall fetch ... | head -1`: {stderr}");
+    assert!(
+        out.status.success(),
+        "like `rollcall fetch ... | head -1`: {stderr}"
+    );
 }
 
 #[test]
@@ -358,7 +500,12 @@ fn fetch_by_manifest_path() {
 fn demo_runs_and_summarises() {
     let r = ran(rollcall().args(["demo", "--users", "40", "--rows", "5"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("rollcall demo: a Miro-like SCIM server with 40 users"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("rollcall demo: a Miro-like SCIM server with 40 users"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("Summary"), "{}", r.stdout);
     assert!(r.stdout.contains("users read      40 in"), "{}", r.stdout);
     assert!(r.stdout.contains("… and 35 more"), "{}", r.stdout);

@@ -27,8 +27,14 @@ fn diagnostics(display_name: &str, bytes: Vec<u8>) -> Result<(String, Vec<String
     match SourceFile::from_bytes(display_name, bytes) {
         Err(d) => Ok((format!("{d}\n"), vec![d.headline()])),
         Ok(file) => match load_connector(file, "test") {
-            Ok(c) => Err(format!("{display_name} loaded as connector `{}`, but it is broken", c.name)),
-            Err(e) => Ok((format!("{e}\n"), e.diagnostics.iter().map(|d| d.headline()).collect())),
+            Ok(c) => Err(format!(
+                "{display_name} loaded as connector `{}`, but it is broken",
+                c.name
+            )),
+            Err(e) => Ok((
+                format!("{e}\n"),
+                e.diagnostics.iter().map(|d| d.headline()).collect(),
+            )),
         },
     }
 }
@@ -99,7 +105,10 @@ fn several_problems_are_all_reported_in_file_order() {
     let mut sorted = positions.clone();
     sorted.sort();
     assert_eq!(positions, sorted, "in file order");
-    assert!(err.render().ends_with(&format!("{} problems found", err.diagnostics.len())));
+    assert!(
+        err.render()
+            .ends_with(&format!("{} problems found", err.diagnostics.len()))
+    );
 }
 
 #[test]
@@ -122,9 +131,11 @@ fn every_shipped_connector_loads_cleanly() {
 #[test]
 fn every_built_in_connector_is_a_shipped_file() {
     for b in rollcall_connectors::BUILTIN {
-        let on_disk = std::fs::read_to_string(workspace_root().join("connectors").join(b.file)).unwrap();
+        let on_disk =
+            std::fs::read_to_string(workspace_root().join("connectors").join(b.file)).unwrap();
         assert_eq!(on_disk, b.text, "{}", b.file);
-        let c = load_connector(SourceFile::new(b.file, b.text), "built-in").unwrap_or_else(|e| panic!("{e}"));
+        let c = load_connector(SourceFile::new(b.file, b.text), "built-in")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.name, b.name);
     }
 }

@@ -10,20 +10,37 @@ use rollcall_tests::{TOKEN, TestManifest, inputs, run_manifest, server};
 use rollcall_testserver::{Fault, FaultKind, Match};
 
 fn redirect(location: String, status: u16, times: usize) -> Fault {
-    Fault { matcher: Match::ListUsers, times, kind: FaultKind::Redirect { location, status } }
+    Fault {
+        matcher: Match::ListUsers,
+        times,
+        kind: FaultKind::Redirect { location, status },
+    }
 }
 
 #[tokio::test]
 async fn a_redirect_to_another_host_is_refused() {
     let srv = server(10).await;
     let h = srv.handle();
-    h.push_fault(redirect("http://127.0.0.2:1/api/v1/scim/Users?startIndex=1&count=200".into(), 302, 1));
+    h.push_fault(redirect(
+        "http://127.0.0.2:1/api/v1/scim/Users?startIndex=1&count=200".into(),
+        302,
+        1,
+    ));
     let out = run_manifest(&TestManifest::default(), &srv.scim_base_url()).await;
     let err = out.error();
-    assert!(matches!(err, FetchError::RedirectToOtherHost { .. }), "{err:?}");
+    assert!(
+        matches!(err, FetchError::RedirectToOtherHost { .. }),
+        "{err:?}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("was redirected to http://127.0.0.2:1/api/v1/scim/Users"), "{msg}");
-    assert!(msg.contains("never sends credentials to another host"), "{msg}");
+    assert!(
+        msg.contains("was redirected to http://127.0.0.2:1/api/v1/scim/Users"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("never sends credentials to another host"),
+        "{msg}"
+    );
     assert_eq!(h.request_count(), 1, "not retried");
 }
 
@@ -32,13 +49,28 @@ async fn the_token_never_reaches_the_host_a_redirect_points_to() {
     let srv = server(10).await;
     let elsewhere = server(10).await;
     for status in [301, 302, 303, 307, 308] {
-        srv.handle().push_fault(redirect(format!("{}/Users", elsewhere.scim_base_url()), status, 1));
+        srv.handle().push_fault(redirect(
+            format!("{}/Users", elsewhere.scim_base_url()),
+            status,
+            1,
+        ));
         let out = run_manifest(&TestManifest::default(), &srv.scim_base_url()).await;
-        assert!(matches!(out.error(), FetchError::RedirectToOtherHost { .. }), "{status}: {:?}", out.error());
+        assert!(
+            matches!(out.error(), FetchError::RedirectToOtherHost { .. }),
+            "{status}: {:?}",
+            out.error()
+        );
     }
-    assert_eq!(elsewhere.handle().request_count(), 0, "nothing was sent to the other host");
+    assert_eq!(
+        elsewhere.handle().request_count(),
+        0,
+        "nothing was sent to the other host"
+    );
     for r in srv.handle().requests() {
-        assert_eq!(r.authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
     }
 }
 
@@ -52,14 +84,21 @@ async fn a_same_origin_redirect_is_followed_with_the_credentials() {
     assert_eq!(out.records.len(), 25);
     let reqs = h.requests();
     assert_eq!(reqs.len(), 2);
-    assert!(reqs.iter().all(|r| r.authorization.as_deref() == Some(format!("Bearer {TOKEN}").as_str())));
+    assert!(
+        reqs.iter()
+            .all(|r| r.authorization.as_deref() == Some(format!("Bearer {TOKEN}").as_str()))
+    );
 }
 
 #[tokio::test]
 async fn a_relative_redirect_is_followed() {
     let srv = server(25).await;
     let h = srv.handle();
-    h.push_fault(redirect("/api/v1/scim/Users?startIndex=1&count=200".into(), 302, 1));
+    h.push_fault(redirect(
+        "/api/v1/scim/Users?startIndex=1&count=200".into(),
+        302,
+        1,
+    ));
     let out = run_manifest(&TestManifest::default(), &srv.scim_base_url()).await;
     assert_eq!(out.records.len(), 25);
     assert_eq!(h.request_count(), 2);
@@ -70,11 +109,17 @@ async fn a_redirect_to_another_port_of_the_same_host_is_refused() {
     let srv = server(5).await;
     let other = server(5).await;
     let location = other.scim_base_url().replace("127.0.0.1", "localhost");
-    srv.handle().push_fault(redirect(format!("{}/Users", other.scim_base_url()), 302, 1));
-    srv.handle().push_fault(redirect(format!("{location}/Users"), 302, 1));
+    srv.handle()
+        .push_fault(redirect(format!("{}/Users", other.scim_base_url()), 302, 1));
+    srv.handle()
+        .push_fault(redirect(format!("{location}/Users"), 302, 1));
     for _ in 0..2 {
         let out = run_manifest(&TestManifest::default(), &srv.scim_base_url()).await;
-        assert!(matches!(out.error(), FetchError::RedirectToOtherHost { .. }), "{:?}", out.error());
+        assert!(
+            matches!(out.error(), FetchError::RedirectToOtherHost { .. }),
+            "{:?}",
+            out.error()
+        );
     }
     assert_eq!(other.handle().request_count(), 0);
 }
@@ -127,9 +172,15 @@ async fn plain_http_to_a_remote_host_is_refused_before_any_request() {
         "not a url",
     ] {
         let i = inputs(&c, base, TOKEN);
-        let err = fetch::start(c.clone(), "users", &i, FetchOptions::default(), Arc::new(Silent))
-            .err()
-            .unwrap_or_else(|| panic!("{base} should be refused"));
+        let err = fetch::start(
+            c.clone(),
+            "users",
+            &i,
+            FetchOptions::default(),
+            Arc::new(Silent),
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{base} should be refused"));
         assert!(matches!(err, FetchError::Url(_)), "{base}: {err:?}");
         let msg = err.to_string();
         if base.starts_with("http://") {

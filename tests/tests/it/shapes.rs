@@ -11,14 +11,20 @@ use crate::support::{Reply, page_of, tiny, user_ids, users};
 const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 fn manifest(concurrency: u32) -> TestManifest {
-    TestManifest { concurrency, ..TestManifest::default() }
+    TestManifest {
+        concurrency,
+        ..TestManifest::default()
+    }
 }
 
 #[tokio::test]
 async fn no_total_results_and_no_paging_members() {
     for concurrency in [1, 4] {
         let all = users(130);
-        let srv = tiny(move |hit| Reply::json(json!({"schemas": [LIST], "Resources": page_of(&all, hit, 40)}))).await;
+        let srv = tiny(move |hit| {
+            Reply::json(json!({"schemas": [LIST], "Resources": page_of(&all, hit, 40)}))
+        })
+        .await;
         let out = run_manifest(&manifest(concurrency), &srv.base).await;
         assert_same_users(&out.ids(), &user_ids(130));
         let s = out.summary();
@@ -133,7 +139,10 @@ async fn a_server_that_ignores_start_index_does_not_loop_forever() {
 async fn a_total_that_overstates_the_list() {
     for concurrency in [1, 4] {
         let all = users(130);
-        let srv = tiny(move |hit| Reply::json(json!({"totalResults": 1000, "Resources": page_of(&all, hit, 40)}))).await;
+        let srv = tiny(move |hit| {
+            Reply::json(json!({"totalResults": 1000, "Resources": page_of(&all, hit, 40)}))
+        })
+        .await;
         let out = run_manifest(&manifest(concurrency), &srv.base).await;
         assert_same_users(&out.ids(), &user_ids(130));
         assert!(srv.hits().len() < 100, "{} requests", srv.hits().len());
@@ -142,12 +151,26 @@ async fn a_total_that_overstates_the_list() {
 
 #[tokio::test]
 async fn a_body_that_is_not_a_list_response() {
-    for (body, ctype) in [("[]", "application/json"), ("", "application/json"), ("\"users\"", "application/json")] {
-        let srv = tiny(move |_| Reply { status: 200, content_type: ctype, body: body.to_string(), headers: Vec::new() }).await;
+    for (body, ctype) in [
+        ("[]", "application/json"),
+        ("", "application/json"),
+        ("\"users\"", "application/json"),
+    ] {
+        let srv = tiny(move |_| Reply {
+            status: 200,
+            content_type: ctype,
+            body: body.to_string(),
+            headers: Vec::new(),
+        })
+        .await;
         let out = run_manifest(&manifest(1), &srv.base).await;
         let err = out.error();
         assert!(matches!(err, FetchError::Protocol(_)), "{body:?}: {err:?}");
-        assert!(err.to_string().contains("did not answer with a SCIM ListResponse"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("did not answer with a SCIM ListResponse"),
+            "{err}"
+        );
         assert_eq!(srv.hits().len(), 1);
     }
 }

@@ -49,7 +49,12 @@ pub struct Reply {
 impl Reply {
     /// `200 application/scim+json` with this body.
     pub fn json(body: serde_json::Value) -> Reply {
-        Reply { status: 200, content_type: "application/scim+json", body: body.to_string(), headers: Vec::new() }
+        Reply {
+            status: 200,
+            content_type: "application/scim+json",
+            body: body.to_string(),
+            headers: Vec::new(),
+        }
     }
 }
 
@@ -86,7 +91,10 @@ async fn handle(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> 
     let hit = Hit {
         path: uri.path().to_string(),
         raw_query: uri.query().map(str::to_string),
-        authorization: headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     };
     state.hits.lock().unwrap().push(hit.clone());
     let reply = (state.handler)(&hit);
@@ -104,12 +112,19 @@ pub async fn tiny(handler: impl Fn(&Hit) -> Reply + Send + Sync + 'static) -> Ti
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(Mutex::new(Vec::new()));
-    let state = AppState { handler: Arc::new(handler), hits: hits.clone() };
+    let state = AppState {
+        handler: Arc::new(handler),
+        hits: hits.clone(),
+    };
     let app = Router::new().fallback(handle).with_state(state);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    TinyServer { base: format!("http://{addr}/scim"), hits, task }
+    TinyServer {
+        base: format!("http://{addr}/scim"),
+        hits,
+        task,
+    }
 }
 
 /// `n` minimal SCIM users `u1`..`un`.

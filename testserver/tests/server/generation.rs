@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use rollcall_testserver::{ScimServer, ServerConfig};
 use serde_json::Value;
 
-use crate::common::{Api, NOW, config, start_with};
+use crate::common::{Api, config, start_with};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
@@ -129,7 +129,6 @@ async fn population_looks_like_miro() {
         .count() as f64
         / n;
     assert!((0.06..0.14).contains(&never), "never {never}");
-    let _ = NOW;
 }
 
 #[tokio::test]
@@ -143,4 +142,23 @@ async fn startup_is_cheap() {
         "{:?}",
         t.elapsed()
     );
+}
+
+#[tokio::test]
+async fn handle_mutations_continue_the_sequence() {
+    let a = start_with(config(10)).await;
+    let b = start_with(config(13)).await;
+    a.handle().add_generated_users(3);
+    assert_eq!(portless(&a), portless(&b));
+
+    let h = a.handle();
+    let id = h.user_ids()[4].clone();
+    assert!(h.replace_user(
+        &id,
+        serde_json::json!({"id": "new-id", "userName": "X@Example.com"})
+    ));
+    assert!(h.user(&id).is_none());
+    assert_eq!(h.user_ids()[4], "new-id");
+    assert_eq!(h.member("new-id").unwrap()["email"], "X@Example.com");
+    assert!(!h.replace_user("missing", serde_json::json!({})));
 }
