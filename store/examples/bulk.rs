@@ -19,7 +19,10 @@ fn record(i: usize, generation: usize) -> IncomingAccount {
     let mut fields = serde_json::Map::new();
     fields.insert("userName".into(), json!(username));
     fields.insert("displayName".into(), json!(format!("First{i} Last{i}")));
-    fields.insert("license".into(), json!(if i % 3 == 0 { "full" } else { "free" }));
+    fields.insert(
+        "license".into(),
+        json!(if i.is_multiple_of(3) { "full" } else { "free" }),
+    );
     IncomingAccount {
         external_id: format!("{}", 3_074_457_345_618_258_000u64 + i as u64),
         sync_value: Some(username.clone()),
@@ -33,7 +36,13 @@ fn record(i: usize, generation: usize) -> IncomingAccount {
     }
 }
 
-async fn one_run(store: &Store, opts: &SyncOptions, n: usize, generation: usize, label: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn one_run(
+    store: &Store,
+    opts: &SyncOptions,
+    n: usize,
+    generation: usize,
+    label: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let mut run = store.begin_run("bulk", false).await?;
     for i in 0..n {

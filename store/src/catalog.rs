@@ -44,7 +44,10 @@ impl std::fmt::Debug for StoredCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredCredential")
             .field("info", &self.info)
-            .field("ciphertext", &format_args!("<{} bytes>", self.ciphertext.len()))
+            .field(
+                "ciphertext",
+                &format_args!("<{} bytes>", self.ciphertext.len()),
+            )
             .finish()
     }
 }
@@ -124,7 +127,10 @@ type CredRow = (String, String, String, String, String);
 fn credential_info(row: CredRow) -> Result<StoredCredentialInfo, StoreError> {
     let (name, connector, input_names, created_at, updated_at) = row;
     Ok(StoredCredentialInfo {
-        input_names: parse_names(|| format!("input names of credential '{name}'"), &input_names)?,
+        input_names: parse_names(
+            || format!("input names of credential '{name}'"),
+            &input_names,
+        )?,
         created_at: time::parse(|| format!("created_at of credential '{name}'"), &created_at)?,
         updated_at: time::parse(|| format!("updated_at of credential '{name}'"), &updated_at)?,
         connector,
@@ -137,9 +143,18 @@ type IntegrationRow = (i64, String, String, String, String);
 fn integration_from(row: IntegrationRow) -> Result<StoredIntegration, StoreError> {
     let (id, name, definition, created_at, updated_at) = row;
     Ok(StoredIntegration {
-        definition: parse_json(|| format!("definition of integration '{name}'"), &definition)?,
-        created_at: time::parse(|| format!("created_at of integration '{name}'"), &created_at)?,
-        updated_at: time::parse(|| format!("updated_at of integration '{name}'"), &updated_at)?,
+        definition: parse_json(
+            || format!("definition of integration '{name}'"),
+            &definition,
+        )?,
+        created_at: time::parse(
+            || format!("created_at of integration '{name}'"),
+            &created_at,
+        )?,
+        updated_at: time::parse(
+            || format!("updated_at of integration '{name}'"),
+            &updated_at,
+        )?,
         id,
         name,
     })
@@ -147,7 +162,11 @@ fn integration_from(row: IntegrationRow) -> Result<StoredIntegration, StoreError
 
 impl Store {
     /// Stores an integration's configuration under `name`, replacing any previous one.
-    pub async fn put_integration(&self, name: &str, definition: &Value) -> Result<Created, StoreError> {
+    pub async fn put_integration(
+        &self,
+        name: &str,
+        definition: &Value,
+    ) -> Result<Created, StoreError> {
         let now = time::now();
         let ctx = || format!("store integration '{name}'");
         let inserted: bool = sqlx::query_scalar(
@@ -161,7 +180,11 @@ impl Store {
         .fetch_one(self.pool())
         .await
         .map_err(StoreError::db(ctx()))?;
-        Ok(if inserted { Created::Created } else { Created::Updated })
+        Ok(if inserted {
+            Created::Created
+        } else {
+            Created::Updated
+        })
     }
 
     /// The integration named `name`, if stored.
@@ -322,7 +345,12 @@ impl Store {
     }
 
     /// Stores a view under `name`, replacing any previous one.
-    pub async fn put_view(&self, name: &str, target: ViewTarget, definition: &Value) -> Result<Created, StoreError> {
+    pub async fn put_view(
+        &self,
+        name: &str,
+        target: ViewTarget,
+        definition: &Value,
+    ) -> Result<Created, StoreError> {
         let now = time::now();
         let inserted: bool = sqlx::query_scalar(
             "INSERT INTO views (name, target, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
@@ -337,7 +365,11 @@ impl Store {
         .fetch_one(self.pool())
         .await
         .map_err(StoreError::db(format!("store view '{name}'")))?;
-        Ok(if inserted { Created::Created } else { Created::Updated })
+        Ok(if inserted {
+            Created::Created
+        } else {
+            Created::Updated
+        })
     }
 
     /// All views, by name.

@@ -12,6 +12,8 @@
 //! transaction, so a run that fails, or a process that dies (even by `kill -9`), leaves the
 //! previous state untouched.
 
+#![warn(missing_docs)]
+
 mod catalog;
 mod error;
 mod query;
@@ -24,14 +26,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
-pub use catalog::{Created, StoredCredential, StoredCredentialInfo, StoredIntegration, StoredView, ViewTarget, CustomField};
+pub use catalog::{
+    Created, CustomField, StoredCredential, StoredCredentialInfo, StoredIntegration, StoredView,
+    ViewTarget,
+};
 pub use error::StoreError;
 pub use query::{Filter, FilterOp, ListQuery};
 pub use run::{
-    Counts, INTERRUPTED, IncomingAccount, Outcome, Preference, RunErrorRow, RunGuard, RunRow, RunStatus,
-    RunSummary, Selection, Stage, SyncOptions,
+    Counts, INTERRUPTED, IncomingAccount, Outcome, Preference, RunErrorRow, RunGuard, RunRow,
+    RunStatus, RunSummary, Selection, Stage, SyncOptions,
 };
 pub use schema::SCHEMA_VERSION;
 pub use users::{ImportReport, NewUser, UserKey};
@@ -123,9 +130,12 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path).map(drop).map_err(|source| StoreError::Io {
-        action: "create the database file",
-        path: path.to_path_buf(),
-        source,
-    })
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|source| StoreError::Io {
+            action: "create the database file",
+            path: path.to_path_buf(),
+            source,
+        })
 }

@@ -257,7 +257,12 @@ fn filter_value(field: &Field, value: &str) -> Result<Bind, StoreError> {
     })
 }
 
-fn push_filter(sql: &mut String, binds: &mut Vec<Bind>, field: &Field, filter: &Filter) -> Result<(), StoreError> {
+fn push_filter(
+    sql: &mut String,
+    binds: &mut Vec<Bind>,
+    field: &Field,
+    filter: &Filter,
+) -> Result<(), StoreError> {
     if filter.op == FilterOp::Contains {
         if field.kind == Kind::JsonArray {
             sql.push_str("EXISTS (SELECT 1 FROM json_each(");
@@ -324,12 +329,24 @@ fn decode(row: &SqliteRow, index: usize, field: &Field) -> Result<Value, StoreEr
 }
 
 impl Store {
-    async fn list(&self, target: Target, query: &ListQuery) -> Result<Vec<Map<String, Value>>, StoreError> {
+    async fn list(
+        &self,
+        target: Target,
+        query: &ListQuery,
+    ) -> Result<Vec<Map<String, Value>>, StoreError> {
         let custom_keys = match target {
-            Target::Users => self.custom_fields().await?.into_iter().map(|f| f.key).collect(),
+            Target::Users => self
+                .custom_fields()
+                .await?
+                .into_iter()
+                .map(|f| f.key)
+                .collect(),
             Target::SaasUsers => Vec::new(),
         };
-        let resolver = Resolver { target, custom_keys };
+        let resolver = Resolver {
+            target,
+            custom_keys,
+        };
         let fields: Vec<Field> = match &query.columns {
             Some(names) if !names.is_empty() => names
                 .iter()
@@ -367,7 +384,9 @@ impl Store {
             Target::Users => {
                 sql.push_str(" FROM users WHERE 1");
                 if query.app.is_some() || query.instance.is_some() {
-                    sql.push_str(" AND EXISTS (SELECT 1 FROM saas_users s WHERE s.user_id = users.id");
+                    sql.push_str(
+                        " AND EXISTS (SELECT 1 FROM saas_users s WHERE s.user_id = users.id",
+                    );
                     if let Some(app) = &query.app {
                         sql.push_str(" AND s.app = ?");
                         binds.push(Bind::Text(app.clone()));
@@ -394,8 +413,12 @@ impl Store {
         sql.push_str("id ASC");
         if query.limit.is_some() || query.offset.is_some() {
             sql.push_str(" LIMIT ? OFFSET ?");
-            let limit = query.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-            let offset = query.offset.map_or(0, |o| i64::try_from(o).unwrap_or(i64::MAX));
+            let limit = query
+                .limit
+                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+            let offset = query
+                .offset
+                .map_or(0, |o| i64::try_from(o).unwrap_or(i64::MAX));
             binds.push(Bind::Int(limit));
             binds.push(Bind::Int(offset));
         }
@@ -413,7 +436,10 @@ impl Store {
             Target::Users => "list the users",
             Target::SaasUsers => "list the SaaS users",
         };
-        let rows = q.fetch_all(self.pool()).await.map_err(StoreError::db(what))?;
+        let rows = q
+            .fetch_all(self.pool())
+            .await
+            .map_err(StoreError::db(what))?;
         rows.iter()
             .map(|row| {
                 fields
@@ -427,13 +453,19 @@ impl Store {
 
     /// Lists people as JSON objects keyed by field name. Custom fields are addressed by
     /// their key (or `custom.<key>`); the whole `custom` object is a column too.
-    pub async fn list_users(&self, query: &ListQuery) -> Result<Vec<Map<String, Value>>, StoreError> {
+    pub async fn list_users(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Vec<Map<String, Value>>, StoreError> {
         self.list(Target::Users, query).await
     }
 
     /// Lists SaaS accounts as JSON objects keyed by field name. Connector fields are
     /// addressed as `fields.<key>`.
-    pub async fn list_saas_users(&self, query: &ListQuery) -> Result<Vec<Map<String, Value>>, StoreError> {
+    pub async fn list_saas_users(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Vec<Map<String, Value>>, StoreError> {
         self.list(Target::SaasUsers, query).await
     }
 }

@@ -294,7 +294,8 @@ fn lock_path(store: &Store, run_id: i64) -> PathBuf {
     PathBuf::from(name)
 }
 
-const LIVE_RUNS: &str = "SELECT id, started_at FROM runs WHERE integration = ? AND status = 'running'";
+const LIVE_RUNS: &str =
+    "SELECT id, started_at FROM runs WHERE integration = ? AND status = 'running'";
 
 /// Whether the process of a `running` run still holds its lock (a probe: the lock is
 /// released again at once).
@@ -336,7 +337,11 @@ impl Store {
     /// Starts a run of `integration`. Refuses with [`StoreError::RunInProgress`] while a live
     /// run of the same integration exists; a run left `running` by a dead process is marked
     /// failed ("interrupted: …") and does not block.
-    pub async fn begin_run(&self, integration: &str, dry_run: bool) -> Result<RunGuard, StoreError> {
+    pub async fn begin_run(
+        &self,
+        integration: &str,
+        dry_run: bool,
+    ) -> Result<RunGuard, StoreError> {
         let ctx = || format!("start a run of integration '{integration}'");
         // First a plain read (WAL readers never wait for the writer), so that a live run is
         // reported at once even while it holds SQLite's write lock.
@@ -375,7 +380,11 @@ impl Store {
                     });
                 }
                 Some(file) => {
-                    tracing::warn!(run_id, integration, "marking a run left running by a dead process as failed");
+                    tracing::warn!(
+                        run_id,
+                        integration,
+                        "marking a run left running by a dead process as failed"
+                    );
                     sqlx::query(
                         "UPDATE runs SET status = 'failed', finished_at = ?1, message = ?2 WHERE id = ?3",
                     )
@@ -436,10 +445,10 @@ impl Store {
     pub async fn runs(&self, filter: Option<&str>) -> Result<Vec<RunRow>, StoreError> {
         const SQL: &str = select_runs!(" WHERE ?1 IS NULL OR integration = ?1 ORDER BY id DESC");
         let rows = sqlx::query(SQL)
-        .bind(filter)
-        .fetch_all(self.pool())
-        .await
-        .map_err(StoreError::db("list the runs"))?;
+            .bind(filter)
+            .fetch_all(self.pool())
+            .await
+            .map_err(StoreError::db("list the runs"))?;
         rows.into_iter().map(run_row).collect()
     }
 
@@ -447,10 +456,10 @@ impl Store {
     pub async fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
         const SQL: &str = select_runs!(" WHERE id = ?");
         let row = sqlx::query(SQL)
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(StoreError::db(format!("read run {id}")))?;
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(StoreError::db(format!("read run {id}")))?;
         row.map(run_row).transpose()
     }
 
@@ -481,7 +490,9 @@ impl Store {
 }
 
 fn run_row(row: SqliteRow) -> Result<RunRow, StoreError> {
-    let id: i64 = row.try_get("id").map_err(StoreError::db("read a run row"))?;
+    let id: i64 = row
+        .try_get("id")
+        .map_err(StoreError::db("read a run row"))?;
     let ctx = || format!("read run {id}");
     let text = |col: &str| row.try_get::<String, _>(col).map_err(StoreError::db(ctx()));
     let int = |col: &str| row.try_get::<i64, _>(col).map_err(StoreError::db(ctx()));
@@ -511,7 +522,10 @@ fn run_row(row: SqliteRow) -> Result<RunRow, StoreError> {
         marked_absent: to_u64(int("marked_absent")?),
         message: row.try_get("message").map_err(StoreError::db(ctx()))?,
         pid: int("pid")?,
-        heartbeat_at: time::parse(|| format!("heartbeat_at of run {id}"), &text("heartbeat_at")?)?,
+        heartbeat_at: time::parse(
+            || format!("heartbeat_at of run {id}"),
+            &text("heartbeat_at")?,
+        )?,
     })
 }
 
@@ -559,8 +573,18 @@ async fn upsert_account(
     })?;
     let fields = Value::Object(rec.fields.clone());
     let last_activity = rec.last_activity_at.map(time::fmt);
-    let Some((id, old_user, old_app, old_username, old_type, old_active, old_roles, old_activity, old_fields, present)) =
-        existing
+    let Some((
+        id,
+        old_user,
+        old_app,
+        old_username,
+        old_type,
+        old_active,
+        old_roles,
+        old_activity,
+        old_fields,
+        present,
+    )) = existing
     else {
         sqlx::query(
             "INSERT INTO saas_users (user_id, app, instance, external_id, username, user_type, active,
@@ -666,7 +690,10 @@ impl RunGuard {
                 .pool()
                 .begin_with("BEGIN IMMEDIATE")
                 .await
-                .map_err(StoreError::db(format!("start the data transaction of run {}", self.id)))?;
+                .map_err(StoreError::db(format!(
+                    "start the data transaction of run {}",
+                    self.id
+                )))?;
             self.tx = Some(tx);
         }
         self.tx.as_mut().ok_or_else(|| StoreError::InvalidInput {
@@ -688,7 +715,11 @@ impl RunGuard {
     /// by someone else) stores no person and no account; if the account is known already,
     /// only its `last_seen_at` moves, so a complete run does not mark it not present. The
     /// skip reason is recorded in the run's errors (stage `store`) by this method.
-    pub async fn apply(&mut self, rec: IncomingAccount, opts: &SyncOptions) -> Result<Outcome, StoreError> {
+    pub async fn apply(
+        &mut self,
+        rec: IncomingAccount,
+        opts: &SyncOptions,
+    ) -> Result<Outcome, StoreError> {
         let outcome = self.apply_inner(&rec, opts).await?;
         match &outcome {
             Outcome::Created => self.tally.created += 1,
@@ -703,7 +734,11 @@ impl RunGuard {
         Ok(outcome)
     }
 
-    async fn apply_inner(&mut self, rec: &IncomingAccount, opts: &SyncOptions) -> Result<Outcome, StoreError> {
+    async fn apply_inner(
+        &mut self,
+        rec: &IncomingAccount,
+        opts: &SyncOptions,
+    ) -> Result<Outcome, StoreError> {
         let with_account = opts.selection == Selection::UserPlusSaasUser;
         if with_account {
             self.covers(&opts.app, &opts.instance);
@@ -714,16 +749,25 @@ impl RunGuard {
         let new_keys: Vec<String> = rec
             .user_fields
             .keys()
-            .filter(|k| !matches!(k.as_str(), "username" | "email" | "first_name" | "last_name"))
+            .filter(|k| {
+                !matches!(
+                    k.as_str(),
+                    "username" | "email" | "first_name" | "last_name"
+                )
+            })
             .filter(|k| !self.custom_keys_seen.contains(*k))
             .cloned()
             .collect();
         let person = match (&rec.sync_value, PersonFields::from_mapped(&rec.user_fields)) {
             (_, Err(reason)) => PersonOutcome::Skipped(reason),
-            (None, _) => PersonOutcome::Skipped(format!("the record has no value for the sync key {}", opts.sync_key)),
-            (Some(v), _) if v.trim().is_empty() => {
-                PersonOutcome::Skipped(format!("the record has an empty value for the sync key {}", opts.sync_key))
-            }
+            (None, _) => PersonOutcome::Skipped(format!(
+                "the record has no value for the sync key {}",
+                opts.sync_key
+            )),
+            (Some(v), _) if v.trim().is_empty() => PersonOutcome::Skipped(format!(
+                "the record has an empty value for the sync key {}",
+                opts.sync_key
+            )),
             (Some(sync_value), Ok(fields)) => {
                 let tx = self.tx().await?;
                 for key in &new_keys {
@@ -768,7 +812,10 @@ impl RunGuard {
                     .bind(&rec.external_id)
                     .execute(&mut **tx)
                     .await
-                    .map_err(StoreError::db(format!("mark account {} as seen", rec.external_id)))?;
+                    .map_err(StoreError::db(format!(
+                        "mark account {} as seen",
+                        rec.external_id
+                    )))?;
                 }
                 return Ok(Outcome::Skipped(reason));
             }
@@ -800,7 +847,12 @@ impl RunGuard {
     /// Records an error against a record. Errors are kept in memory (at most 10 000 per run;
     /// further ones are counted) and written with the run's final status, so they are kept
     /// even when the run fails.
-    pub async fn record_error(&mut self, record_key: &str, stage: Stage, reason: &str) -> Result<(), StoreError> {
+    pub async fn record_error(
+        &mut self,
+        record_key: &str,
+        stage: Stage,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         self.push_error(record_key.to_owned(), stage, reason.to_owned());
         Ok(())
     }
@@ -810,7 +862,11 @@ impl RunGuard {
     /// Then the data and the final status commit together; a dry run instead discards the
     /// data and is recorded as a completed dry run. `counts` is recorded as given (see
     /// [`tally`](RunGuard::tally)).
-    pub async fn finish(mut self, complete: bool, counts: &Counts) -> Result<RunSummary, StoreError> {
+    pub async fn finish(
+        mut self,
+        complete: bool,
+        counts: &Counts,
+    ) -> Result<RunSummary, StoreError> {
         let id = self.id;
         let now = time::now();
         let mut marked_absent = 0;
@@ -829,7 +885,9 @@ impl RunGuard {
                 .bind(id)
                 .execute(&mut **tx)
                 .await
-                .map_err(StoreError::db(format!("mark unseen accounts of {instance} not present")))?;
+                .map_err(StoreError::db(format!(
+                    "mark unseen accounts of {instance} not present"
+                )))?;
                 marked_absent += done.rows_affected();
             }
         }
@@ -849,8 +907,14 @@ impl RunGuard {
                     .await
                     .map_err(StoreError::db(format!("discard the data of dry run {id}")))?;
             }
-            self.write_status("completed", complete, counts, marked_absent, message.as_deref())
-                .await
+            self.write_status(
+                "completed",
+                complete,
+                counts,
+                marked_absent,
+                message.as_deref(),
+            )
+            .await
         } else {
             self.tx().await?;
             let Some(tx) = self.tx.as_mut() else {
@@ -903,9 +967,10 @@ impl RunGuard {
     /// recorded.
     pub async fn fail(mut self, message: &str) -> Result<(), StoreError> {
         if let Some(tx) = self.tx.take() {
-            tx.rollback()
-                .await
-                .map_err(StoreError::db(format!("roll back the data of run {}", self.id)))?;
+            tx.rollback().await.map_err(StoreError::db(format!(
+                "roll back the data of run {}",
+                self.id
+            )))?;
         }
         let note = self.dropped_note();
         let message = match note {
@@ -913,7 +978,9 @@ impl RunGuard {
             None => message.to_owned(),
         };
         let tally = self.tally;
-        let result = self.write_status("failed", false, &tally, 0, Some(&message)).await;
+        let result = self
+            .write_status("failed", false, &tally, 0, Some(&message))
+            .await;
         self.release();
         result
     }
@@ -994,18 +1061,23 @@ struct StatusWrite<'a> {
     now: &'a str,
 }
 
-async fn write_status_on(conn: &mut SqliteConnection, w: StatusWrite<'_>) -> Result<(), StoreError> {
+async fn write_status_on(
+    conn: &mut SqliteConnection,
+    w: StatusWrite<'_>,
+) -> Result<(), StoreError> {
     let id = w.id;
     let ctx = || format!("record the end of run {id}");
     for (key, stage, reason) in w.errors {
-        sqlx::query("INSERT INTO run_errors (run_id, record_key, stage, reason) VALUES (?, ?, ?, ?)")
-            .bind(id)
-            .bind(key)
-            .bind(stage.as_str())
-            .bind(reason)
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db(ctx()))?;
+        sqlx::query(
+            "INSERT INTO run_errors (run_id, record_key, stage, reason) VALUES (?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(key)
+        .bind(stage.as_str())
+        .bind(reason)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db(ctx()))?;
     }
     sqlx::query(
         "UPDATE runs SET status = ?1, finished_at = ?2, heartbeat_at = ?2, complete = ?3, fetched = ?4,

@@ -11,7 +11,8 @@ use crate::StoreError;
 /// The highest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = 1;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 
 fn migrator() -> Migrator {
     let migrations = MIGRATIONS
@@ -36,7 +37,10 @@ pub(crate) async fn migrate(pool: &SqlitePool, path: &Path) -> Result<(), StoreE
     )
     .fetch_optional(pool)
     .await
-    .map_err(StoreError::db(format!("read the schema version of {}", path.display())))?;
+    .map_err(StoreError::db(format!(
+        "read the schema version of {}",
+        path.display()
+    )))?;
     if has_table.is_some() {
         let found: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")

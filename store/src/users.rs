@@ -118,13 +118,21 @@ pub(crate) enum PersonOutcome {
     Skipped(String),
 }
 
-type UserRow = (i64, String, Option<String>, Option<String>, Option<String>, Option<String>, String);
+type UserRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
 
-const FIND_BY_USERNAME: &str =
-    "SELECT id, username, email, first_name, last_name, role, custom FROM users WHERE username = ?1";
+const FIND_BY_USERNAME: &str = "SELECT id, username, email, first_name, last_name, role, custom FROM users WHERE username = ?1";
 const FIND_BY_EMAIL: &str =
     "SELECT id, username, email, first_name, last_name, role, custom FROM users WHERE email = ?1";
-const FIND_BY_CUSTOM: &str = "SELECT id, username, email, first_name, last_name, role, custom FROM users
+const FIND_BY_CUSTOM: &str =
+    "SELECT id, username, email, first_name, last_name, role, custom FROM users
      WHERE lower(CAST(json_extract(custom, ?2) AS TEXT)) = lower(?1) ORDER BY id LIMIT 1";
 
 /// Finds a person by the sync key, case-insensitively.
@@ -149,10 +157,10 @@ pub(crate) async fn find_user(
         }
         UserKey::Custom(field) => {
             sqlx::query_as(FIND_BY_CUSTOM)
-            .bind(value)
-            .bind(crate::query::json_path(field))
-            .fetch_optional(&mut *conn)
-            .await
+                .bind(value)
+                .bind(crate::query::json_path(field))
+                .fetch_optional(&mut *conn)
+                .await
         }
     };
     row.map_err(|e| StoreError::db(ctx())(e))
@@ -241,7 +249,10 @@ pub(crate) async fn upsert_person(
     }
 }
 
-async fn create_person(conn: &mut SqliteConnection, u: Upsert<'_>) -> Result<PersonOutcome, StoreError> {
+async fn create_person(
+    conn: &mut SqliteConnection,
+    u: Upsert<'_>,
+) -> Result<PersonOutcome, StoreError> {
     let PersonFields {
         username,
         email,
@@ -339,9 +350,10 @@ impl Store {
                 }),
             };
             let Some(sync_value) = sync_value.filter(|v| !v.trim().is_empty()) else {
-                report
-                    .skipped
-                    .push((index, format!("the row has no value for the sync key {sync_key}")));
+                report.skipped.push((
+                    index,
+                    format!("the row has no value for the sync key {sync_key}"),
+                ));
                 continue;
             };
             for key in row.custom.keys() {

@@ -6,8 +6,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use rollcall_store::{
-    Counts, Filter, FilterOp, INTERRUPTED, IncomingAccount, ListQuery, NewUser, Outcome, Preference,
-    RunStatus, SCHEMA_VERSION, Selection, Stage, Store, StoreError, SyncOptions, UserKey,
+    Counts, Filter, FilterOp, INTERRUPTED, IncomingAccount, ListQuery, NewUser, Outcome,
+    Preference, RunStatus, SCHEMA_VERSION, Selection, Stage, Store, StoreError, SyncOptions,
+    UserKey,
 };
 use serde_json::{Value, json};
 
@@ -49,7 +50,12 @@ async fn store(dir: &Path) -> Store {
 }
 
 /// Runs `accounts` to completion as one complete run and returns the outcomes.
-async fn run_all(store: &Store, o: &SyncOptions, accounts: Vec<IncomingAccount>, complete: bool) -> Vec<Outcome> {
+async fn run_all(
+    store: &Store,
+    o: &SyncOptions,
+    accounts: Vec<IncomingAccount>,
+    complete: bool,
+) -> Vec<Outcome> {
     let mut run = store.begin_run("miro", false).await.expect("begin");
     let mut out = Vec::new();
     for a in accounts {
@@ -77,7 +83,10 @@ async fn open_creates_private_dir_and_schema_and_reopens() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(tmp.path().join("data")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(tmp.path().join("data"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
         let mode = std::fs::metadata(s.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0);
@@ -95,7 +104,9 @@ async fn newer_schema_is_refused_with_a_clear_message() {
     let s = store(tmp.path()).await;
     let path = s.path().to_path_buf();
     s.close().await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
          VALUES (7, 'future', 1, x'00', 0)",
@@ -105,7 +116,10 @@ async fn newer_schema_is_refused_with_a_clear_message() {
     .unwrap();
     pool.close().await;
     let err = Store::open_file(&path).await.unwrap_err();
-    assert!(matches!(err, StoreError::NewerSchema { found: 7, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 7, .. }),
+        "{err}"
+    );
     let msg = err.to_string();
     assert!(
         msg.contains(&format!(
@@ -119,8 +133,14 @@ async fn newer_schema_is_refused_with_a_clear_message() {
 async fn integrations_crud() {
     let tmp = tempfile::tempdir().unwrap();
     let s = store(tmp.path()).await;
-    assert_eq!(s.put_integration("miro", &json!({"v": 1})).await.unwrap(), rollcall_store::Created::Created);
-    assert_eq!(s.put_integration("miro", &json!({"v": 2})).await.unwrap(), rollcall_store::Created::Updated);
+    assert_eq!(
+        s.put_integration("miro", &json!({"v": 1})).await.unwrap(),
+        rollcall_store::Created::Created
+    );
+    assert_eq!(
+        s.put_integration("miro", &json!({"v": 2})).await.unwrap(),
+        rollcall_store::Created::Updated
+    );
     let i = s.integration("miro").await.unwrap().unwrap();
     assert_eq!(i.definition, json!({"v": 2}));
     assert!(s.integration("nope").await.unwrap().is_none());
@@ -135,15 +155,37 @@ async fn credentials_keep_bytes_and_are_never_listed_with_ciphertext() {
     let s = store(tmp.path()).await;
     let secret = b"\x00\x01SECRETBYTES\xff".to_vec();
     let names = vec!["token".to_string()];
-    s.put_credential("miro-prod", "miro", &names, &secret, false).await.unwrap();
-    let err = s.put_credential("miro-prod", "miro", &names, b"x", false).await.unwrap_err();
-    assert!(matches!(err, StoreError::AlreadyExists { kind: "credential", .. }), "{err}");
-    assert_eq!(s.credential("miro-prod").await.unwrap().unwrap().ciphertext, secret);
-    s.put_credential("miro-prod", "miro", &names, b"new", true).await.unwrap();
+    s.put_credential("miro-prod", "miro", &names, &secret, false)
+        .await
+        .unwrap();
+    let err = s
+        .put_credential("miro-prod", "miro", &names, b"x", false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::AlreadyExists {
+                kind: "credential",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        s.credential("miro-prod").await.unwrap().unwrap().ciphertext,
+        secret
+    );
+    s.put_credential("miro-prod", "miro", &names, b"new", true)
+        .await
+        .unwrap();
     let c = s.credential("miro-prod").await.unwrap().unwrap();
     assert_eq!(c.ciphertext, b"new");
     assert_eq!(c.info.input_names, names);
-    assert!(!format!("{c:?}").contains("new\""), "Debug shows only the length");
+    assert!(
+        !format!("{c:?}").contains("new\""),
+        "Debug shows only the length"
+    );
     let listed = s.list_credentials().await.unwrap();
     assert_eq!(listed.len(), 1);
     let shown = serde_json::to_string(&listed).unwrap();
@@ -157,11 +199,22 @@ async fn create_and_update_with_saas_users_then_unchanged_rerun_then_update() {
     let tmp = tempfile::tempdir().unwrap();
     let s = store(tmp.path()).await;
     let o = opts(Preference::CreateAndUpdate, Selection::UserPlusSaasUser);
-    let batch = || vec![account("1", "alice", "alice@x.org"), account("2", "bob", "bob@x.org")];
-    assert_eq!(run_all(&s, &o, batch(), true).await, vec![Outcome::Created, Outcome::Created]);
+    let batch = || {
+        vec![
+            account("1", "alice", "alice@x.org"),
+            account("2", "bob", "bob@x.org"),
+        ]
+    };
+    assert_eq!(
+        run_all(&s, &o, batch(), true).await,
+        vec![Outcome::Created, Outcome::Created]
+    );
     let users = s.list_users(&q()).await.unwrap();
     assert_eq!(col(&users, "username"), vec![json!("alice"), json!("bob")]);
-    assert_eq!(col(&users, "role"), vec![json!("Employee"), json!("Employee")]);
+    assert_eq!(
+        col(&users, "role"),
+        vec![json!("Employee"), json!("Employee")]
+    );
     assert_eq!(users[0]["source"], json!("integration:Miro Users"));
     let accounts = s.list_saas_users(&q()).await.unwrap();
     assert_eq!(accounts.len(), 2);
@@ -171,7 +224,10 @@ async fn create_and_update_with_saas_users_then_unchanged_rerun_then_update() {
     assert_eq!(accounts[0]["present"], json!(true));
 
     // unchanged data: nothing but seen timestamps changes
-    assert_eq!(run_all(&s, &o, batch(), true).await, vec![Outcome::Unchanged, Outcome::Unchanged]);
+    assert_eq!(
+        run_all(&s, &o, batch(), true).await,
+        vec![Outcome::Unchanged, Outcome::Unchanged]
+    );
     let users2 = s.list_users(&q()).await.unwrap();
     assert_eq!(users, users2);
     let accounts2 = s.list_saas_users(&q()).await.unwrap();
@@ -186,13 +242,21 @@ async fn create_and_update_with_saas_users_then_unchanged_rerun_then_update() {
 
     // a changed email (case-insensitive match on the sync key) updates the person
     let mut changed = account("1", "ALICE", "alice@new.org");
-    changed.user_fields.insert("username".into(), json!("alice"));
-    changed.user_fields.insert("first_name".into(), json!("ALICE"));
+    changed
+        .user_fields
+        .insert("username".into(), json!("alice"));
+    changed
+        .user_fields
+        .insert("first_name".into(), json!("ALICE"));
     let out = run_all(&s, &o, vec![changed], false).await;
     assert_eq!(out, vec![Outcome::Updated]);
     let alice = s
         .list_users(&ListQuery {
-            filters: vec![Filter { field: "username".into(), op: FilterOp::Eq, value: "Alice".into() }],
+            filters: vec![Filter {
+                field: "username".into(),
+                op: FilterOp::Eq,
+                value: "Alice".into(),
+            }],
             ..q()
         })
         .await
@@ -211,7 +275,12 @@ async fn update_only_skips_unknown_people_and_their_accounts() {
     let s = store(tmp.path()).await;
     let report = s
         .import_users(
-            [NewUser { username: "alice".into(), email: Some("alice@x.org".into()), source: "csv:hr.csv".into(), ..Default::default() }],
+            [NewUser {
+                username: "alice".into(),
+                email: Some("alice@x.org".into()),
+                source: "csv:hr.csv".into(),
+                ..Default::default()
+            }],
             UserKey::Username,
         )
         .await
@@ -219,8 +288,14 @@ async fn update_only_skips_unknown_people_and_their_accounts() {
     assert_eq!(report.created, 1);
     let o = opts(Preference::UpdateOnly, Selection::UserPlusSaasUser);
     let mut run = s.begin_run("miro", false).await.unwrap();
-    let a = run.apply(account("1", "alice", "alice@x.org"), &o).await.unwrap();
-    let b = run.apply(account("2", "bob", "bob@x.org"), &o).await.unwrap();
+    let a = run
+        .apply(account("1", "alice", "alice@x.org"), &o)
+        .await
+        .unwrap();
+    let b = run
+        .apply(account("2", "bob", "bob@x.org"), &o)
+        .await
+        .unwrap();
     let mut nokey = account("3", "carol", "carol@x.org");
     nokey.sync_value = None;
     let c = run.apply(nokey, &o).await.unwrap();
@@ -229,11 +304,21 @@ async fn update_only_skips_unknown_people_and_their_accounts() {
     assert_eq!((tally.created, tally.skipped), (1, 2));
     run.finish(true, &tally).await.unwrap();
     assert_eq!(a, Outcome::Created, "alice's account is new");
-    assert_eq!(b, Outcome::Skipped("no user with username = bob; preference is update-only".into()));
-    assert!(matches!(c, Outcome::Skipped(ref r) if r.contains("no value for the sync key username")), "{c:?}");
+    assert_eq!(
+        b,
+        Outcome::Skipped("no user with username = bob; preference is update-only".into())
+    );
+    assert!(
+        matches!(c, Outcome::Skipped(ref r) if r.contains("no value for the sync key username")),
+        "{c:?}"
+    );
     let users = s.list_users(&q()).await.unwrap();
     assert_eq!(col(&users, "username"), vec![json!("alice")]);
-    assert_eq!(users[0]["first_name"], json!("ALICE"), "mapped fields that differ are updated");
+    assert_eq!(
+        users[0]["first_name"],
+        json!("ALICE"),
+        "mapped fields that differ are updated"
+    );
     assert_eq!(users[0]["source"], json!("csv:hr.csv"));
     let accounts = s.list_saas_users(&q()).await.unwrap();
     assert_eq!(col(&accounts, "external_id"), vec![json!("1")]);
@@ -259,7 +344,10 @@ async fn user_only_selection_stores_no_accounts() {
     assert_eq!(fields[0].key, "cost_center");
     assert_eq!(fields[0].created_by_integration.as_deref(), Some("miro"));
     let rows = s
-        .list_users(&ListQuery { columns: Some(vec!["username".into(), "cost_center".into()]), ..q() })
+        .list_users(&ListQuery {
+            columns: Some(vec!["username".into(), "cost_center".into()]),
+            ..q()
+        })
         .await
         .unwrap();
     assert_eq!(rows[0]["cost_center"], json!("R&D"));
@@ -270,30 +358,57 @@ async fn complete_runs_mark_unseen_accounts_not_present_and_incomplete_runs_do_n
     let tmp = tempfile::tempdir().unwrap();
     let s = store(tmp.path()).await;
     let o = opts(Preference::CreateAndUpdate, Selection::UserPlusSaasUser);
-    run_all(&s, &o, vec![account("1", "alice", "a@x"), account("2", "bob", "b@x")], true).await;
+    run_all(
+        &s,
+        &o,
+        vec![account("1", "alice", "a@x"), account("2", "bob", "b@x")],
+        true,
+    )
+    .await;
 
     // incomplete run without bob: bob stays present
     run_all(&s, &o, vec![account("1", "alice", "a@x")], false).await;
     let present = |rows: Vec<serde_json::Map<String, Value>>| col(&rows, "present");
-    assert_eq!(present(s.list_saas_users(&q()).await.unwrap()), vec![json!(true), json!(true)]);
+    assert_eq!(
+        present(s.list_saas_users(&q()).await.unwrap()),
+        vec![json!(true), json!(true)]
+    );
 
     // complete run without bob: bob is marked not present, never deleted
     let mut run = s.begin_run("miro", false).await.unwrap();
     run.apply(account("1", "alice", "a@x"), &o).await.unwrap();
     let summary = run.finish(true, &Counts::default()).await.unwrap();
     assert_eq!(summary.marked_absent, 1);
-    assert_eq!(present(s.list_saas_users(&q()).await.unwrap()), vec![json!(true), json!(false)]);
+    assert_eq!(
+        present(s.list_saas_users(&q()).await.unwrap()),
+        vec![json!(true), json!(false)]
+    );
     assert_eq!(s.list_users(&q()).await.unwrap().len(), 2);
 
     // seen again: present again, and that is an update
-    let out = run_all(&s, &o, vec![account("1", "alice", "a@x"), account("2", "bob", "b@x")], true).await;
+    let out = run_all(
+        &s,
+        &o,
+        vec![account("1", "alice", "a@x"), account("2", "bob", "b@x")],
+        true,
+    )
+    .await;
     assert_eq!(out, vec![Outcome::Unchanged, Outcome::Updated]);
-    assert_eq!(present(s.list_saas_users(&q()).await.unwrap()), vec![json!(true), json!(true)]);
+    assert_eq!(
+        present(s.list_saas_users(&q()).await.unwrap()),
+        vec![json!(true), json!(true)]
+    );
 
     // a complete run that fetched nothing but declared its instance marks everyone absent
     let mut run = s.begin_run("miro", false).await.unwrap();
     run.covers("Miro", "miro-org-1");
-    assert_eq!(run.finish(true, &Counts::default()).await.unwrap().marked_absent, 2);
+    assert_eq!(
+        run.finish(true, &Counts::default())
+            .await
+            .unwrap()
+            .marked_absent,
+        2
+    );
 }
 
 #[tokio::test]
@@ -306,17 +421,26 @@ async fn fail_rolls_back_data_and_keeps_errors() {
     let before_accounts = s.list_saas_users(&q()).await.unwrap();
 
     let mut run = s.begin_run("miro", false).await.unwrap();
-    run.apply(account("1", "alice", "changed@x"), &o).await.unwrap();
+    run.apply(account("1", "alice", "changed@x"), &o)
+        .await
+        .unwrap();
     run.apply(account("2", "bob", "b@x"), &o).await.unwrap();
-    run.record_error("page-3", Stage::Fetch, "HTTP 500 from /Users").await.unwrap();
+    run.record_error("page-3", Stage::Fetch, "HTTP 500 from /Users")
+        .await
+        .unwrap();
     let id = run.id();
-    run.fail("the app returned HTTP 500 three times").await.unwrap();
+    run.fail("the app returned HTTP 500 three times")
+        .await
+        .unwrap();
 
     assert_eq!(s.list_users(&q()).await.unwrap(), before_users);
     assert_eq!(s.list_saas_users(&q()).await.unwrap(), before_accounts);
     let row = s.run(id).await.unwrap().unwrap();
     assert_eq!(row.status, RunStatus::Failed);
-    assert_eq!(row.message.as_deref(), Some("the app returned HTTP 500 three times"));
+    assert_eq!(
+        row.message.as_deref(),
+        Some("the app returned HTTP 500 three times")
+    );
     assert!(row.finished_at.is_some());
     let errors = s.run_errors(id).await.unwrap();
     assert_eq!(errors.len(), 1);
@@ -328,10 +452,22 @@ async fn dry_run_computes_then_discards() {
     let tmp = tempfile::tempdir().unwrap();
     let s = store(tmp.path()).await;
     let o = opts(Preference::CreateAndUpdate, Selection::UserPlusSaasUser);
-    run_all(&s, &o, vec![account("1", "alice", "a@x"), account("2", "bob", "b@x")], true).await;
+    run_all(
+        &s,
+        &o,
+        vec![account("1", "alice", "a@x"), account("2", "bob", "b@x")],
+        true,
+    )
+    .await;
     let mut run = s.begin_run("miro", true).await.unwrap();
-    assert_eq!(run.apply(account("3", "carol", "c@x"), &o).await.unwrap(), Outcome::Created);
-    assert_eq!(run.apply(account("1", "alice", "a2@x"), &o).await.unwrap(), Outcome::Updated);
+    assert_eq!(
+        run.apply(account("3", "carol", "c@x"), &o).await.unwrap(),
+        Outcome::Created
+    );
+    assert_eq!(
+        run.apply(account("1", "alice", "a2@x"), &o).await.unwrap(),
+        Outcome::Updated
+    );
     let id = run.id();
     let tally = run.tally();
     let summary = run.finish(true, &tally).await.unwrap();
@@ -339,9 +475,15 @@ async fn dry_run_computes_then_discards() {
     assert_eq!(summary.marked_absent, 1, "bob would be marked absent");
     let users = s.list_users(&q()).await.unwrap();
     assert_eq!(col(&users, "email"), vec![json!("a@x"), json!("b@x")]);
-    assert_eq!(col(&s.list_saas_users(&q()).await.unwrap(), "present"), vec![json!(true), json!(true)]);
+    assert_eq!(
+        col(&s.list_saas_users(&q()).await.unwrap(), "present"),
+        vec![json!(true), json!(true)]
+    );
     let row = s.run(id).await.unwrap().unwrap();
-    assert_eq!((row.status, row.dry_run, row.counts.created), (RunStatus::Completed, true, 1));
+    assert_eq!(
+        (row.status, row.dry_run, row.counts.created),
+        (RunStatus::Completed, true, 1)
+    );
 }
 
 #[tokio::test]
@@ -354,7 +496,11 @@ async fn a_second_live_run_of_the_same_integration_is_refused() {
         .await
         .unwrap();
     match second {
-        Err(StoreError::RunInProgress { integration, run_id, .. }) => {
+        Err(StoreError::RunInProgress {
+            integration,
+            run_id,
+            ..
+        }) => {
             assert_eq!((integration.as_str(), run_id), ("miro", first.id()));
         }
         other => panic!("expected RunInProgress, got {other:?}"),
@@ -363,7 +509,12 @@ async fn a_second_live_run_of_the_same_integration_is_refused() {
     let hr = s.begin_run("hr", false).await.unwrap();
     hr.finish(true, &Counts::default()).await.unwrap();
     first.finish(true, &Counts::default()).await.unwrap();
-    s.begin_run("miro", false).await.unwrap().fail("done").await.unwrap();
+    s.begin_run("miro", false)
+        .await
+        .unwrap()
+        .fail("done")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -378,7 +529,10 @@ async fn a_dropped_guard_rolls_back_and_the_next_run_marks_it_interrupted() {
     assert!(s.list_users(&q()).await.unwrap().is_empty());
     let next = s.begin_run("miro", false).await.unwrap();
     let row = s.run(id).await.unwrap().unwrap();
-    assert_eq!((row.status, row.message.as_deref()), (RunStatus::Failed, Some(INTERRUPTED)));
+    assert_eq!(
+        (row.status, row.message.as_deref()),
+        (RunStatus::Failed, Some(INTERRUPTED))
+    );
     next.finish(false, &Counts::default()).await.unwrap();
 }
 
@@ -395,9 +549,16 @@ async fn child_process_entry() {
     let o = opts(Preference::CreateAndUpdate, Selection::UserPlusSaasUser);
     let mut run = s.begin_run("miro", false).await.unwrap();
     for i in 0..500 {
-        run.apply(account(&format!("c{i}"), &format!("child{i}"), &format!("c{i}@x")), &o).await.unwrap();
+        run.apply(
+            account(&format!("c{i}"), &format!("child{i}"), &format!("c{i}@x")),
+            &o,
+        )
+        .await
+        .unwrap();
     }
-    run.apply(account("1", "alice", "changed-by-child@x"), &o).await.unwrap();
+    run.apply(account("1", "alice", "changed-by-child@x"), &o)
+        .await
+        .unwrap();
     println!("APPLIED");
     tokio::time::sleep(std::time::Duration::from_secs(120)).await;
     std::process::abort();
@@ -414,7 +575,12 @@ async fn kill_9_mid_run_leaves_the_previous_state_and_the_run_is_marked_interrup
     let before_accounts = s.list_saas_users(&q()).await.unwrap();
 
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_process_entry", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, s.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -422,12 +588,18 @@ async fn kill_9_mid_run_leaves_the_previous_state_and_the_run_is_marked_interrup
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let saw = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains("APPLIED"))
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("APPLIED"))
     });
     // the child is mid-run now; another begin_run of the integration is refused
     let saw = saw.await.unwrap();
     assert!(saw, "the child never reported its records applied");
-    assert!(matches!(s.begin_run("miro", false).await, Err(StoreError::RunInProgress { .. })));
+    assert!(matches!(
+        s.begin_run("miro", false).await,
+        Err(StoreError::RunInProgress { .. })
+    ));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
@@ -458,11 +630,24 @@ async fn import_users_upserts_by_email_and_reports_conflicts() {
         source: "csv:hr.csv".into(),
         ..Default::default()
     };
-    let r = s.import_users([row("alice", "alice@x.org", "Alice"), row("bob", "bob@x.org", "Bob")], UserKey::Email).await.unwrap();
+    let r = s
+        .import_users(
+            [
+                row("alice", "alice@x.org", "Alice"),
+                row("bob", "bob@x.org", "Bob"),
+            ],
+            UserKey::Email,
+        )
+        .await
+        .unwrap();
     assert_eq!((r.created, r.updated, r.unchanged), (2, 0, 0));
     let r = s
         .import_users(
-            [row("alice2", "ALICE@x.org", "Alice"), row("bob", "bob@x.org", "Bob"), row("alice2", "new@x.org", "X")],
+            [
+                row("alice2", "ALICE@x.org", "Alice"),
+                row("bob", "bob@x.org", "Bob"),
+                row("alice2", "new@x.org", "X"),
+            ],
             UserKey::Email,
         )
         .await
@@ -470,10 +655,24 @@ async fn import_users_upserts_by_email_and_reports_conflicts() {
     assert_eq!((r.created, r.updated, r.unchanged), (0, 1, 1));
     assert_eq!(r.skipped.len(), 1);
     assert_eq!(r.skipped[0].0, 2);
-    assert!(r.skipped[0].1.contains("username alice2 is already used"), "{:?}", r.skipped);
-    let users = s.list_users(&ListQuery { sort: vec![("username".into(), false)], ..q() }).await.unwrap();
+    assert!(
+        r.skipped[0].1.contains("username alice2 is already used"),
+        "{:?}",
+        r.skipped
+    );
+    let users = s
+        .list_users(&ListQuery {
+            sort: vec![("username".into(), false)],
+            ..q()
+        })
+        .await
+        .unwrap();
     assert_eq!(col(&users, "username"), vec![json!("alice2"), json!("bob")]);
-    assert_eq!(users[0]["email"], json!("ALICE@x.org"), "matched case-insensitively, stored as given");
+    assert_eq!(
+        users[0]["email"],
+        json!("ALICE@x.org"),
+        "matched case-insensitively, stored as given"
+    );
 }
 
 async fn seeded() -> (tempfile::TempDir, Store) {
@@ -485,7 +684,7 @@ async fn seeded() -> (tempfile::TempDir, Store) {
         let mut a = account(&format!("{i}"), name, &format!("{name}@x.org"));
         a.user_fields.insert("level".into(), json!(i));
         a.fields.insert("seats".into(), json!(i * 10));
-        a.active = Some(i % 2 == 0);
+        a.active = Some(i.is_multiple_of(2));
         a.last_activity_at = Some(format!("2025-0{}-15T10:00:00Z", i + 1).parse().unwrap());
         if *name == "eve" {
             a.roles = vec!["admin".into(), "member".into()];
@@ -497,64 +696,238 @@ async fn seeded() -> (tempfile::TempDir, Store) {
 }
 
 fn f(field: &str, op: FilterOp, value: &str) -> Filter {
-    Filter { field: field.into(), op, value: value.into() }
+    Filter {
+        field: field.into(),
+        op,
+        value: value.into(),
+    }
 }
 
 #[tokio::test]
 async fn list_columns_filters_sort_and_paging() {
     let (_tmp, s) = seeded().await;
     let names = |rows: Vec<serde_json::Map<String, Value>>| col(&rows, "username");
-    let sorted = ListQuery { columns: Some(vec!["username".into()]), sort: vec![("username".into(), false)], ..q() };
-    assert_eq!(names(s.list_users(&sorted).await.unwrap()), vec![json!("alice"), json!("bob"), json!("carol"), json!("dora"), json!("eve")]);
-    let page = ListQuery { limit: Some(2), offset: Some(1), ..sorted.clone() };
+    let sorted = ListQuery {
+        columns: Some(vec!["username".into()]),
+        sort: vec![("username".into(), false)],
+        ..q()
+    };
+    assert_eq!(
+        names(s.list_users(&sorted).await.unwrap()),
+        vec![
+            json!("alice"),
+            json!("bob"),
+            json!("carol"),
+            json!("dora"),
+            json!("eve")
+        ]
+    );
+    let page = ListQuery {
+        limit: Some(2),
+        offset: Some(1),
+        ..sorted.clone()
+    };
     let rows = s.list_users(&page).await.unwrap();
     assert_eq!(names(rows.clone()), vec![json!("bob"), json!("carol")]);
     assert_eq!(rows[0].len(), 1, "only the asked column");
-    let desc = ListQuery { sort: vec![("level".into(), true)], limit: Some(1), ..sorted.clone() };
-    assert_eq!(names(s.list_users(&desc).await.unwrap()), vec![json!("eve")]);
+    let desc = ListQuery {
+        sort: vec![("level".into(), true)],
+        limit: Some(1),
+        ..sorted.clone()
+    };
+    assert_eq!(
+        names(s.list_users(&desc).await.unwrap()),
+        vec![json!("eve")]
+    );
 
-    let filtered = |filters| ListQuery { filters, ..sorted.clone() };
-    assert_eq!(names(s.list_users(&filtered(vec![f("level", FilterOp::Ge, "3")])).await.unwrap()), vec![json!("bob"), json!("eve")]);
-    assert_eq!(names(s.list_users(&filtered(vec![f("email", FilterOp::Contains, "ORA@")])).await.unwrap()), vec![json!("dora")]);
-    assert_eq!(names(s.list_users(&filtered(vec![f("username", FilterOp::Ne, "alice"), f("level", FilterOp::Lt, "2")])).await.unwrap()), vec![json!("dora")]);
+    let filtered = |filters| ListQuery {
+        filters,
+        ..sorted.clone()
+    };
+    assert_eq!(
+        names(
+            s.list_users(&filtered(vec![f("level", FilterOp::Ge, "3")]))
+                .await
+                .unwrap()
+        ),
+        vec![json!("bob"), json!("eve")]
+    );
+    assert_eq!(
+        names(
+            s.list_users(&filtered(vec![f("email", FilterOp::Contains, "ORA@")]))
+                .await
+                .unwrap()
+        ),
+        vec![json!("dora")]
+    );
+    assert_eq!(
+        names(
+            s.list_users(&filtered(vec![
+                f("username", FilterOp::Ne, "alice"),
+                f("level", FilterOp::Lt, "2")
+            ]))
+            .await
+            .unwrap()
+        ),
+        vec![json!("dora")]
+    );
 
-    let saas = |filters| ListQuery { columns: Some(vec!["username".into(), "fields.seats".into()]), filters, sort: vec![("username".into(), false)], ..q() };
-    let rows = s.list_saas_users(&saas(vec![f("active", FilterOp::Eq, "true")])).await.unwrap();
-    assert_eq!(names(rows.clone()), vec![json!("carol"), json!("dora"), json!("eve")]);
+    let saas = |filters| ListQuery {
+        columns: Some(vec!["username".into(), "fields.seats".into()]),
+        filters,
+        sort: vec![("username".into(), false)],
+        ..q()
+    };
+    let rows = s
+        .list_saas_users(&saas(vec![f("active", FilterOp::Eq, "true")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(rows.clone()),
+        vec![json!("carol"), json!("dora"), json!("eve")]
+    );
     assert_eq!(rows[0]["fields.seats"], json!(20));
-    assert_eq!(names(s.list_saas_users(&saas(vec![f("fields.seats", FilterOp::Gt, "25")])).await.unwrap()), vec![json!("bob"), json!("eve")]);
-    assert_eq!(names(s.list_saas_users(&saas(vec![f("roles", FilterOp::Contains, "ADMIN")])).await.unwrap()), vec![json!("eve")]);
+    assert_eq!(
+        names(
+            s.list_saas_users(&saas(vec![f("fields.seats", FilterOp::Gt, "25")]))
+                .await
+                .unwrap()
+        ),
+        vec![json!("bob"), json!("eve")]
+    );
+    assert_eq!(
+        names(
+            s.list_saas_users(&saas(vec![f("roles", FilterOp::Contains, "ADMIN")]))
+                .await
+                .unwrap()
+        ),
+        vec![json!("eve")]
+    );
     // dates as RFC 3339 text, prefixes and offsets
-    assert_eq!(names(s.list_saas_users(&saas(vec![f("last_activity_at", FilterOp::Lt, "2025-03")])).await.unwrap()), vec![json!("alice"), json!("dora")]);
-    assert_eq!(names(s.list_saas_users(&saas(vec![f("last_activity_at", FilterOp::Ge, "2025-05-15T12:00:00+02:00")])).await.unwrap()), vec![json!("eve")]);
-    let in_app = ListQuery { app: Some("Miro".into()), instance: Some("miro-org-1".into()), ..sorted.clone() };
+    assert_eq!(
+        names(
+            s.list_saas_users(&saas(vec![f("last_activity_at", FilterOp::Lt, "2025-03")]))
+                .await
+                .unwrap()
+        ),
+        vec![json!("alice"), json!("dora")]
+    );
+    assert_eq!(
+        names(
+            s.list_saas_users(&saas(vec![f(
+                "last_activity_at",
+                FilterOp::Ge,
+                "2025-05-15T12:00:00+02:00"
+            )]))
+            .await
+            .unwrap()
+        ),
+        vec![json!("eve")]
+    );
+    let in_app = ListQuery {
+        app: Some("Miro".into()),
+        instance: Some("miro-org-1".into()),
+        ..sorted.clone()
+    };
     assert_eq!(s.list_users(&in_app).await.unwrap().len(), 5);
-    let other = ListQuery { instance: Some("other".into()), ..sorted };
+    let other = ListQuery {
+        instance: Some("other".into()),
+        ..sorted
+    };
     assert!(s.list_users(&other).await.unwrap().is_empty());
-    assert!(s.list_saas_users(&ListQuery { instance: Some("other".into()), ..q() }).await.unwrap().is_empty());
+    assert!(
+        s.list_saas_users(&ListQuery {
+            instance: Some("other".into()),
+            ..q()
+        })
+        .await
+        .unwrap()
+        .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn list_rejects_unknown_fields_and_resists_injection() {
     let (_tmp, s) = seeded().await;
-    let err = s.list_users(&ListQuery { columns: Some(vec!["password".into()]), ..q() }).await.unwrap_err();
+    let err = s
+        .list_users(&ListQuery {
+            columns: Some(vec!["password".into()]),
+            ..q()
+        })
+        .await
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("unknown user field 'password'") && msg.contains("username") && msg.contains("level"), "{msg}");
-    let err = s.list_saas_users(&ListQuery { sort: vec![("nope".into(), false)], ..q() }).await.unwrap_err();
+    assert!(
+        msg.contains("unknown user field 'password'")
+            && msg.contains("username")
+            && msg.contains("level"),
+        "{msg}"
+    );
+    let err = s
+        .list_saas_users(&ListQuery {
+            sort: vec![("nope".into(), false)],
+            ..q()
+        })
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("fields.<key>"), "{err}");
-    for evil in ["username; DROP TABLE users", "id) OR 1=1 --", "fields.a\") OR 1=1 --", "fields.x'y"] {
-        let r = s.list_saas_users(&ListQuery { filters: vec![f(evil, FilterOp::Eq, "x")], ..q() }).await;
-        assert!(matches!(r, Err(StoreError::InvalidQuery(_))), "{evil}: {r:?}");
-        let r = s.list_users(&ListQuery { sort: vec![(evil.into(), true)], ..q() }).await;
-        assert!(matches!(r, Err(StoreError::InvalidQuery(_))), "{evil}: {r:?}");
+    for evil in [
+        "username; DROP TABLE users",
+        "id) OR 1=1 --",
+        "fields.a\") OR 1=1 --",
+        "fields.x'y",
+    ] {
+        let r = s
+            .list_saas_users(&ListQuery {
+                filters: vec![f(evil, FilterOp::Eq, "x")],
+                ..q()
+            })
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::InvalidQuery(_))),
+            "{evil}: {r:?}"
+        );
+        let r = s
+            .list_users(&ListQuery {
+                sort: vec![(evil.into(), true)],
+                ..q()
+            })
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::InvalidQuery(_))),
+            "{evil}: {r:?}"
+        );
     }
     // values are bound, so SQL in a value is just text that matches nothing
     for evil in ["' OR '1'='1", "alice' --", "x\"); DROP TABLE users; --"] {
-        let rows = s.list_users(&ListQuery { filters: vec![f("username", FilterOp::Eq, evil)], ..q() }).await.unwrap();
+        let rows = s
+            .list_users(&ListQuery {
+                filters: vec![f("username", FilterOp::Eq, evil)],
+                ..q()
+            })
+            .await
+            .unwrap();
         assert!(rows.is_empty(), "{evil}");
-        let rows = s.list_users(&ListQuery { filters: vec![f("level", FilterOp::Contains, evil)], ..q() }).await.unwrap();
+        let rows = s
+            .list_users(&ListQuery {
+                filters: vec![f("level", FilterOp::Contains, evil)],
+                ..q()
+            })
+            .await
+            .unwrap();
         assert!(rows.is_empty(), "{evil}");
     }
-    assert!(matches!(s.list_users(&ListQuery { filters: vec![f("id", FilterOp::Eq, "1 OR 1=1")], ..q() }).await, Err(StoreError::InvalidQuery(_))));
-    assert_eq!(s.list_users(&q()).await.unwrap().len(), 5, "the table is still there");
+    assert!(matches!(
+        s.list_users(&ListQuery {
+            filters: vec![f("id", FilterOp::Eq, "1 OR 1=1")],
+            ..q()
+        })
+        .await,
+        Err(StoreError::InvalidQuery(_))
+    ));
+    assert_eq!(
+        s.list_users(&q()).await.unwrap().len(),
+        5,
+        "the table is still there"
+    );
 }
