@@ -9,11 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rollcall_core::Connector;
 use rollcall_core::fetch::{self, FetchOptions, FetchSummary, Item};
 use rollcall_core::inputs::{Inputs, Origin, ProvidedInputs};
 use rollcall_core::manifest::load_connector;
 use rollcall_core::observe::Silent;
-use rollcall_core::Connector;
 use rollcall_source::SourceFile;
 use rollcall_testserver::{ScimServer, ServerConfig};
 use serde_json::Value;
@@ -85,7 +85,10 @@ fn scim_settings(line: &str) -> (u32, u32) {
     let mut concurrency = 1;
     for part in inner.split(',') {
         if let Some((k, v)) = part.split_once(':') {
-            let v = v.trim().parse().unwrap_or_else(|_| panic!("`{}` is not a number", v.trim()));
+            let v = v
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("`{}` is not a number", v.trim()));
             match k.trim() {
                 "page_size" => page_size = v,
                 "concurrency" => concurrency = v,
@@ -109,7 +112,8 @@ pub fn inputs(connector: &Connector, base_url: &str, token: &str) -> Inputs {
     let mut provided = ProvidedInputs::new();
     provided.provide("base_url", base_url, Origin::Other("bench".into()));
     provided.provide("token", token, Origin::Other("bench".into()));
-    Inputs::resolve(connector, provided).unwrap_or_else(|p| panic!("inputs refused: {}", p.join("; ")))
+    Inputs::resolve(connector, provided)
+        .unwrap_or_else(|p| panic!("inputs refused: {}", p.join("; ")))
 }
 
 /// What a drained fetch produced.
@@ -125,8 +129,14 @@ pub struct Drained {
 
 /// Runs rollcall's fetch of the `users` stream and drains the channel, counting records.
 pub async fn fetch_users(connector: Arc<Connector>, inputs: &Inputs) -> Drained {
-    let mut f = fetch::start(connector, "users", inputs, FetchOptions::default(), Arc::new(Silent))
-        .unwrap_or_else(|e| panic!("fetch did not start: {e}"));
+    let mut f = fetch::start(
+        connector,
+        "users",
+        inputs,
+        FetchOptions::default(),
+        Arc::new(Silent),
+    )
+    .unwrap_or_else(|e| panic!("fetch did not start: {e}"));
     let (mut records, mut skipped) = (0u64, 0u64);
     while let Some(item) = f.items.recv().await {
         match item {
@@ -142,7 +152,11 @@ pub async fn fetch_users(connector: Arc<Connector>, inputs: &Inputs) -> Drained 
         .await
         .expect("the fetch task panicked")
         .unwrap_or_else(|e| panic!("fetch failed: {e}"));
-    Drained { records, skipped, summary }
+    Drained {
+        records,
+        skipped,
+        summary,
+    }
 }
 
 /// `n` realistic Miro users from the test server's generator (seed 7), in server order.
@@ -183,14 +197,22 @@ mod tests {
     fn edits_apply_and_the_result_loads() {
         let text = edit_manifest(
             miro_manifest(),
-            ManifestEdit { strip_rate_limit: true, page_size: Some(1000), concurrency: Some(1) },
+            ManifestEdit {
+                strip_rate_limit: true,
+                page_size: Some(1000),
+                concurrency: Some(1),
+            },
         );
         assert!(!text.contains("rate_limit:"));
         assert!(text.contains("scim: { page_size: 1000, concurrency: 1 }"));
         let c = load(&text);
         assert!(c.http.rate_limit.is_none());
         match c.streams["users"].paginator {
-            rollcall_core::compile::Paginator::Scim { page_size, concurrency, .. } => {
+            rollcall_core::compile::Paginator::Scim {
+                page_size,
+                concurrency,
+                ..
+            } => {
                 assert_eq!((page_size, concurrency), (1000, 1));
             }
             ref other => panic!("not a SCIM paginator: {other:?}"),

@@ -20,7 +20,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use rollcall_bench::{ManifestEdit, edit_manifest, fetch_users, inputs, load, median, miro_manifest, proc_status_kb};
+use rollcall_bench::{
+    ManifestEdit, edit_manifest, fetch_users, inputs, load, median, miro_manifest, proc_status_kb,
+};
 use rollcall_testserver::{ScimServer, ServerConfig};
 use serde_json::Value;
 
@@ -31,9 +33,18 @@ const USAGE: &str = "usage: fetch_bench [--users N] [--runs K]
 
 #[derive(Debug)]
 enum Mode {
-    Throughput { users: usize, runs: usize },
-    Rss { users: usize, page_size: Option<u32>, concurrency: Option<u32> },
-    Serve { users: usize },
+    Throughput {
+        users: usize,
+        runs: usize,
+    },
+    Rss {
+        users: usize,
+        page_size: Option<u32>,
+        concurrency: Option<u32>,
+    },
+    Serve {
+        users: usize,
+    },
 }
 
 fn parse_args() -> Result<Mode, String> {
@@ -45,8 +56,12 @@ fn parse_args() -> Result<Mode, String> {
         if flag == "-h" || flag == "--help" {
             return Err(USAGE.into());
         }
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-        let n: u64 = value.parse().map_err(|_| format!("{flag} expects a number, got `{value}`"))?;
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let n: u64 = value
+            .parse()
+            .map_err(|_| format!("{flag} expects a number, got `{value}`"))?;
         match flag.as_str() {
             "--users" => users = n as usize,
             "--runs" => runs = (n as usize).max(1),
@@ -58,7 +73,11 @@ fn parse_args() -> Result<Mode, String> {
         }
     }
     Ok(match (rss, serve) {
-        (Some(users), None) => Mode::Rss { users, page_size, concurrency },
+        (Some(users), None) => Mode::Rss {
+            users,
+            page_size,
+            concurrency,
+        },
         (None, Some(users)) => Mode::Serve { users },
         (None, None) => Mode::Throughput { users, runs },
         _ => return Err(format!("--rss and --serve exclude each other\n{USAGE}")),
@@ -79,7 +98,11 @@ fn main() -> ExitCode {
         .expect("a tokio runtime");
     match mode {
         Mode::Throughput { users, runs } => rt.block_on(throughput(users, runs)),
-        Mode::Rss { users, page_size, concurrency } => rt.block_on(rss(users, page_size, concurrency)),
+        Mode::Rss {
+            users,
+            page_size,
+            concurrency,
+        } => rt.block_on(rss(users, page_size, concurrency)),
         Mode::Serve { users } => rt.block_on(serve(users)),
     }
     ExitCode::SUCCESS
@@ -100,20 +123,29 @@ fn server_config(users: usize) -> ServerConfig {
 
 async fn throughput(users: usize, runs: usize) {
     let started = Instant::now();
-    let server = ScimServer::start(server_config(users)).await.expect("the test server starts");
+    let server = ScimServer::start(server_config(users))
+        .await
+        .expect("the test server starts");
     let base = server.scim_base_url();
     println!(
         "in-process test SCIM server: {users} users, max_results 1000, generated in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    println!("{} runs of each (after one warm-up run), interleaved; medians", runs);
+    println!(
+        "{} runs of each (after one warm-up run), interleaved; medians",
+        runs
+    );
     println!();
     println!(
         "{:>9}  {:<22} {:>9} {:>13} {:>7} {:>9}",
         "page_size", "client", "wall (s)", "records/s", "pages", "vs base"
     );
     for page_size in [1000u32, 100] {
-        let variants = [("baseline (reqwest+serde)", 0u32), ("rollcall concurrency 1", 1), ("rollcall concurrency 4", 4)];
+        let variants = [
+            ("baseline (reqwest+serde)", 0u32),
+            ("rollcall concurrency 1", 1),
+            ("rollcall concurrency 4", 4),
+        ];
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
         let mut pages = vec![0u64; variants.len()];
         for run in 0..=runs {
@@ -135,7 +167,11 @@ async fn throughput(users: usize, runs: usize) {
         let base_median = median(times[0].clone());
         for (i, (name, _)) in variants.iter().enumerate() {
             let m = median(times[i].clone());
-            let all = times[i].iter().map(|d| format!("{:.2}", d.as_secs_f64())).collect::<Vec<_>>().join(" ");
+            let all = times[i]
+                .iter()
+                .map(|d| format!("{:.2}", d.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(" ");
             println!(
                 "{:>9}  {:<22} {:>9.3} {:>13.0} {:>7} {:>8.2}x   (runs: {all})",
                 page_size,
@@ -154,13 +190,18 @@ async fn throughput(users: usize, runs: usize) {
 /// early, so that a shift of the list can be seen) and parses each into a `Value`.
 /// Returns (distinct records read, pages).
 async fn baseline(base: &str, page_size: u32, total: u64) -> (u64, u64) {
-    let client = reqwest::Client::builder().build().expect("a reqwest client");
+    let client = reqwest::Client::builder()
+        .build()
+        .expect("a reqwest client");
     let url = format!("{base}/Users");
     let (mut start, mut records, mut pages) = (1u64, 0u64, 0u64);
     loop {
         let resp = client
             .get(&url)
-            .query(&[("startIndex", start.to_string()), ("count", page_size.to_string())])
+            .query(&[
+                ("startIndex", start.to_string()),
+                ("count", page_size.to_string()),
+            ])
             .header("Authorization", format!("Bearer {TOKEN}"))
             .header("Accept", "application/scim+json")
             .send()
@@ -186,13 +227,21 @@ async fn baseline(base: &str, page_size: u32, total: u64) -> (u64, u64) {
 async fn rollcall(base: &str, page_size: u32, concurrency: u32) -> (u64, u64) {
     let text = edit_manifest(
         miro_manifest(),
-        ManifestEdit { strip_rate_limit: true, page_size: Some(page_size), concurrency: Some(concurrency) },
+        ManifestEdit {
+            strip_rate_limit: true,
+            page_size: Some(page_size),
+            concurrency: Some(concurrency),
+        },
     );
     let connector = load(&text);
     let inputs = inputs(&connector, base, TOKEN);
     let drained = fetch_users(connector, &inputs).await;
     assert_eq!(drained.skipped, 0, "records were skipped");
-    assert!(drained.summary.complete, "the fetch was not complete: {:?}", drained.summary.warnings);
+    assert!(
+        drained.summary.complete,
+        "the fetch was not complete: {:?}",
+        drained.summary.warnings
+    );
     (drained.records, drained.summary.pages)
 }
 
@@ -222,7 +271,9 @@ async fn rss(users: usize, page_size: Option<u32>, concurrency: Option<u32>) {
     );
     let stdout = child.0.stdout.take().expect("the child's stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("the child's first line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the child's first line");
     let base = line
         .trim()
         .strip_prefix("SCIM base URL: ")
@@ -231,7 +282,11 @@ async fn rss(users: usize, page_size: Option<u32>, concurrency: Option<u32>) {
 
     let text = edit_manifest(
         miro_manifest(),
-        ManifestEdit { strip_rate_limit: true, page_size, concurrency },
+        ManifestEdit {
+            strip_rate_limit: true,
+            page_size,
+            concurrency,
+        },
     );
     let connector = load(&text);
     let settings = format!("{:?}", connector.streams["users"].paginator);
@@ -242,7 +297,11 @@ async fn rss(users: usize, page_size: Option<u32>, concurrency: Option<u32>) {
     let elapsed = t.elapsed();
     let peak = proc_status_kb("VmHWM").unwrap_or(0);
     drop(child);
-    assert_eq!(drained.records + drained.skipped, users as u64, "the fetch missed users");
+    assert_eq!(
+        drained.records + drained.skipped,
+        users as u64,
+        "the fetch missed users"
+    );
     println!(
         "users={users} records={} pages={} paginator={settings} wall={:.2}s peak_rss={:.1}MiB (VmHWM {peak} kB; {before} kB before the fetch)",
         drained.records,
@@ -255,7 +314,9 @@ async fn rss(users: usize, page_size: Option<u32>, concurrency: Option<u32>) {
 /// Internal: serves `users` users until stdin closes. The first line printed is
 /// `SCIM base URL: ...`.
 async fn serve(users: usize) {
-    let server = ScimServer::start(server_config(users)).await.expect("the test server starts");
+    let server = ScimServer::start(server_config(users))
+        .await
+        .expect("the test server starts");
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "SCIM base URL: {}", server.scim_base_url());
