@@ -17,6 +17,6 @@ pub mod observe;
 pub mod secret;
 
 pub use compile::{Connector, Record};
-pub use fetch::{Fetch, FetchOptions, FetchSummary, Item, Skipped};
+pub use fetch::{Fetch, FetchOptions, FetchSummary, Item, Items, Skipped};
 pub use http::FetchError;
 pub use inputs::{Inputs, Origin, ProvidedInputs};

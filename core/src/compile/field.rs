@@ -130,6 +130,10 @@ impl Field {
     /// Extracts, transforms and coerces this field from `raw`.
     pub fn extract(&self, raw: &Value, ctx: &RunContext) -> Result<Value, String> {
         let found: Option<Value> = match &self.source {
+            // Computed once per run, already in its final form (compile checks the type).
+            FieldSource::Computed(Computed::SyncTime) if self.transforms.is_empty() => {
+                return Ok(ctx.sync_time.clone());
+            }
             FieldSource::Computed(Computed::SyncTime) => Some(ctx.sync_time.clone()),
             FieldSource::Path(path) => {
                 if self.field_type == FieldType::List {

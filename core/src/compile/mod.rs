@@ -525,7 +525,19 @@ pub fn compile(
             }
             let source = match (&f.path, &f.computed) {
                 (Some(p), None) => jp(&mut diags, &format!("{fp}/path"), p).map(FieldSource::Path),
-                (None, Some(c)) => Some(FieldSource::Computed(*c)),
+                (None, Some(c)) => {
+                    if !matches!(
+                        f.field_type,
+                        FieldType::Datetime | FieldType::String | FieldType::Json
+                    ) {
+                        diags.push(doc.error_at(
+                            &format!("{fp}/type"),
+                            format!("the computed field `{fid}` is a date-time, so its type must be datetime, string or json"),
+                            Some("set `type: datetime`".into()),
+                        ));
+                    }
+                    Some(FieldSource::Computed(*c))
+                }
                 (Some(_), Some(_)) => {
                     diags.push(doc.error_at(
                         &fp,

@@ -51,7 +51,7 @@ impl JsonPath {
             // pest renders a caret diagram; keep what it expected and where.
             let column = text
                 .lines()
-                .find_map(|l| l.trim().strip_prefix("--> "))
+                .find_map(|l| l.find("--> ").map(|i| &l[i + 4..]))
                 .and_then(|lc| lc.split(':').nth(1))
                 .map(|c| format!(" at character {}", c.trim()))
                 .unwrap_or_default();
@@ -114,7 +114,7 @@ impl JsonPath {
             let mut cur = value;
             for s in steps {
                 if let Step::Name(n) = s {
-                    cur = cur.as_object()?.get(n)?;
+                    cur = member(cur.as_object()?, n)?;
                 }
             }
             return Some(cur);
@@ -197,7 +197,7 @@ fn eval<'a>(steps: &[Step], value: &'a Value, f: &mut dyn FnMut(&'a Value)) {
     };
     match step {
         Step::Name(n) => {
-            if let Some(v) = value.as_object().and_then(|o| o.get(n)) {
+            if let Some(v) = value.as_object().and_then(|o| member(o, n)) {
                 eval(rest, v, f);
             }
         }
@@ -220,7 +220,7 @@ fn eval<'a>(steps: &[Step], value: &'a Value, f: &mut dyn FnMut(&'a Value)) {
             let mut check = |child: &'a Value| {
                 let mut cur = Some(child);
                 for key in path {
-                    cur = cur.and_then(|c| c.as_object()).and_then(|o| o.get(key));
+                    cur = cur.and_then(|c| c.as_object()).and_then(|o| member(o, key));
                 }
                 if cur.is_some_and(|c| json_eq(c, literal)) {
                     eval(rest, child, f);
@@ -232,6 +232,17 @@ fn eval<'a>(steps: &[Step], value: &'a Value, f: &mut dyn FnMut(&'a Value)) {
                 _ => {}
             }
         }
+    }
+}
+
+/// A member of an object. Records are small objects, and with serde_json's
+/// `preserve_order` a hashed lookup costs more than comparing a few keys, so small
+/// objects are scanned.
+fn member<'a>(o: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if o.len() <= 16 {
+        o.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        o.get(key)
     }
 }
 

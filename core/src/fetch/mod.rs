@@ -77,6 +77,7 @@ pub struct FetchSummary {
     /// Records skipped as malformed.
     pub skipped: u64,
     /// Duplicates dropped (the same primary key seen again).
+    /// SCIM paging re-reads one record at each page boundary on purpose; those count here.
     pub duplicates: u64,
     /// Pages read.
     pub pages: u64,
@@ -89,10 +90,30 @@ pub struct FetchSummary {
     pub warnings: Vec<String>,
 }
 
+/// The records of a running fetch, in order. Pages travel through a bounded
+/// channel as batches (one hand-over per page, not per record); `recv` yields the
+/// items one by one.
+pub struct Items {
+    rx: mpsc::Receiver<Vec<Item>>,
+    buffer: std::vec::IntoIter<Item>,
+}
+
+impl Items {
+    /// The next item, or `None` when the fetch has ended.
+    pub async fn recv(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.buffer.next() {
+                return Some(item);
+            }
+            self.buffer = self.rx.recv().await?.into_iter();
+        }
+    }
+}
+
 /// A running fetch.
 pub struct Fetch {
     /// Records and skipped records, in order.
-    pub items: mpsc::Receiver<Item>,
+    pub items: Items,
     /// The task; its result says how the fetch ended.
     pub task: tokio::task::JoinHandle<Result<FetchSummary, FetchError>>,
 }
@@ -119,7 +140,9 @@ pub fn start(
         )));
     };
     let prepared = prepare(&connector, s, inputs, observer.clone())?;
-    let (tx, rx) = mpsc::channel(options.channel_capacity.max(1));
+    // Capacity in pages: about `channel_capacity` records wait for the consumer.
+    let pages = (options.channel_capacity / page_hint(&s.paginator)).max(1);
+    let (tx, rx) = mpsc::channel(pages);
     let stream_name = stream.to_string();
     let task = tokio::spawn(async move {
         let stream = connector
@@ -131,7 +154,6 @@ pub fn start(
                 engine: prepared.engine,
                 stream,
                 url: prepared.url,
-                headers: prepared.headers,
                 query: prepared.query,
             },
             out: Emitter {
@@ -171,14 +193,31 @@ pub fn start(
             Err(e) => Err(e),
         }
     });
-    Ok(Fetch { items: rx, task })
+    let items = Items {
+        rx,
+        buffer: Vec::new().into_iter(),
+    };
+    Ok(Fetch { items, task })
 }
 
 struct Prepared {
     engine: HttpEngine,
     url: Url,
-    headers: HeaderMap,
     query: Vec<(String, String)>,
+}
+
+/// Records a page is expected to hold, for sizing the channel.
+fn page_hint(p: &Paginator) -> usize {
+    let n = match p {
+        Paginator::Scim { page_size, .. }
+        | Paginator::Offset { page_size, .. }
+        | Paginator::Page { page_size, .. } => *page_size,
+        Paginator::Cursor { size, .. } | Paginator::LinkHeader { size } => {
+            size.as_ref().map(|(_, n)| *n).unwrap_or(100)
+        }
+        Paginator::None => 100,
+    };
+    (n as usize).max(1)
 }
 
 fn prepare(
@@ -264,12 +303,7 @@ fn prepare(
         Arc::new(redactor),
         observer,
     )?;
-    Ok(Prepared {
-        engine,
-        url,
-        headers: HeaderMap::new(),
-        query,
-    })
+    Ok(Prepared { engine, url, query })
 }
 
 /// Appends a path to a base URL, keeping the base's own path (`/api/v1/scim` +
@@ -326,14 +360,13 @@ pub(crate) struct Requester<'s> {
     pub engine: HttpEngine,
     pub stream: &'s Stream,
     pub url: Url,
-    pub headers: HeaderMap,
     pub query: Vec<(String, String)>,
 }
 
 /// The record side of a fetch: extraction, de-duplication, the channel.
 pub(crate) struct Emitter<'s> {
     stream: &'s Stream,
-    tx: mpsc::Sender<Item>,
+    tx: mpsc::Sender<Vec<Item>>,
     /// 64-bit hashes of the primary keys emitted so far (8 bytes a record).
     seen: HashSet<u64, KeyHasher>,
     run: RunContext,
@@ -392,7 +425,10 @@ impl Requester<'_> {
             crate::manifest::Method::Delete => reqwest::Method::DELETE,
         };
         let shown = self.engine.describe(&method, &url);
-        let resp = self.engine.send(method, url, &self.headers, None).await?;
+        let resp = self
+            .engine
+            .send(method, url, &HeaderMap::new(), None)
+            .await?;
         let body: Value = if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
             Value::Null
         } else {
@@ -440,6 +476,7 @@ impl Emitter<'_> {
             new: 0,
         };
         let last_index = records.len().saturating_sub(1);
+        let mut batch = Vec::with_capacity(records.len());
         for (i, raw) in records.into_iter().enumerate() {
             if self.limit.is_some_and(|l| self.summary.records >= l) {
                 self.stopped = true;
@@ -487,13 +524,13 @@ impl Emitter<'_> {
                     })
                 }
             };
-            if self.tx.send(item).await.is_err() {
-                self.stopped = true;
-                break;
-            }
-            if self.limit.is_some_and(|l| self.summary.records >= l) {
-                self.stopped = true;
-            }
+            batch.push(item);
+        }
+        if !batch.is_empty() && self.tx.send(batch).await.is_err() {
+            self.stopped = true;
+        }
+        if self.limit.is_some_and(|l| self.summary.records >= l) {
+            self.stopped = true;
         }
         self.summary.pages += 1;
         self.observer.page(&PageEvent {

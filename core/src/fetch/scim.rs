@@ -18,6 +18,9 @@ use serde_json::Value;
 use super::{Page, PageCtx, Requester};
 use crate::http::FetchError;
 
+/// At most this many records are requested ahead of the one being emitted.
+const MAX_RECORDS_IN_FLIGHT: u64 = 2048;
+
 pub(crate) async fn run(
     ctx: &mut PageCtx<'_>,
     page_size: u32,
@@ -196,7 +199,10 @@ async fn one_pass(
 
     // Concurrent phase: the remaining pages are planned from totalResults, `k - 1`
     // apart so each overlaps the previous one by a record.
-    if let (Some(t), true) = (total, concurrency > 1 && k >= 2 && !cur.done) {
+    // Pages in flight are also capped by records, so memory stays bounded whatever
+    // the page size.
+    let window = u64::from(concurrency).min((MAX_RECORDS_IN_FLIGHT / k).max(1)) as usize;
+    if let (Some(t), true) = (total, window > 1 && k >= 2 && !cur.done) {
         let mut starts = Vec::new();
         let mut s = cur.next_start();
         while s <= t {
@@ -206,7 +212,7 @@ async fn one_pass(
         let req = &ctx.req;
         let mut pages = futures::stream::iter(starts)
             .map(|s| async move { (s, fetch(req, s, page_size).await) })
-            .buffered(concurrency as usize);
+            .buffered(window);
         while let Some((s, page)) = pages.next().await {
             let page = page?;
             if s != cur.next_start() {

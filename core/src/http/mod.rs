@@ -311,7 +311,7 @@ impl HttpEngine {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
-                Err(e) => return self.transport_error(e, shown),
+                Err(e) => return self.transport_error(e),
             };
             let status = resp.status().as_u16();
             if (300..400).contains(&status) && status != 304 {
@@ -348,7 +348,7 @@ impl HttpEngine {
             let headers = resp.headers().clone();
             let body = match read_body(resp).await {
                 Ok(b) => b,
-                Err(e) => return self.transport_error(e, shown),
+                Err(e) => return self.transport_error(e),
             };
             let Some(body) = body else {
                 return Attempt::Fail(FetchError::Protocol(format!(
@@ -405,7 +405,7 @@ impl HttpEngine {
         )))
     }
 
-    fn transport_error(&self, e: reqwest::Error, shown: &str) -> Attempt {
+    fn transport_error(&self, e: reqwest::Error) -> Attempt {
         let why = if e.is_timeout() {
             format!(
                 "no complete answer within {:?} (timeout)",
@@ -416,7 +416,6 @@ impl HttpEngine {
         } else {
             format!("the connection failed ({})", root_cause(&e))
         };
-        let _ = shown;
         Attempt::Retry {
             why: self.redactor.redact(&why),
             status: None,
