@@ -192,6 +192,27 @@ impl<'a> Checker<'a> {
         });
     }
 
+    /// Records "`x` must be EXPECTED, but it is VALUE" at `ptr`.
+    fn type_mismatch(
+        &self,
+        out: &mut Vec<Issue>,
+        ptr: &str,
+        value: &Value,
+        expected: String,
+        hint: String,
+    ) {
+        let diag = self.doc.error_at(
+            ptr,
+            format!(
+                "{} must be {expected}, but it is {}",
+                name(ptr),
+                describe(value)
+            ),
+            Some(hint),
+        );
+        self.mismatch(out, ptr, expected, diag);
+    }
+
     fn check(
         &self,
         schema: &'a Value,
@@ -234,9 +255,18 @@ impl<'a> Checker<'a> {
                 let phrases: Vec<String> =
                     types.iter().map(|t| type_phrase(t).to_string()).collect();
                 let expected = join_or(&phrases);
+                let examples: Vec<&str> = obj
+                    .get("examples")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 let mut hint = if types.contains(&"string")
-                    && (value.is_number() || value.is_boolean())
+                    && obj.contains_key("pattern")
+                    && !examples.is_empty()
                 {
+                    let shown: Vec<String> = examples.iter().map(|e| format!("`{e}`")).collect();
+                    format!("write it like {}", shown.join(", "))
+                } else if types.contains(&"string") && (value.is_number() || value.is_boolean()) {
                     format!(
                         "put the value in quotes (\"{}\") to make it a string",
                         short(value)
@@ -253,16 +283,7 @@ impl<'a> Checker<'a> {
                 if let Some(d) = description {
                     hint.push_str(&format!(" ({}: {})", display_path(ptr), d.trim()));
                 }
-                let d = self.doc.error_at(
-                    ptr,
-                    format!(
-                        "{} must be {expected}, but it is {}",
-                        name(ptr),
-                        describe(value)
-                    ),
-                    Some(hint),
-                );
-                self.mismatch(out, ptr, expected, d);
+                self.type_mismatch(out, ptr, value, expected, hint);
                 return;
             }
         }
@@ -631,16 +652,7 @@ impl<'a> Checker<'a> {
                 suggest(s, cands).map(|c| format!("did you mean `{c}`?"))
             })
             .unwrap_or_else(|| format!("write {expected} here"));
-        let d = self.doc.error_at(
-            ptr,
-            format!(
-                "{} must be {expected}, but it is {}",
-                name(ptr),
-                describe(value)
-            ),
-            Some(hint),
-        );
-        self.mismatch(out, ptr, expected, d);
+        self.type_mismatch(out, ptr, value, expected, hint);
     }
 
     /// The string values a schema accepts via `enum`/`const`.
