@@ -140,9 +140,8 @@ pub fn start(
         )));
     };
     let prepared = prepare(&connector, s, inputs, observer.clone())?;
-    // Capacity in pages: about `channel_capacity` records wait for the consumer.
-    let pages = (options.channel_capacity / page_hint(&s.paginator)).max(1);
-    let (tx, rx) = mpsc::channel(pages);
+    // Capacity in batches: about `channel_capacity` records wait for the consumer.
+    let (tx, rx) = mpsc::channel((options.channel_capacity / BATCH).max(1));
     let stream_name = stream.to_string();
     let task = tokio::spawn(async move {
         let stream = connector
@@ -204,20 +203,6 @@ struct Prepared {
     engine: HttpEngine,
     url: Url,
     query: Vec<(String, String)>,
-}
-
-/// Records a page is expected to hold, for sizing the channel.
-fn page_hint(p: &Paginator) -> usize {
-    let n = match p {
-        Paginator::Scim { page_size, .. }
-        | Paginator::Offset { page_size, .. }
-        | Paginator::Page { page_size, .. } => *page_size,
-        Paginator::Cursor { size, .. } | Paginator::LinkHeader { size } => {
-            size.as_ref().map(|(_, n)| *n).unwrap_or(100)
-        }
-        Paginator::None => 100,
-    };
-    (n as usize).max(1)
 }
 
 fn prepare(
@@ -355,6 +340,10 @@ fn base64_encode(bytes: &[u8]) -> String {
 
 type KeyHasher = BuildHasherDefault<DefaultHasher>;
 
+/// Records handed to the consumer at once. Small enough that a batch's buffer stays
+/// under glibc's 64 KiB free threshold (larger frees trigger heap consolidation).
+const BATCH: usize = 256;
+
 /// The request side of a fetch: shared by concurrent page requests.
 pub(crate) struct Requester<'s> {
     pub engine: HttpEngine,
@@ -476,7 +465,7 @@ impl Emitter<'_> {
             new: 0,
         };
         let last_index = records.len().saturating_sub(1);
-        let mut batch = Vec::with_capacity(records.len());
+        let mut batch = Vec::with_capacity(records.len().min(BATCH));
         for (i, raw) in records.into_iter().enumerate() {
             if self.limit.is_some_and(|l| self.summary.records >= l) {
                 self.stopped = true;
@@ -525,6 +514,12 @@ impl Emitter<'_> {
                 }
             };
             batch.push(item);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if self.tx.send(full).await.is_err() {
+                    self.stopped = true;
+                }
+            }
         }
         if !batch.is_empty() && self.tx.send(batch).await.is_err() {
             self.stopped = true;
@@ -542,6 +537,12 @@ impl Emitter<'_> {
             elapsed: page.elapsed,
         });
         out
+    }
+
+    /// Sizes the key set for a list of `total` records (no rehashing as it fills).
+    pub fn expect_total(&mut self, total: u64) {
+        let room = total.min(10_000_000) as usize;
+        self.seen.reserve(room.saturating_sub(self.seen.len()));
     }
 
     /// Records a warning.

@@ -171,6 +171,9 @@ async fn one_pass(
 ) -> Result<Option<String>, FetchError> {
     let first = fetch(&ctx.req, 1, page_size).await?;
     let total = first.count_ci("totalResults");
+    if let Some(t) = total {
+        ctx.out.expect_total(t);
+    }
     let items = resources(&ctx.req, &first);
     let k = items.len() as u64;
     let out = ctx.out.emit(&first, items, "page at startIndex=1").await;
