@@ -2,6 +2,7 @@
 //! environment and the terminal, and calls `rollcall-core`.
 
 mod commands;
+mod datadir;
 mod output;
 mod progress;
 mod registry;
@@ -31,6 +32,9 @@ struct Cli {
         value_name = "LEVEL"
     )]
     log: String,
+    /// Where rollcall keeps its database and vault key (default: ROLLCALL_HOME, else the XDG data directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +51,22 @@ enum Command {
     Fetch(commands::fetch::Args),
     /// Run the Miro connector against a built-in Miro-like server: no network, no setup.
     Demo(commands::demo::Args),
+    /// Store, list and remove encrypted credentials.
+    Credentials(commands::credentials::Args),
+    /// Create, list, show and remove integrations (connector + credential + mappings).
+    Integrations(commands::integrations::Args),
+    /// Sync an integration into the store (fetch, map, write; all or nothing).
+    Run(commands::run::Args),
+    /// The people: import from CSV, list.
+    Users(commands::users::Args),
+    /// The accounts in each app instance.
+    SaasUsers(commands::saas_users::Args),
+    /// Saved list views.
+    Views(commands::views::Args),
+    /// Run history with counts.
+    Runs(commands::runs::RunsArgs),
+    /// The skipped and failed records of a run, and why.
+    Errors(commands::runs::ErrorsArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,13 +83,22 @@ fn main() -> ExitCode {
         }
     };
     let registry = registry::Registry::new(cli.connectors_dir.clone());
+    let data_dir = cli.data_dir.clone();
     let result = runtime.block_on(async {
         match cli.command {
             Command::Validate(a) => commands::validate::run(a, &registry),
             Command::Schema(a) => commands::schema::run(a),
             Command::Connectors(a) => commands::connectors::run(a, &registry),
-            Command::Fetch(a) => commands::fetch::run(a, &registry).await,
+            Command::Fetch(a) => commands::fetch::run(a, &registry, data_dir).await,
             Command::Demo(a) => commands::demo::run(a, &registry).await,
+            Command::Credentials(a) => commands::credentials::run(a, &registry, data_dir).await,
+            Command::Integrations(a) => commands::integrations::run(a, &registry, data_dir).await,
+            Command::Run(a) => commands::run::run(a, &registry, data_dir).await,
+            Command::Users(a) => commands::users::run(a, data_dir).await,
+            Command::SaasUsers(a) => commands::saas_users::run(a, data_dir).await,
+            Command::Views(a) => commands::views::run(a, data_dir).await,
+            Command::Runs(a) => commands::runs::runs(a, data_dir).await,
+            Command::Errors(a) => commands::runs::errors(a, data_dir).await,
         }
     });
     match result {

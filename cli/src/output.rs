@@ -159,7 +159,7 @@ pub fn text(v: &Value, sep: &str) -> String {
     }
 }
 
-fn csv_cell(s: &str) -> String {
+pub fn csv_cell(s: &str) -> String {
     let risky = s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err();
     let s = if risky {
         format!("'{s}")
@@ -173,7 +173,7 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-fn pad(s: &str, width: usize) -> String {
+pub fn pad(s: &str, width: usize) -> String {
     let clean: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

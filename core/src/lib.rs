@@ -12,6 +12,7 @@ pub mod duration;
 pub mod fetch;
 pub mod http;
 pub mod inputs;
+pub mod integration;
 pub mod manifest;
 pub mod observe;
 pub mod secret;

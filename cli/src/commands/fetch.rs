@@ -36,9 +36,18 @@ pub struct Args {
     /// Print each request (secrets redacted), its status and record count to stderr.
     #[arg(long)]
     explain: bool,
+    /// Take inputs from a stored credential (see `rollcall credentials add`); it must be for
+    /// this connector. Precedence, lowest first: the credential, ROLLCALL_<CONNECTOR>_<INPUT>
+    /// variables, `--secret-env`, `--set`.
+    #[arg(long, value_name = "NAME")]
+    credential: Option<String>,
 }
 
-pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
+pub async fn run(
+    args: Args,
+    registry: &Registry,
+    data_dir: Option<std::path::PathBuf>,
+) -> Result<ExitCode> {
     let connector = registry.load(&args.connector).map_err(|e| e.into_error())?;
     let stream = match &args.stream {
         Some(s) => s.clone(),
@@ -49,7 +58,18 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
             .cloned()
             .ok_or_else(|| anyhow!("the connector has no stream"))?,
     };
-    let provided = gather_inputs(&connector, &args.set, &args.secret_env)?;
+    let provided = match &args.credential {
+        None => gather_inputs(&connector, &args.set, &args.secret_env)?,
+        Some(name) => {
+            let mut vault = ProvidedInputs::new();
+            let values =
+                super::credentials::credential_inputs(data_dir, name, &connector.name).await?;
+            for (input, value) in values {
+                vault.provide(input, value.expose(), Origin::Vault(name.clone()));
+            }
+            gather_inputs_into(vault, &connector, &args.set, &args.secret_env)?
+        }
+    };
     let inputs = Inputs::resolve(&connector, provided).map_err(problems)?;
     if args.explain {
         eprintln!(
@@ -155,7 +175,17 @@ pub fn gather_inputs(
     set: &[String],
     secret_env: &[String],
 ) -> Result<ProvidedInputs> {
-    let mut p = ProvidedInputs::new();
+    gather_inputs_into(ProvidedInputs::new(), connector, set, secret_env)
+}
+
+/// [`gather_inputs`] on top of values already offered (e.g. from the vault), which the
+/// environment, `--secret-env` and `--set` override.
+pub fn gather_inputs_into(
+    mut p: ProvidedInputs,
+    connector: &Connector,
+    set: &[String],
+    secret_env: &[String],
+) -> Result<ProvidedInputs> {
     for name in connector.inputs.keys() {
         let var = format!("ROLLCALL_{}_{}", env_key(&connector.name), env_key(name));
         if let Ok(v) = std::env::var(&var) {

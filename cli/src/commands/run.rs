@@ -1,0 +1,130 @@
+//! `rollcall run NAME [--dry-run]`: sync an integration into the store.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+use rollcall_core::integration::Integration;
+use rollcall_core::{Inputs, Origin, ProvidedInputs};
+
+use crate::progress::Reporter;
+use crate::registry::Registry;
+
+/// Sync an integration.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Integration name (see `rollcall integrations list`).
+    name: String,
+    /// Compute everything and report it, then discard the changes.
+    #[arg(long)]
+    dry_run: bool,
+    /// Use this vault credential instead of the integration's.
+    #[arg(long)]
+    credential: Option<String>,
+    /// Take a secret input from an environment variable. Repeatable.
+    #[arg(long = "secret-env", value_name = "INPUT=ENV_VAR")]
+    secret_env: Vec<String>,
+    /// Print each request (secrets redacted) to stderr.
+    #[arg(long)]
+    explain: bool,
+}
+
+/// Reads a stored integration.
+pub async fn stored_integration(store: &rollcall_store::Store, name: &str) -> Result<Integration> {
+    let Some(stored) = store.integration(name).await? else {
+        let names: Vec<String> = store
+            .list_integrations()
+            .await?
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        let hint = rollcall_source::suggest(name, names.iter().map(String::as_str))
+            .map(|s| format!(" Did you mean `{s}`?"))
+            .unwrap_or_default();
+        return Err(anyhow!(
+            "there is no integration named `{name}`.{hint} Create one with `rollcall integrations apply FILE`."
+        ));
+    };
+    Integration::from_json(&stored.definition)
+        .map_err(|e| anyhow!("the integration `{name}` is stored in a form this rollcall cannot read ({e}); apply its file again"))
+}
+
+pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> Result<ExitCode> {
+    let store = crate::datadir::open_store(data_dir.clone()).await?;
+    let integration = stored_integration(&store, &args.name).await?;
+    let connector = Arc::new(
+        registry
+            .load(&integration.connector)
+            .map_err(|e| e.into_error())?,
+    );
+    let mut provided = ProvidedInputs::new();
+    for (k, v) in &integration.inputs {
+        provided.provide(
+            k.clone(),
+            v.clone(),
+            Origin::Other(format!("integration `{}`", integration.name)),
+        );
+    }
+    if let Some(cred) = args.credential.as_ref().or(integration.credential.as_ref()) {
+        for (k, v) in super::credentials::credential_inputs(data_dir, cred, &connector.name).await?
+        {
+            provided.provide(k, v.expose(), Origin::Vault(cred.clone()));
+        }
+    }
+    let provided = super::fetch::gather_inputs_into(provided, &connector, &[], &args.secret_env)?;
+    let inputs = Inputs::resolve(&connector, provided).map_err(super::fetch::problems)?;
+
+    let reporter = Arc::new(Reporter::new(args.explain, false));
+    let started = Instant::now();
+    let options = rollcall_sync::RunOptions {
+        dry_run: args.dry_run,
+        sync_time: chrono::Utc::now(),
+    };
+    let result = rollcall_sync::run(
+        &store,
+        &integration,
+        connector,
+        &inputs,
+        options,
+        reporter.clone(),
+    )
+    .await;
+    reporter.finish();
+    let report = result.context(format!(
+        "the run of `{}` did not complete",
+        integration.name
+    ))?;
+    let s = &report.summary;
+    let c = &s.counts;
+    println!(
+        "{}run {} of `{}` completed in {:.1}s",
+        if s.dry_run { "dry " } else { "" },
+        s.id,
+        integration.name,
+        started.elapsed().as_secs_f64()
+    );
+    println!("  fetched    {}", c.fetched);
+    println!("  created    {}", c.created);
+    println!("  updated    {}", c.updated);
+    println!("  unchanged  {}", c.unchanged);
+    println!("  skipped    {}", c.skipped);
+    println!("  failed     {}", c.failed);
+    if s.marked_absent > 0 {
+        println!(
+            "  no longer in the app: {} account(s) marked not present",
+            s.marked_absent
+        );
+    }
+    if !s.complete {
+        println!("  the list was not read completely, so no account was marked not present");
+    }
+    if s.errors > 0 {
+        println!("  see why records were skipped: rollcall errors {}", s.id);
+    }
+    if s.dry_run {
+        println!("  (dry run: nothing was changed)");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,233 @@
+//! rollcall-sync: one sync run of an integration.
+//!
+//! The last steps of the record flow (ARCHITECTURE.md): records from
+//! `rollcall_core::fetch` → mapping (the integration's resolved mappings turn a record
+//! into person fields and a SaaS account) → the store, through one `RunGuard`, so a run
+//! that fails or is killed leaves the previous state untouched.
+//!
+//! Well-known connector field ids fill the SaaS account's own columns: `username`,
+//! `user_type`, `active`, `role` and `admin_roles` (roles), `last_activity_at`. Every
+//! field of the record is also kept in the account's `fields`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rollcall_core::integration::{Integration, Preference, Selection};
+use rollcall_core::observe::Observer;
+use rollcall_core::{Connector, FetchError, FetchOptions, Inputs, Item, Record};
+use rollcall_store::{
+    Counts, IncomingAccount, RunSummary, Stage, Store, StoreError, SyncOptions, UserKey,
+};
+use serde_json::{Map, Value};
+
+/// Why a sync did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The store refused or failed (e.g. another run of the integration is live).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Fetching failed; the run was rolled back and recorded as failed.
+    #[error("run {run} failed and changed nothing: {error}")]
+    Fetch {
+        /// The run id.
+        run: i64,
+        /// What went wrong.
+        error: FetchError,
+    },
+    /// The fetch task stopped abnormally.
+    #[error("run {run} failed and changed nothing: {message}")]
+    Aborted {
+        /// The run id.
+        run: i64,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    /// The store's summary (id, counts, accounts marked not present).
+    pub summary: RunSummary,
+    /// Warnings from the fetch (e.g. the list changed while being read).
+    pub warnings: Vec<String>,
+}
+
+/// Options of one run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Compute everything, then discard it.
+    pub dry_run: bool,
+    /// The sync time (the `sync_time` computed field).
+    pub sync_time: DateTime<Utc>,
+}
+
+/// The store's options for an integration.
+pub fn sync_options(integration: &Integration) -> SyncOptions {
+    SyncOptions {
+        app: integration.app.clone(),
+        instance: integration.instance.clone(),
+        preference: match integration.preference {
+            Preference::UpdateOnly => rollcall_store::Preference::UpdateOnly,
+            Preference::CreateAndUpdate => rollcall_store::Preference::CreateAndUpdate,
+        },
+        selection: match integration.selection {
+            Selection::UserPlusSaasUser => rollcall_store::Selection::UserPlusSaasUser,
+            Selection::UserOnly => rollcall_store::Selection::UserOnly,
+        },
+        role: integration.role.clone(),
+        sync_key: match integration.sync_target() {
+            "username" => UserKey::Username,
+            "email" => UserKey::Email,
+            other => UserKey::Custom(other.to_string()),
+        },
+        source: format!("integration:{}", integration.name),
+    }
+}
+
+/// Runs a sync: fetch, map, write. Returns when the run is committed (or, for a dry
+/// run, computed and discarded).
+pub async fn run(
+    store: &Store,
+    integration: &Integration,
+    connector: Arc<Connector>,
+    inputs: &Inputs,
+    options: RunOptions,
+    observer: Arc<dyn Observer>,
+) -> Result<SyncReport, SyncError> {
+    // Custom fields are declared before the run takes the write lock.
+    for (key, label) in integration.custom_fields() {
+        store
+            .define_custom_field(key, label, Some(&integration.name))
+            .await?;
+    }
+    let opts = sync_options(integration);
+    let mut guard = store.begin_run(&integration.name, options.dry_run).await?;
+    let run_id = guard.id();
+    guard.covers(&opts.app, &opts.instance);
+    let fetch_options = FetchOptions {
+        sync_time: options.sync_time,
+        ..FetchOptions::default()
+    };
+    let mut fetch = match rollcall_core::fetch::start(
+        connector,
+        &integration.stream,
+        inputs,
+        fetch_options,
+        observer,
+    ) {
+        Ok(f) => f,
+        Err(error) => {
+            guard.fail(&error.to_string()).await?;
+            return Err(SyncError::Fetch { run: run_id, error });
+        }
+    };
+    let mut counts = Counts::default();
+    while let Some(item) = fetch.items.recv().await {
+        match item {
+            Item::Record(record) => {
+                counts.fetched += 1;
+                let account = account(&record, integration);
+                match guard.apply(account, &opts).await {
+                    Ok(_) => {}
+                    Err(e) => {
+                        drop(fetch.items);
+                        fetch.task.abort();
+                        let message = e.to_string();
+                        guard.fail(&message).await?;
+                        return Err(SyncError::Aborted {
+                            run: run_id,
+                            message,
+                        });
+                    }
+                }
+            }
+            Item::Skipped(s) => {
+                counts.fetched += 1;
+                counts.failed += 1;
+                let key = s.key.clone().unwrap_or_else(|| s.position.clone());
+                guard
+                    .record_error(
+                        &key,
+                        Stage::Extract,
+                        &format!("{}: {}", s.position, s.reason),
+                    )
+                    .await?;
+            }
+        }
+    }
+    let summary = match fetch.task.await {
+        Ok(Ok(summary)) => summary,
+        Ok(Err(error)) => {
+            guard.fail(&error.to_string()).await?;
+            return Err(SyncError::Fetch { run: run_id, error });
+        }
+        Err(join) => {
+            let message = format!("the fetch task stopped: {join}");
+            guard.fail(&message).await?;
+            return Err(SyncError::Aborted {
+                run: run_id,
+                message,
+            });
+        }
+    };
+    let tally = guard.tally();
+    counts.created = tally.created;
+    counts.updated = tally.updated;
+    counts.unchanged = tally.unchanged;
+    counts.skipped = tally.skipped;
+    let summary_store = guard.finish(summary.complete, &counts).await?;
+    Ok(SyncReport {
+        summary: summary_store,
+        warnings: summary.warnings,
+    })
+}
+
+/// Maps a record to the store's account: person fields from the mappings, account
+/// columns from the well-known field ids, every field kept.
+pub fn account(record: &Record, integration: &Integration) -> IncomingAccount {
+    let get = |id: &str| record.get(id).filter(|v| !v.is_null());
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut user_fields = BTreeMap::new();
+    for m in integration.mappings() {
+        if let Some(v) = get(&m.source) {
+            user_fields.insert(m.target.clone(), v.clone());
+        }
+    }
+    let sync_value = get(&integration.sync_mapping().source)
+        .map(text)
+        .filter(|s| !s.is_empty());
+    let mut roles = Vec::new();
+    for id in ["role", "admin_roles"] {
+        match get(id) {
+            Some(Value::Array(a)) => roles.extend(a.iter().filter(|v| !v.is_null()).map(text)),
+            Some(v) => roles.push(text(v)),
+            None => {}
+        }
+    }
+    let fields: Map<String, Value> = record
+        .fields
+        .fields
+        .iter()
+        .zip(&record.values)
+        .map(|(f, v)| (f.id.clone(), v.clone()))
+        .collect();
+    IncomingAccount {
+        external_id: record.key.clone(),
+        sync_value,
+        user_fields,
+        username: get("username").map(text),
+        user_type: get("user_type").map(text),
+        active: get("active").and_then(Value::as_bool),
+        roles,
+        last_activity_at: get("last_activity_at")
+            .and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc)),
+        fields,
+    }
+}
