@@ -7,12 +7,14 @@
 //!
 //! Well-known connector field ids fill the SaaS account's own columns: `username`,
 //! `user_type`, `active`, `role` and `admin_roles` (roles), `last_activity_at`. Every
-//! field of the record is also kept in the account's `fields`.
+//! field of the record except computed ones (the sync time) is also kept in the
+//! account's `fields`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use rollcall_core::compile::FieldSource;
 use rollcall_core::integration::{Integration, Preference, Selection};
 use rollcall_core::observe::Observer;
 use rollcall_core::{Connector, FetchError, FetchOptions, Inputs, Item, Record};
@@ -209,11 +211,14 @@ pub fn account(record: &Record, integration: &Integration) -> IncomingAccount {
             None => {}
         }
     }
+    // Computed fields (the sync time) are left out: they change on every run, and the
+    // account's own `last_seen_at` already says when it was seen.
     let fields: Map<String, Value> = record
         .fields
         .fields
         .iter()
         .zip(&record.values)
+        .filter(|(f, _)| !matches!(f.source, FieldSource::Computed(_)))
         .map(|(f, v)| (f.id.clone(), v.clone()))
         .collect();
     IncomingAccount {

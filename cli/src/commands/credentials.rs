@@ -180,7 +180,17 @@ async fn add(
         KeySource::Passphrase(_) => false,
         KeySource::IdentityFile(_) => !key_file_credentials_exist(&store).await?,
     };
+    let new_key_file = match &key {
+        KeySource::IdentityFile(path) if !path.exists() => Some(path.clone()),
+        _ => None,
+    };
     let blob = rollcall_vault::encrypt(&key, &values, create_key)?;
+    if let Some(path) = new_key_file {
+        eprintln!(
+            "created a new vault key in {} (mode 0600); back it up: without it, the stored credentials cannot be decrypted",
+            path.display()
+        );
+    }
     let input_names: Vec<String> = values.keys().cloned().collect();
     match store
         .put_credential(name, &connector.name, &input_names, &blob, replace)

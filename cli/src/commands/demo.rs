@@ -114,7 +114,6 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
         .await
         .context("the fetch task stopped unexpectedly")??;
     reporter.finish();
-    server.shutdown().await;
 
     if summary.records as usize > shown {
         println!("… and {} more\n", summary.records as usize - shown);
@@ -139,8 +138,169 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
             println!("    {}: {}", s.position, s.reason);
         }
     }
+
+    source_of_truth(&server, registry, &inputs, args.rows).await?;
+    server.shutdown().await;
+
     println!(
         "\nTry it on your own tenant: ROLLCALL_MIRO_TOKEN=... rollcall fetch miro --format table"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The integration the demo applies (the same file format as `rollcall integrations apply`).
+const DEMO_INTEGRATION: &str = r#"name: Miro Users
+connector: miro
+credential: miro-scim
+users: user-plus-saas-user
+saas: { app: Miro, instance: Miro EU }
+preference: update-only
+role: Employee
+sync_key: username
+mappings:
+  smart: true
+  fields:
+    - { from: id, to: miro_id, label: "Miro ID", create: true }
+schedule: daily at 02:00
+"#;
+
+/// Part two: people imported from an "HR export", the Miro integration applied, a run
+/// into a throwaway store, the summary and a list view.
+async fn source_of_truth(
+    server: &ScimServer,
+    registry: &Registry,
+    inputs: &Inputs,
+    rows: usize,
+) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("rollcall-demo-{}", std::process::id()));
+    let result = source_of_truth_in(&dir, server, registry, inputs, rows).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn source_of_truth_in(
+    dir: &std::path::Path,
+    server: &ScimServer,
+    registry: &Registry,
+    inputs: &Inputs,
+    rows: usize,
+) -> Result<()> {
+    println!(
+        "\nThe source of truth (a throwaway store in {})",
+        dir.display()
+    );
+    let store = rollcall_store::Store::open(dir)
+        .await
+        .context("cannot create the demo store")?;
+
+    // Nine in ten Miro users are in the HR export; the rest will be skipped (update-only).
+    let people: Vec<rollcall_store::NewUser> = server
+        .handle()
+        .users()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 10 != 9)
+        .filter_map(|(_, u)| {
+            let username = u.get("userName")?.as_str()?.to_string();
+            Some(rollcall_store::NewUser {
+                email: Some(username.clone()),
+                username,
+                first_name: u
+                    .pointer("/name/givenName")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                last_name: u
+                    .pointer("/name/familyName")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                role: Some("Employee".into()),
+                custom: Default::default(),
+                source: "csv:hr-export.csv".into(),
+            })
+        })
+        .collect();
+    let imported = store
+        .import_users(people, rollcall_store::UserKey::Username)
+        .await?;
+    println!(
+        "  1. imported {} people from the HR export",
+        imported.created
+    );
+
+    let connector = Arc::new(registry.load("miro").map_err(|e| e.into_error())?);
+    let find = |name: &str| (name == "miro").then(|| connector.clone());
+    let integration = rollcall_core::integration::load_integration(
+        rollcall_source::SourceFile::new("demo/miro-users.yaml", DEMO_INTEGRATION),
+        &find,
+    )
+    .map_err(|e| anyhow::anyhow!("the demo integration does not load:\n{}", e.render()))?;
+    store
+        .put_integration(&integration.name, &integration.to_json())
+        .await?;
+    println!(
+        "  2. applied the integration `{}` (update-only, sync key username, Miro ID as a custom field)",
+        integration.name
+    );
+
+    for step in [3, 4] {
+        let options = rollcall_sync::RunOptions {
+            dry_run: false,
+            sync_time: chrono::Utc::now(),
+        };
+        let silent = Arc::new(rollcall_core::observe::Silent);
+        let report = rollcall_sync::run(
+            &store,
+            &integration,
+            connector.clone(),
+            inputs,
+            options,
+            silent,
+        )
+        .await?;
+        let c = &report.summary.counts;
+        if step == 3 {
+            println!(
+                "  3. run {}: fetched {}, created {}, updated {}, unchanged {}, skipped {}, failed {}",
+                report.summary.id,
+                c.fetched,
+                c.created,
+                c.updated,
+                c.unchanged,
+                c.skipped,
+                c.failed
+            );
+            if let Some(e) = store.run_errors(report.summary.id).await?.first() {
+                println!(
+                    "     each skipped record is logged with why, e.g. \"{}\"",
+                    e.reason
+                );
+            }
+        } else {
+            println!(
+                "  4. run {} again with unchanged data: {} unchanged, {} updated, {} created",
+                report.summary.id, c.unchanged, c.updated, c.created
+            );
+        }
+    }
+
+    println!("  5. a list view: deactivated Miro accounts\n");
+    let query = rollcall_store::ListQuery {
+        filters: vec![rollcall_store::Filter {
+            field: "active".into(),
+            op: rollcall_store::FilterOp::Eq,
+            value: "false".into(),
+        }],
+        sort: vec![("username".into(), false)],
+        limit: Some(rows as u64),
+        app: Some("Miro".into()),
+        ..Default::default()
+    };
+    let list = store.list_saas_users(&query).await?;
+    let columns: Vec<String> = ["username", "user_type", "active", "roles", "last_seen_at"]
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    super::lists::print_rows(&columns, &list, Format::Table)?;
+    store.close().await;
+    Ok(())
 }

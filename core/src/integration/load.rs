@@ -6,7 +6,9 @@
 use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
-use rollcall_source::{Diagnostic, Document, SourceFile, check_schema, escape_pointer_segment, parse, suggest};
+use rollcall_source::{
+    Diagnostic, Document, SourceFile, check_schema, escape_pointer_segment, parse, suggest,
+};
 use schemars::generate::SchemaSettings;
 
 use super::mapping::resolve;
@@ -71,17 +73,18 @@ fn check(
     let mut err = |pointer: &str, msg: String, hint: Option<String>| {
         diags.push(doc.error_at(pointer, msg, hint));
     };
-    let not_blank = |err: &mut dyn FnMut(&str, String, Option<String>), ptr: &str, what: &str, v: &str| {
-        if v.trim().is_empty() {
-            err(ptr, format!("the {what} is empty"), None);
-        } else if v.trim() != v {
-            err(
-                ptr,
-                format!("the {what} `{v}` starts or ends with spaces"),
-                Some("remove the spaces around it".into()),
-            );
-        }
-    };
+    let not_blank =
+        |err: &mut dyn FnMut(&str, String, Option<String>), ptr: &str, what: &str, v: &str| {
+            if v.trim().is_empty() {
+                err(ptr, format!("the {what} is empty"), None);
+            } else if v.trim() != v {
+                err(
+                    ptr,
+                    format!("the {what} `{v}` starts or ends with spaces"),
+                    Some("remove the spaces around it".into()),
+                );
+            }
+        };
 
     not_blank(&mut err, "/name", "integration name", &f.name);
     if let Some(c) = &f.credential {
@@ -133,9 +136,9 @@ fn check(
                     .map(|(n, _)| n.as_str())
                     .collect();
                 let list = if declared.is_empty() {
-                    "it declares no inputs besides secrets".to_string()
+                    "The connector has no inputs besides secrets.".to_string()
                 } else {
-                    format!("its inputs are: {}", declared.join(", "))
+                    format!("The connector's inputs are: {}.", declared.join(", "))
                 };
                 let hint = match suggest(name, declared.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`? {list}"),
@@ -170,7 +173,11 @@ fn check(
         .map(|(n, _)| n.as_str())
         .collect();
     if !missing.is_empty() {
-        let ptr = if f.inputs.is_empty() { "/connector" } else { "/inputs" };
+        let ptr = if f.inputs.is_empty() {
+            "/connector"
+        } else {
+            "/inputs"
+        };
         diags.push(doc.error_at(
             ptr,
             format!(
@@ -179,7 +186,10 @@ fn check(
                 if missing.len() == 1 { "" } else { "s" },
                 missing.join("`, `")
             ),
-            Some(format!("add it under `inputs:`, e.g. `inputs: {{ {}: ... }}`", missing[0])),
+            Some(format!(
+                "add it under `inputs:`, e.g. `inputs: {{ {}: ... }}`",
+                missing[0]
+            )),
         ));
     }
     let secrets: Vec<&str> = c
@@ -212,7 +222,9 @@ fn check(
             None => {
                 let names: Vec<&str> = c.streams.keys().map(String::as_str).collect();
                 let hint = match suggest(s, names.iter().copied()) {
-                    Some(n) => format!("did you mean `{n}`? The streams are: {}.", names.join(", ")),
+                    Some(n) => {
+                        format!("did you mean `{n}`? The streams are: {}.", names.join(", "))
+                    }
                     None => format!("the streams are: {}.", names.join(", ")),
                 };
                 diags.push(doc.error_at(

@@ -193,7 +193,9 @@ pub fn resolve(
                     "the user field `{}` is already filled from `{}` by mappings.fields.{j}",
                     m.to, prev.source
                 ),
-                Some("a user field takes one connector field; remove one of the two mappings".into()),
+                Some(
+                    "a user field takes one connector field; remove one of the two mappings".into(),
+                ),
             );
             continue;
         }
@@ -275,7 +277,9 @@ pub fn resolve(
             Some(unknown_field_hint(sync_key)),
         ),
         Some(f) => {
-            let can_key = |r: &ResolvedMapping| r.source == sync_key && r.target != "first_name" && r.target != "last_name";
+            let can_key = |r: &ResolvedMapping| {
+                r.source == sync_key && r.target != "first_name" && r.target != "last_name"
+            };
             if let Some(r) = table.iter_mut().find(|r| can_key(r)) {
                 r.sync_key = true;
                 if !matches!(f.field_type, FieldType::String | FieldType::Integer) {
@@ -285,7 +289,10 @@ pub fn resolve(
                             "the sync key must be text or a whole number, but `{sync_key}` is of type {}",
                             type_name(f.field_type)
                         ),
-                        Some("pick a field that identifies a person, such as a username or an email".into()),
+                        Some(
+                            "pick a field that identifies a person, such as a username or an email"
+                                .into(),
+                        ),
                     );
                 }
             } else {
@@ -401,7 +408,10 @@ mod tests {
         assert_eq!(problems, vec![]);
         assert_eq!(
             rows(&table),
-            ["login->username Username key", "surname->last_name Last name"]
+            [
+                "login->username Username key",
+                "surname->last_name Last name"
+            ]
         );
     }
 
@@ -458,31 +468,76 @@ mod tests {
             .map(|p| (p.pointer.clone(), p.message.clone()))
             .collect();
         let want = [
-            ("/mappings/fields/0/from", "the stream `users` has no field `idd`"),
-            ("/mappings/fields/1/to", "`emial` is not a built-in user field"),
-            ("/mappings/fields/2/create", "`email` is a built-in user field, so it cannot be created"),
-            ("/mappings/fields/3/from", "the user field `first_name` holds text, but the connector field `active` is of type bool"),
-            ("/mappings/fields/4/to", "`Miro-ID` is not a valid user field name"),
-            ("/mappings/fields/5/to", "the user field `miro_id` is already filled from `idd` by mappings.fields.0"),
-            ("/sync_key", "the sync key `family_name` is mapped to `last_name`, which cannot identify a person"),
+            (
+                "/mappings/fields/0/from",
+                "the stream `users` has no field `idd`",
+            ),
+            (
+                "/mappings/fields/1/to",
+                "`emial` is not a built-in user field",
+            ),
+            (
+                "/mappings/fields/2/create",
+                "`email` is a built-in user field, so it cannot be created",
+            ),
+            (
+                "/mappings/fields/3/from",
+                "the user field `first_name` holds text, but the connector field `active` is of type bool",
+            ),
+            (
+                "/mappings/fields/4/to",
+                "`Miro-ID` is not a valid user field name",
+            ),
+            (
+                "/mappings/fields/5/to",
+                "the user field `miro_id` is already filled from `idd` by mappings.fields.0",
+            ),
+            (
+                "/sync_key",
+                "the sync key `family_name` is mapped to `last_name`, which cannot identify a person",
+            ),
         ];
-        let want: Vec<(String, String)> =
-            want.iter().map(|(p, m)| (p.to_string(), m.to_string())).collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(p, m)| (p.to_string(), m.to_string()))
+            .collect();
         assert_eq!(got, want);
         assert_eq!(
             problems[0].hint.as_deref(),
-            Some("did you mean `id`? The fields are: id, username, email, first_name, family_name, active, admin_roles.")
+            Some(
+                "did you mean `id`? The fields are: id, username, email, first_name, family_name, active, admin_roles."
+            )
         );
-        assert!(problems[1].hint.as_deref().unwrap().starts_with("did you mean the built-in user field `email`?"));
+        assert!(
+            problems[1]
+                .hint
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean the built-in user field `email`?")
+        );
     }
 
     #[test]
     fn an_unmapped_or_unknown_sync_key_is_a_problem() {
-        let spec = MappingsSpec { smart: false, fields: vec![] };
+        let spec = MappingsSpec {
+            smart: false,
+            fields: vec![],
+        };
         let (_, p) = resolve(&miro_like(), "users", &spec, "username");
-        assert_eq!(p[0].message, "the sync key `username` is not mapped to a user field");
+        assert_eq!(
+            p[0].message,
+            "the sync key `username` is not mapped to a user field"
+        );
         let (_, p) = resolve(&miro_like(), "users", &MappingsSpec::default(), "usernme");
-        assert_eq!(p[0].message, "the stream `users` has no field `usernme` to use as the sync key");
-        assert!(p[0].hint.as_deref().unwrap().starts_with("did you mean `username`?"));
+        assert_eq!(
+            p[0].message,
+            "the stream `users` has no field `usernme` to use as the sync key"
+        );
+        assert!(
+            p[0].hint
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean `username`?")
+        );
     }
 }

@@ -202,8 +202,14 @@ schedule: daily at 02:00
         assert_eq!(i.schedule, Schedule::Daily { at: Some((2, 0)) });
         assert_eq!(i.sync_target(), "username");
         let targets: Vec<&str> = i.mappings().iter().map(|m| m.target.as_str()).collect();
-        assert_eq!(targets, ["username", "email", "first_name", "last_name", "miro_id"]);
-        assert_eq!(i.custom_fields().collect::<Vec<_>>(), [("miro_id", "Miro ID")]);
+        assert_eq!(
+            targets,
+            ["username", "email", "first_name", "last_name", "miro_id"]
+        );
+        assert_eq!(
+            i.custom_fields().collect::<Vec<_>>(),
+            [("miro_id", "Miro ID")]
+        );
     }
 
     #[test]
@@ -227,7 +233,11 @@ schedule: daily at 02:00
         assert_eq!(Integration::from_json(&json).unwrap(), i);
         let mut future = json.clone();
         future["format"] = 2.into();
-        assert!(Integration::from_json(&future).unwrap_err().contains("format 2"));
+        assert!(
+            Integration::from_json(&future)
+                .unwrap_err()
+                .contains("format 2")
+        );
     }
 
     #[test]
@@ -246,6 +256,9 @@ schedule: daily at 02:00
             ]
         );
         let e = load("name: M\nconnector: mirro\nsync_key: x\n").unwrap_err();
-        assert_eq!(e.diagnostics[0].hint.as_deref(), Some("did you mean `miro`? `rollcall connectors` lists the connectors"));
+        assert_eq!(
+            e.diagnostics[0].hint.as_deref(),
+            Some("did you mean `miro`? `rollcall connectors` lists the connectors")
+        );
     }
 }

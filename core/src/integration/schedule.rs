@@ -56,7 +56,12 @@ impl Schedule {
                     )),
                 }
             }
-            fields if fields.len() == 5 && !fields.iter().any(|f| f.starts_with("daily") || *f == "every" || *f == "at") => {
+            fields
+                if fields.len() == 5
+                    && !fields
+                        .iter()
+                        .any(|f| f.starts_with("daily") || *f == "every" || *f == "at") =>
+            {
                 const NAMES: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
                 for (i, field) in fields.iter().enumerate() {
                     if let Err(why) = check_cron_field(field, i) {
@@ -138,7 +143,9 @@ fn check_cron_field(field: &str, index: usize) -> Result<(), String> {
                 && step.bytes().all(|b| b.is_ascii_digit())
                 && step.parse::<u32>().is_ok_and(|s| s >= 1))
         {
-            return Err(format!("has the step `{step}`, which is not a number above 0"));
+            return Err(format!(
+                "has the step `{step}`, which is not a number above 0"
+            ));
         }
         if range == "*" {
             continue;
@@ -163,7 +170,9 @@ impl fmt::Display for Schedule {
         match self {
             Schedule::Daily { at: None } => f.write_str("daily"),
             Schedule::Daily { at: Some((h, m)) } => write!(f, "daily at {h:02}:{m:02}"),
-            Schedule::Every { minutes } if minutes % 60 == 0 => write!(f, "every {}h", minutes / 60),
+            Schedule::Every { minutes } if minutes % 60 == 0 => {
+                write!(f, "every {}h", minutes / 60)
+            }
             Schedule::Every { minutes } => write!(f, "every {minutes}m"),
             Schedule::Cron(expr) => f.write_str(expr),
         }
@@ -215,7 +224,10 @@ mod tests {
         assert_eq!(ok("every 90m"), "every 90m");
         assert_eq!(ok("every 120m"), "every 2h");
         assert_eq!(ok("0 2 * * *"), "0 2 * * *");
-        assert_eq!(ok("*/15 8-18 * JAN-jun mon-fri"), "*/15 8-18 * jan-jun mon-fri");
+        assert_eq!(
+            ok("*/15 8-18 * JAN-jun mon-fri"),
+            "*/15 8-18 * jan-jun mon-fri"
+        );
         assert_eq!(ok("0,30 0 1,15 * 0-7"), "0,30 0 1,15 * 0-7");
     }
 
