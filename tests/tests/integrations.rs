@@ -407,15 +407,17 @@ fn two_instances_of_one_app_live_side_by_side() {
     let out = ok(data, &["integrations", "list"]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
-    assert!(lines[1].contains("Miro / Miro EU"), "{out}");
-    assert!(lines[2].starts_with("Miro US Users"), "{out}");
+    // Sorted by name: "Miro US Users" before "Miro Users".
+    assert!(lines[1].starts_with("Miro US Users  "), "{out}");
+    assert!(lines[2].starts_with("Miro Users  "), "{out}");
+    assert!(lines[2].contains("Miro / Miro EU"), "{out}");
     for cell in [
         "Miro / Miro US",
         "create-and-update",
         "user-only",
         "every 6h",
     ] {
-        assert!(lines[2].contains(cell), "{cell} in {out}");
+        assert!(lines[1].contains(cell), "{cell} in {out}");
     }
 
     let out = ok(

@@ -26,7 +26,10 @@ fn integration(connector: &Arc<Connector>, preference: &str, users: &str) -> Int
 }
 
 fn opts(second: u32) -> RunOptions {
-    RunOptions { dry_run: false, sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, second).unwrap() }
+    RunOptions {
+        dry_run: false,
+        sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, second).unwrap(),
+    }
 }
 
 async fn people_from(server: &ScimServer, every: usize) -> Vec<NewUser> {
@@ -62,7 +65,13 @@ async fn setup(users: usize) -> Setup {
     let server = server(users).await;
     let connector = TestManifest::default().load();
     let inputs = inputs(&connector, &server.scim_base_url(), TOKEN);
-    Setup { _dir: dir, store, server, connector, inputs }
+    Setup {
+        _dir: dir,
+        store,
+        server,
+        connector,
+        inputs,
+    }
 }
 
 async fn count_users(store: &Store) -> usize {
@@ -70,59 +79,143 @@ async fn count_users(store: &Store) -> usize {
 }
 
 async fn saas(store: &Store) -> Vec<serde_json::Map<String, Value>> {
-    store.list_saas_users(&ListQuery { app: Some("Miro".into()), ..Default::default() }).await.unwrap()
+    store
+        .list_saas_users(&ListQuery {
+            app: Some("Miro".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn update_only_skips_unknown_people_and_logs_why() {
     let s = setup(40).await;
     let people = people_from(&s.server, 2).await; // 20 of the 40
-    s.store.import_users(people, UserKey::Username).await.unwrap();
+    s.store
+        .import_users(people, UserKey::Username)
+        .await
+        .unwrap();
     let i = integration(&s.connector, "update-only", "user-plus-saas-user");
-    let r = run(&s.store, &i, s.connector.clone(), &s.inputs, opts(0), Arc::new(Silent)).await.unwrap();
+    let r = run(
+        &s.store,
+        &i,
+        s.connector.clone(),
+        &s.inputs,
+        opts(0),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     let c = r.summary.counts;
     assert_eq!((c.fetched, c.skipped), (40, 20));
-    assert_eq!(count_users(&s.store).await, 20, "update-only creates no one");
-    assert_eq!(saas(&s.store).await.len(), 20, "skipped people get no account");
+    assert_eq!(
+        count_users(&s.store).await,
+        20,
+        "update-only creates no one"
+    );
+    assert_eq!(
+        saas(&s.store).await.len(),
+        20,
+        "skipped people get no account"
+    );
     let errors = s.store.run_errors(r.summary.id).await.unwrap();
     assert_eq!(errors.len(), 20);
-    assert!(errors[0].reason.contains("preference is update-only"), "{}", errors[0].reason);
+    assert!(
+        errors[0].reason.contains("preference is update-only"),
+        "{}",
+        errors[0].reason
+    );
     // The custom field from the mapping is stored and listable.
     let miro_ids = s
         .store
-        .list_users(&ListQuery { columns: Some(vec!["username".into(), "miro_id".into()]), ..Default::default() })
+        .list_users(&ListQuery {
+            columns: Some(vec!["username".into(), "miro_id".into()]),
+            ..Default::default()
+        })
         .await
         .unwrap();
-    assert!(miro_ids.iter().all(|u| u["miro_id"].as_str().is_some_and(|v| !v.is_empty())), "{miro_ids:?}");
+    assert!(
+        miro_ids
+            .iter()
+            .all(|u| u["miro_id"].as_str().is_some_and(|v| !v.is_empty())),
+        "{miro_ids:?}"
+    );
 }
 
 #[tokio::test]
 async fn create_and_update_creates_people_with_the_role_and_reruns_change_nothing() {
     let s = setup(30).await;
     let i = integration(&s.connector, "create-and-update", "user-plus-saas-user");
-    let first = run(&s.store, &i, s.connector.clone(), &s.inputs, opts(0), Arc::new(Silent)).await.unwrap();
+    let first = run(
+        &s.store,
+        &i,
+        s.connector.clone(),
+        &s.inputs,
+        opts(0),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     assert_eq!(first.summary.counts.created, 30);
     let users = s.store.list_users(&ListQuery::default()).await.unwrap();
     assert_eq!(users.len(), 30);
     assert!(users.iter().all(|u| u["role"] == "Employee"));
     // A later sync time, the same data: nothing but timestamps changes.
-    let again = run(&s.store, &i, s.connector.clone(), &s.inputs, opts(30), Arc::new(Silent)).await.unwrap();
+    let again = run(
+        &s.store,
+        &i,
+        s.connector.clone(),
+        &s.inputs,
+        opts(30),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     let c = again.summary.counts;
     assert_eq!((c.created, c.updated, c.unchanged), (0, 0, 30), "{c:?}");
     // A deactivation in the app is an update.
     let id = s.server.handle().user_ids()[3].clone();
     s.server.handle().set_active(&id, false);
-    let third = run(&s.store, &i, s.connector.clone(), &s.inputs, opts(45), Arc::new(Silent)).await.unwrap();
-    assert_eq!((third.summary.counts.updated, third.summary.counts.unchanged), (1, 29));
-    let inactive: Vec<_> = saas(&s.store).await.into_iter().filter(|a| a["active"] == false).collect();
-    assert!(inactive.iter().any(|a| a["external_id"] == id.as_str()), "{inactive:?}");
+    let third = run(
+        &s.store,
+        &i,
+        s.connector.clone(),
+        &s.inputs,
+        opts(45),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (third.summary.counts.updated, third.summary.counts.unchanged),
+        (1, 29)
+    );
+    let inactive: Vec<_> = saas(&s.store)
+        .await
+        .into_iter()
+        .filter(|a| a["active"] == false)
+        .collect();
+    assert!(
+        inactive.iter().any(|a| a["external_id"] == id.as_str()),
+        "{inactive:?}"
+    );
 }
 
 #[tokio::test]
 async fn user_only_stores_no_accounts() {
     let s = setup(10).await;
     let i = integration(&s.connector, "create-and-update", "user-only");
-    run(&s.store, &i, s.connector.clone(), &s.inputs, opts(0), Arc::new(Silent)).await.unwrap();
+    run(
+        &s.store,
+        &i,
+        s.connector.clone(),
+        &s.inputs,
+        opts(0),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     assert_eq!(count_users(&s.store).await, 10);
     assert!(saas(&s.store).await.is_empty());
 }
@@ -131,14 +224,35 @@ async fn user_only_stores_no_accounts() {
 async fn an_account_gone_from_the_app_is_marked_not_present_never_deleted() {
     let s = setup(12).await;
     let i = integration(&s.connector, "create-and-update", "user-plus-saas-user");
-    run(&s.store, &i, s.connector.clone(), &s.inputs, opts(0), Arc::new(Silent)).await.unwrap();
+    run(
+        &s.store,
+        &i,
+        s.connector.clone(),
+        &s.inputs,
+        opts(0),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     let gone = s.server.handle().user_ids()[5].clone();
     assert!(s.server.handle().remove_user(&gone));
-    let r = run(&s.store, &i, s.connector.clone(), &s.inputs, opts(10), Arc::new(Silent)).await.unwrap();
+    let r = run(
+        &s.store,
+        &i,
+        s.connector.clone(),
+        &s.inputs,
+        opts(10),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.summary.marked_absent, 1);
     let accounts = saas(&s.store).await;
     assert_eq!(accounts.len(), 12, "nothing is deleted");
-    let a = accounts.iter().find(|a| a["external_id"] == gone.as_str()).unwrap();
+    let a = accounts
+        .iter()
+        .find(|a| a["external_id"] == gone.as_str())
+        .unwrap();
     assert_eq!(a["present"], false);
 }
 
@@ -146,26 +260,49 @@ async fn an_account_gone_from_the_app_is_marked_not_present_never_deleted() {
 async fn a_failed_run_leaves_the_previous_state_and_is_recorded() {
     let s = setup(15).await;
     let i = integration(&s.connector, "create-and-update", "user-plus-saas-user");
-    run(&s.store, &i, s.connector.clone(), &s.inputs, opts(0), Arc::new(Silent)).await.unwrap();
+    run(
+        &s.store,
+        &i,
+        s.connector.clone(),
+        &s.inputs,
+        opts(0),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     let before = saas(&s.store).await;
     // The app changes, then fails on the second page of the next run.
     for id in s.server.handle().user_ids().iter().take(3) {
         s.server.handle().set_active(id, false);
     }
-    let connector = TestManifest { page_size: 5, concurrency: 1, attempts: 2, ..Default::default() }.load();
+    let connector = TestManifest {
+        page_size: 5,
+        concurrency: 1,
+        attempts: 2,
+        ..Default::default()
+    }
+    .load();
     let inputs = inputs(&connector, &s.server.scim_base_url(), TOKEN);
     s.server.handle().push_fault(Fault {
         matcher: Match::ListUsers,
         times: 100,
-        kind: FaultKind::Status { status: 500, retry_after: None, body: FaultBody::Empty },
+        kind: FaultKind::Status {
+            status: 500,
+            retry_after: None,
+            body: FaultBody::Empty,
+        },
     });
     // Let the first page through: drop the fault after one page is served is not possible,
     // so fail from the first page on; the state must be as before either way.
-    let err = run(&s.store, &i, connector, &inputs, opts(20), Arc::new(Silent)).await.unwrap_err();
+    let err = run(&s.store, &i, connector, &inputs, opts(20), Arc::new(Silent))
+        .await
+        .unwrap_err();
     assert!(matches!(err, SyncError::Fetch { .. }), "{err}");
     assert_eq!(saas(&s.store).await, before, "a failed run changes nothing");
     let runs = s.store.runs(Some("Miro Users")).await.unwrap();
-    let failed = runs.iter().find(|r| serde_json::to_value(r.status).unwrap() == "failed");
+    let failed = runs
+        .iter()
+        .find(|r| serde_json::to_value(r.status).unwrap() == "failed");
     assert!(failed.is_some(), "{runs:?}");
 }
 
@@ -173,10 +310,25 @@ async fn a_failed_run_leaves_the_previous_state_and_is_recorded() {
 async fn a_dry_run_changes_nothing() {
     let s = setup(8).await;
     let i = integration(&s.connector, "create-and-update", "user-plus-saas-user");
-    let o = RunOptions { dry_run: true, ..opts(0) };
-    let r = run(&s.store, &i, s.connector.clone(), &s.inputs, o, Arc::new(Silent)).await.unwrap();
+    let o = RunOptions {
+        dry_run: true,
+        ..opts(0)
+    };
+    let r = run(
+        &s.store,
+        &i,
+        s.connector.clone(),
+        &s.inputs,
+        o,
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     assert!(r.summary.dry_run);
-    assert_eq!(r.summary.counts.created, 8, "the dry run reports what it would do");
+    assert_eq!(
+        r.summary.counts.created, 8,
+        "the dry run reports what it would do"
+    );
     assert_eq!(count_users(&s.store).await, 0);
     assert!(saas(&s.store).await.is_empty());
 }
@@ -186,16 +338,37 @@ async fn a_second_run_of_the_same_integration_at_once_is_refused() {
     let s = setup(20).await;
     let i = integration(&s.connector, "create-and-update", "user-plus-saas-user");
     // The first run is slowed by a delay on its first page.
-    s.server.handle().push_fault(Fault::delay(Match::ListUsers, 1, std::time::Duration::from_millis(800)));
+    s.server.handle().push_fault(Fault::delay(
+        Match::ListUsers,
+        1,
+        std::time::Duration::from_millis(800),
+    ));
     let (store, connector, inp) = (s.store.clone(), s.connector.clone(), s.inputs.clone());
     let i2 = i.clone();
-    let first = tokio::spawn(async move { run(&store, &i2, connector, &inp, opts(0), Arc::new(Silent)).await });
+    let first =
+        tokio::spawn(
+            async move { run(&store, &i2, connector, &inp, opts(0), Arc::new(Silent)).await },
+        );
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let second = run(&s.store, &i, s.connector.clone(), &s.inputs, opts(1), Arc::new(Silent)).await;
+    let second = run(
+        &s.store,
+        &i,
+        s.connector.clone(),
+        &s.inputs,
+        opts(1),
+        Arc::new(Silent),
+    )
+    .await;
     let err = second.unwrap_err();
-    assert!(err.to_string().contains("running") || err.to_string().contains("in progress"), "{err}");
+    assert!(
+        err.to_string().contains("running") || err.to_string().contains("in progress"),
+        "{err}"
+    );
     let first = first.await.unwrap().unwrap();
-    assert_eq!(first.summary.counts.created, 20, "the first run is not disturbed");
+    assert_eq!(
+        first.summary.counts.created, 20,
+        "the first run is not disturbed"
+    );
 }
 
 /// `rollcall run` killed with SIGKILL in the middle leaves the previous state; the next
@@ -209,7 +382,11 @@ fn a_run_killed_with_sigkill_is_never_half_applied() {
     let dir = tempfile::tempdir().unwrap();
     let bin = rollcall_tests::rollcall_bin();
     let manifests = tempfile::tempdir().unwrap();
-    let m = TestManifest { page_size: 10, concurrency: 1, ..Default::default() };
+    let m = TestManifest {
+        page_size: 10,
+        concurrency: 1,
+        ..Default::default()
+    };
     std::fs::write(manifests.path().join("miro.yaml"), m.text()).unwrap();
     let file = dir.path().join("miro-users.yaml");
     std::fs::write(
@@ -223,14 +400,28 @@ fn a_run_killed_with_sigkill_is_never_half_applied() {
     let data = dir.path().join("data");
     let cmd = |args: &[&str]| {
         let mut c = Command::new(bin);
-        c.arg("--data-dir").arg(&data).arg("--connectors-dir").arg(manifests.path()).args(args);
+        c.arg("--data-dir")
+            .arg(&data)
+            .arg("--connectors-dir")
+            .arg(manifests.path())
+            .args(args);
         c.env("ROLLCALL_MIRO_TOKEN", TOKEN).stdin(Stdio::null());
         c
     };
-    let ok = cmd(&["integrations", "apply", file.to_str().unwrap()]).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = cmd(&["integrations", "apply", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let ok = cmd(&["run", "Miro Users"]).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let before = rt.block_on(async {
         let store = Store::open(&data).await.unwrap();
         let s = saas(&store).await;
@@ -242,8 +433,16 @@ fn a_run_killed_with_sigkill_is_never_half_applied() {
     for id in server.handle().user_ids().iter().take(10) {
         server.handle().set_active(id, false);
     }
-    server.handle().push_fault(Fault::delay(Match::ListUsers, 100, std::time::Duration::from_millis(300)));
-    let mut child = cmd(&["run", "Miro Users"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    server.handle().push_fault(Fault::delay(
+        Match::ListUsers,
+        100,
+        std::time::Duration::from_millis(300),
+    ));
+    let mut child = cmd(&["run", "Miro Users"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // Wait until a few pages were served, then kill.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while server.handle().list_pages_served() < 3 + 7 && std::time::Instant::now() < deadline {
@@ -260,10 +459,23 @@ fn a_run_killed_with_sigkill_is_never_half_applied() {
     });
     assert_eq!(after, before, "a killed run applies nothing");
     let ok = cmd(&["run", "Miro Users"]).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let runs = cmd(&["runs", "--format", "json"]).output().unwrap();
     let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
-    let statuses: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
     assert!(statuses.contains(&"failed"), "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == "completed").count(), 2, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "completed").count(),
+        2,
+        "{statuses:?}"
+    );
 }

@@ -235,22 +235,9 @@ fn decode(s: &StoredIntegration) -> Result<Integration> {
     Integration::from_json(&s.definition).map_err(|e| anyhow!("integration `{}`: {e}", s.name))
 }
 
-/// The stored integration `name`, checked again against its connector as it is now
-/// (so a connector changed since `apply` is caught before a run). The stored file
-/// text is what is checked; the result is the integration as it resolves today.
-/// Connectors come from the built-ins and `ROLLCALL_CONNECTORS_DIR`; a command that
-/// has the invocation's [`Registry`] (which honours `--connectors-dir`) should call
-/// [`load_stored_with`].
-#[allow(dead_code, reason = "the entry point for `rollcall run` (next issue)")]
-pub async fn load_stored(data_dir: Option<PathBuf>, name: &str) -> Result<Integration> {
-    let dir = std::env::var_os("ROLLCALL_CONNECTORS_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    load_stored_with(&Registry::new(dir), data_dir, name).await
-}
-
-/// [`load_stored`] with a given connector registry (for `--connectors-dir`).
-#[allow(dead_code, reason = "the entry point for `rollcall run` (next issue)")]
+/// Reads a stored integration and checks it again against its connector as it is now
+/// (from `registry`, which honours `--connectors-dir`), so a connector that changed since
+/// `apply` is caught before a run.
 pub async fn load_stored_with(
     registry: &Registry,
     data_dir: Option<PathBuf>,

@@ -5,8 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
-use rollcall_core::integration::Integration;
+use anyhow::{Context, Result};
 use rollcall_core::{Inputs, Origin, ProvidedInputs};
 
 use crate::progress::Reporter;
@@ -31,29 +30,10 @@ pub struct Args {
     explain: bool,
 }
 
-/// Reads a stored integration.
-pub async fn stored_integration(store: &rollcall_store::Store, name: &str) -> Result<Integration> {
-    let Some(stored) = store.integration(name).await? else {
-        let names: Vec<String> = store
-            .list_integrations()
-            .await?
-            .into_iter()
-            .map(|i| i.name)
-            .collect();
-        let hint = rollcall_source::suggest(name, names.iter().map(String::as_str))
-            .map(|s| format!(" Did you mean `{s}`?"))
-            .unwrap_or_default();
-        return Err(anyhow!(
-            "there is no integration named `{name}`.{hint} Create one with `rollcall integrations apply FILE`."
-        ));
-    };
-    Integration::from_json(&stored.definition)
-        .map_err(|e| anyhow!("the integration `{name}` is stored in a form this rollcall cannot read ({e}); apply its file again"))
-}
-
 pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> Result<ExitCode> {
+    let integration =
+        super::integrations::load_stored_with(registry, data_dir.clone(), &args.name).await?;
     let store = crate::datadir::open_store(data_dir.clone()).await?;
-    let integration = stored_integration(&store, &args.name).await?;
     let connector = Arc::new(
         registry
             .load(&integration.connector)

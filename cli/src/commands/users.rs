@@ -107,7 +107,7 @@ async fn import(
         other => UserKey::Custom(other.to_string()),
     };
     let key_column = key.to_string();
-    if !headers.iter().any(|h| *h == key_column) {
+    if !headers.contains(&key_column) {
         bail!(
             "{} has no `{key_column}` column (the sync key); its columns are: {}",
             file.display(),

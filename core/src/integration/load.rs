@@ -192,28 +192,8 @@ fn check(
             )),
         ));
     }
-    let secrets: Vec<&str> = c
-        .inputs
-        .iter()
-        .filter(|(_, i)| i.secret)
-        .map(|(n, _)| n.as_str())
-        .collect();
-    if f.credential.is_none() && !secrets.is_empty() {
-        diags.push(doc.error_at(
-            "/connector",
-            format!(
-                "the connector `{}` needs the secret input{} `{}`, which come{} from a credential",
-                c.name,
-                if secrets.len() == 1 { "" } else { "s" },
-                secrets.join("`, `"),
-                if secrets.len() == 1 { "s" } else { "" },
-            ),
-            Some(format!(
-                "add `credential: NAME` and store it with `rollcall credentials add NAME --connector {}`",
-                c.name
-            )),
-        ));
-    }
+    // Secret inputs come from the integration's `credential`, or at run time from
+    // `--credential` or the environment, so a file without `credential` is fine.
 
     // Stream.
     let stream = match &f.stream {

@@ -248,7 +248,6 @@ schedule: daily at 02:00
         assert_eq!(
             lines,
             [
-                "i.yaml:2:12: error: the connector `miro` needs the secret input `token`, which comes from a credential",
                 "i.yaml:3:18: error: `token` is a secret input and cannot be written in an integration file",
                 "i.yaml:3:21: error: the connector `miro` has no input `base_ur`",
                 "i.yaml:4:11: error: the stream `users` has no field `usernme` to use as the sync key",
