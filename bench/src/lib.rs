@@ -231,3 +231,56 @@ mod tests {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Sync into the store (`src/bin/sync_bench.rs`)
+
+/// The integration file of the sync benchmark: Miro users, `create-and-update`,
+/// `user-plus-saas-user`, sync key `username`, smart mappings plus a custom `miro_id`
+/// (the same shape as `tests/tests/sync.rs`).
+pub const SYNC_INTEGRATION: &str = "name: Miro Users
+connector: miro
+users: user-plus-saas-user
+saas: { app: Miro, instance: Miro EU }
+preference: create-and-update
+role: Employee
+sync_key: username
+mappings:
+  smart: true
+  fields:
+    - { from: id, to: miro_id, label: \"Miro ID\", create: true }
+";
+
+/// Loads [`SYNC_INTEGRATION`] against `connector` (as `miro`); panics with the error.
+pub fn sync_integration(connector: &Arc<Connector>) -> rollcall_core::integration::Integration {
+    let c = connector.clone();
+    let find = move |name: &str| (name == "miro").then(|| c.clone());
+    rollcall_core::integration::load_integration(
+        SourceFile::new("bench-integration.yaml", SYNC_INTEGRATION),
+        &find,
+    )
+    .unwrap_or_else(|e| panic!("the benchmark integration does not load: {e}"))
+}
+
+/// One sync run of `integration` into `store` at `sync_time`; panics if it fails.
+pub async fn sync_once(
+    store: &rollcall_store::Store,
+    integration: &rollcall_core::integration::Integration,
+    connector: Arc<Connector>,
+    inputs: &Inputs,
+    sync_time: chrono::DateTime<chrono::Utc>,
+) -> rollcall_sync::SyncReport {
+    rollcall_sync::run(
+        store,
+        integration,
+        connector,
+        inputs,
+        rollcall_sync::RunOptions {
+            dry_run: false,
+            sync_time,
+        },
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the sync failed: {e}"))
+}

@@ -24,9 +24,9 @@ pub struct ListQuery {
     pub limit: Option<u64>,
     /// Skip this many rows first.
     pub offset: Option<u64>,
-    /// Only accounts in this app (for users: people with an account in it).
+    /// Only accounts in this app, matched without regard to case (for users: people with an account in it).
     pub app: Option<String>,
-    /// Only accounts in this app instance (for users: people with an account in it).
+    /// Only accounts in this app instance, matched without regard to case (for users: people with an account in it).
     pub instance: Option<String>,
 }
 
@@ -373,11 +373,11 @@ impl Store {
             Target::SaasUsers => {
                 sql.push_str(" FROM saas_users WHERE 1");
                 if let Some(app) = &query.app {
-                    sql.push_str(" AND app = ?");
+                    sql.push_str(" AND app = ? COLLATE NOCASE");
                     binds.push(Bind::Text(app.clone()));
                 }
                 if let Some(instance) = &query.instance {
-                    sql.push_str(" AND instance = ?");
+                    sql.push_str(" AND instance = ? COLLATE NOCASE");
                     binds.push(Bind::Text(instance.clone()));
                 }
             }
@@ -388,11 +388,11 @@ impl Store {
                         " AND EXISTS (SELECT 1 FROM saas_users s WHERE s.user_id = users.id",
                     );
                     if let Some(app) = &query.app {
-                        sql.push_str(" AND s.app = ?");
+                        sql.push_str(" AND s.app = ? COLLATE NOCASE");
                         binds.push(Bind::Text(app.clone()));
                     }
                     if let Some(instance) = &query.instance {
-                        sql.push_str(" AND s.instance = ?");
+                        sql.push_str(" AND s.instance = ? COLLATE NOCASE");
                         binds.push(Bind::Text(instance.clone()));
                     }
                     sql.push(')');
