@@ -509,4 +509,14 @@ fn demo_runs_and_summarises() {
     assert!(r.stdout.contains("Summary"), "{}", r.stdout);
     assert!(r.stdout.contains("users read      40 in"), "{}", r.stdout);
     assert!(r.stdout.contains("… and 35 more"), "{}", r.stdout);
+    // The source-of-truth part: 36 of 40 people in the "HR export", update-only.
+    for line in [
+        "1. imported 36 people from the HR export",
+        "3. run 1: fetched 40, created 36, updated 0, unchanged 0, skipped 4, failed 0",
+        "preference is update-only",
+        "4. run 2 again with unchanged data: 36 unchanged, 0 updated, 0 created",
+        "5. a list view: deactivated Miro accounts",
+    ] {
+        assert!(r.stdout.contains(line), "`{line}` missing from:\n{}", r.stdout);
+    }
 }
