@@ -320,3 +320,90 @@ pub fn assert_same_users(got: &[String], want: &[String]) {
         );
     }
 }
+
+/// The files in `dir` with extension `ext`, sorted.
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Asserts that a diagnostic headline reads `DISPLAY:LINE:COLUMN: error: MESSAGE`.
+pub fn assert_located(display: &str, headline: &str) {
+    let rest = headline
+        .strip_prefix(&format!("{display}:"))
+        .unwrap_or_else(|| panic!("`{headline}` does not start with the file name"));
+    let parts: Vec<&str> = rest.splitn(3, ':').collect();
+    assert!(
+        parts.len() == 3
+            && parts[0].parse::<u32>().is_ok_and(|l| l >= 1)
+            && parts[1].parse::<u32>().is_ok_and(|c| c >= 1)
+            && parts[2].starts_with(" error: "),
+        "`{headline}` is not FILE:LINE:COLUMN: error: MESSAGE"
+    );
+}
+
+/// How a broken file failed: every diagnostic as displayed (one text) and their headlines;
+/// or, as the error, a sentence saying that the file loaded although it is broken.
+pub type CorpusOutcome = Result<(String, Vec<String>), String>;
+
+/// Checks a corpus of broken YAML files under `tests/SUBDIR`: each must fail to load
+/// (through `load`, given a stable display name and the bytes) with exactly the text of
+/// `NAME.expected` next to it, every diagnostic located. `UPDATE_EXPECT=1` rewrites the
+/// expected files, so message changes are reviewed as diffs.
+pub fn check_broken_corpus(
+    subdir: &str,
+    min_files: usize,
+    load: &dyn Fn(&str, Vec<u8>) -> CorpusOutcome,
+) {
+    let dir = tests_dir().join(subdir);
+    let update = std::env::var("UPDATE_EXPECT").is_ok_and(|v| v == "1");
+    let files = files_with_ext(&dir, "yaml");
+    assert!(
+        files.len() >= min_files,
+        "the corpus has {} files",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for path in &files {
+        let file_name = path.file_name().unwrap().to_str().unwrap();
+        // A relative name, so the expectations do not depend on the checkout's place.
+        let display = format!("{subdir}/{file_name}");
+        let (got, headlines) = match load(&display, std::fs::read(path).unwrap()) {
+            Ok(d) => d,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        assert!(!headlines.is_empty(), "{display}");
+        for h in &headlines {
+            assert_located(&display, h);
+        }
+        let expected_path = path.with_extension("expected");
+        if update {
+            std::fs::write(&expected_path, &got).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&expected_path) {
+            Ok(want) if want == got => {}
+            Ok(want) => failures.push(format!(
+                "{display}: the diagnostics changed (UPDATE_EXPECT=1 rewrites the expected file)\n--- expected\n{want}--- got\n{got}"
+            )),
+            Err(_) => failures.push(format!(
+                "{display}: no {} (UPDATE_EXPECT=1 writes it); the diagnostics are:\n{got}",
+                expected_path.display()
+            )),
+        }
+    }
+    for expected in files_with_ext(&dir, "expected") {
+        if !expected.with_extension("yaml").is_file() {
+            failures.push(format!("{} has no file next to it", expected.display()));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}

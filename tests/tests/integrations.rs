@@ -14,18 +14,10 @@ use rollcall_core::Connector;
 use rollcall_core::integration::{Integration, Preference, Selection, load_integration_with_names};
 use rollcall_core::manifest::load_connector;
 use rollcall_source::SourceFile;
-use rollcall_tests::{rollcall_bin, tests_dir};
+use rollcall_tests::{
+    assert_located, check_broken_corpus, files_with_ext, rollcall_bin, tests_dir,
+};
 use serde_json::Value;
-
-fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect();
-    files.sort();
-    files
-}
 
 fn connector_names() -> Vec<String> {
     rollcall_connectors::BUILTIN
@@ -56,70 +48,23 @@ fn load(display: &str, bytes: Vec<u8>) -> Result<Integration, (String, Vec<Strin
     })
 }
 
-fn assert_located(display: &str, headline: &str) {
-    let rest = headline
-        .strip_prefix(&format!("{display}:"))
-        .unwrap_or_else(|| panic!("`{headline}` does not start with the file name"));
-    let parts: Vec<&str> = rest.splitn(3, ':').collect();
-    assert!(
-        parts.len() == 3
-            && parts[0].parse::<u32>().is_ok_and(|l| l >= 1)
-            && parts[1].parse::<u32>().is_ok_and(|c| c >= 1)
-            && parts[2].starts_with(" error: "),
-        "`{headline}` is not FILE:LINE:COLUMN: error: MESSAGE"
-    );
-}
-
 fn broken_files() -> Vec<PathBuf> {
     files_with_ext(&tests_dir().join("integrations/broken"), "yaml")
 }
 
 #[test]
 fn broken_integrations_fail_with_the_expected_diagnostics() {
-    let update = std::env::var("UPDATE_EXPECT").is_ok_and(|v| v == "1");
-    let files = broken_files();
-    assert!(files.len() >= 15, "the corpus has {} files", files.len());
-    let mut failures = Vec::new();
-    for path in &files {
-        let file_name = path.file_name().unwrap().to_str().unwrap();
-        let display = format!("integrations/broken/{file_name}");
-        let (got, headlines) = match load(&display, std::fs::read(path).unwrap()) {
-            Ok(i) => {
-                failures.push(format!(
-                    "{display} loaded as `{}`, but it is broken",
-                    i.name
-                ));
-                continue;
-            }
-            Err(d) => d,
-        };
-        assert!(!headlines.is_empty(), "{display}");
-        for h in &headlines {
-            assert_located(&display, h);
-        }
-        let expected_path = path.with_extension("expected");
-        if update {
-            std::fs::write(&expected_path, &got).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&expected_path) {
-            Ok(want) if want == got => {}
-            Ok(want) => failures.push(format!(
-                "{display}: the diagnostics changed (UPDATE_EXPECT=1 rewrites the expected file)\n--- expected\n{want}--- got\n{got}"
+    check_broken_corpus(
+        "integrations/broken",
+        15,
+        &|display, bytes| match load(display, bytes) {
+            Ok(i) => Err(format!(
+                "{display} loaded as `{}`, but it is broken",
+                i.name
             )),
-            Err(_) => failures.push(format!(
-                "{display}: no {} (UPDATE_EXPECT=1 writes it); the diagnostics are:\n{got}",
-                expected_path.display()
-            )),
-        }
-    }
-    let dir = tests_dir().join("integrations/broken");
-    for expected in files_with_ext(&dir, "expected") {
-        if !expected.with_extension("yaml").is_file() {
-            failures.push(format!("{} has no file next to it", expected.display()));
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+            Err(d) => Ok(d),
+        },
+    );
 }
 
 #[test]

@@ -422,12 +422,15 @@ fn a_run_killed_with_sigkill_is_never_half_applied() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    let before = rt.block_on(async {
-        let store = Store::open(&data).await.unwrap();
-        let s = saas(&store).await;
-        store.close().await;
-        s
-    });
+    let accounts = || {
+        rt.block_on(async {
+            let store = Store::open(&data).await.unwrap();
+            let s = saas(&store).await;
+            store.close().await;
+            s
+        })
+    };
+    let before = accounts();
     assert_eq!(before.len(), 60);
     // The next run sees changes but is killed while it pages slowly.
     for id in server.handle().user_ids().iter().take(10) {
@@ -451,12 +454,7 @@ fn a_run_killed_with_sigkill_is_never_half_applied() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     server.handle().clear_faults();
-    let after = rt.block_on(async {
-        let store = Store::open(&data).await.unwrap();
-        let s = saas(&store).await;
-        store.close().await;
-        s
-    });
+    let after = accounts();
     assert_eq!(after, before, "a killed run applies nothing");
     let ok = cmd(&["run", "Miro Users"]).output().unwrap();
     assert!(

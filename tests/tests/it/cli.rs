@@ -517,6 +517,10 @@ fn demo_runs_and_summarises() {
         "4. run 2 again with unchanged data: 36 unchanged, 0 updated, 0 created",
         "5. a list view: deactivated Miro accounts",
     ] {
-        assert!(r.stdout.contains(line), "`{line}` missing from:\n{}", r.stdout);
+        assert!(
+            r.stdout.contains(line),
+            "`{line}` missing from:\n{}",
+            r.stdout
+        );
     }
 }

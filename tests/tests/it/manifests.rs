@@ -5,21 +5,9 @@
 //! `UPDATE_EXPECT=1 cargo test -p rollcall-tests broken_manifests` rewrites the
 //! expected files, so a change in the messages is reviewed as a diff.
 
-use std::path::{Path, PathBuf};
-
 use rollcall_core::manifest::{load_connector, manifest_schema};
 use rollcall_source::{SourceFile, check_schema, parse};
-use rollcall_tests::{tests_dir, workspace_root};
-
-fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect();
-    files.sort();
-    files
-}
+use rollcall_tests::{check_broken_corpus, files_with_ext, tests_dir, workspace_root};
 
 /// Every diagnostic of a broken file, as displayed, one after another; and the
 /// headlines, for the location check.
@@ -41,58 +29,7 @@ fn diagnostics(display_name: &str, bytes: Vec<u8>) -> Result<(String, Vec<String
 
 #[test]
 fn broken_manifests_fail_with_the_expected_diagnostics() {
-    let dir = tests_dir().join("manifests/broken");
-    let update = std::env::var("UPDATE_EXPECT").is_ok_and(|v| v == "1");
-    let files = files_with_ext(&dir, "yaml");
-    assert!(files.len() >= 12, "the corpus has {} files", files.len());
-    let mut failures = Vec::new();
-    for path in &files {
-        let file_name = path.file_name().unwrap().to_str().unwrap();
-        // A relative name, so the expectations do not depend on the checkout's place.
-        let display = format!("manifests/broken/{file_name}");
-        let (got, headlines) = match diagnostics(&display, std::fs::read(path).unwrap()) {
-            Ok(d) => d,
-            Err(e) => {
-                failures.push(e);
-                continue;
-            }
-        };
-        assert!(!headlines.is_empty(), "{display}");
-        for h in &headlines {
-            let rest = h
-                .strip_prefix(&format!("{display}:"))
-                .unwrap_or_else(|| panic!("`{h}` does not start with the file name"));
-            let parts: Vec<&str> = rest.splitn(3, ':').collect();
-            assert!(
-                parts.len() == 3
-                    && parts[0].parse::<u32>().is_ok_and(|l| l >= 1)
-                    && parts[1].parse::<u32>().is_ok_and(|c| c >= 1)
-                    && parts[2].starts_with(" error: "),
-                "`{h}` is not FILE:LINE:COLUMN: error: MESSAGE"
-            );
-        }
-        let expected_path = path.with_extension("expected");
-        if update {
-            std::fs::write(&expected_path, &got).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&expected_path) {
-            Ok(want) if want == got => {}
-            Ok(want) => failures.push(format!(
-                "{display}: the diagnostics changed (UPDATE_EXPECT=1 rewrites the expected file)\n--- expected\n{want}--- got\n{got}"
-            )),
-            Err(_) => failures.push(format!(
-                "{display}: no {} (UPDATE_EXPECT=1 writes it); the diagnostics are:\n{got}",
-                expected_path.display()
-            )),
-        }
-    }
-    for expected in files_with_ext(&dir, "expected") {
-        if !expected.with_extension("yaml").is_file() {
-            failures.push(format!("{} has no manifest next to it", expected.display()));
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+    check_broken_corpus("manifests/broken", 12, &diagnostics);
 }
 
 #[test]
