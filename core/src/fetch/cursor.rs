@@ -12,7 +12,7 @@ use crate::compile::{CursorFrom, Paginator};
 use crate::http::FetchError;
 
 pub(crate) async fn run(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> {
-    let paginator = ctx.req.stream.paginator.clone();
+    let paginator = ctx.req.paginator.clone();
     let mut seen_cursors: HashSet<String> = HashSet::new();
     let mut url = match &paginator {
         Paginator::Cursor {

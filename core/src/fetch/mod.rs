@@ -150,10 +150,12 @@ pub fn start(
             .ok_or_else(|| FetchError::Url(format!("no stream `{stream_name}`")))?;
         let mut ctx = PageCtx {
             req: Requester {
-                engine: prepared.engine,
-                stream,
+                engine: Arc::new(prepared.engine),
+                method: stream.method,
+                records: Arc::new(stream.records.clone()),
+                paginator: stream.paginator.clone(),
                 url: prepared.url,
-                query: prepared.query,
+                query: Arc::new(prepared.query),
             },
             out: Emitter {
                 stream,
@@ -344,12 +346,16 @@ type KeyHasher = BuildHasherDefault<DefaultHasher>;
 /// under glibc's 64 KiB free threshold (larger frees trigger heap consolidation).
 const BATCH: usize = 256;
 
-/// The request side of a fetch: shared by concurrent page requests.
-pub(crate) struct Requester<'s> {
-    pub engine: HttpEngine,
-    pub stream: &'s Stream,
+/// The request side of a fetch. Cheap to clone, so page requests (and the parsing of
+/// their bodies) can run as their own tasks, on another worker than the extraction.
+#[derive(Clone)]
+pub(crate) struct Requester {
+    pub engine: Arc<HttpEngine>,
+    pub method: crate::manifest::Method,
+    pub records: Arc<crate::compile::JsonPath>,
+    pub paginator: Paginator,
     pub url: Url,
-    pub query: Vec<(String, String)>,
+    pub query: Arc<Vec<(String, String)>>,
 }
 
 /// The record side of a fetch: extraction, de-duplication, the channel.
@@ -368,7 +374,7 @@ pub(crate) struct Emitter<'s> {
 
 /// State of one fetch, split so pages can be requested while records are emitted.
 pub(crate) struct PageCtx<'s> {
-    pub req: Requester<'s>,
+    pub req: Requester,
     pub out: Emitter<'s>,
 }
 
@@ -383,13 +389,13 @@ pub(crate) struct PageOutcome {
     pub new: usize,
 }
 
-impl Requester<'_> {
+impl Requester {
     /// The stream URL with the static query and `params` (which win on conflict).
     pub fn page_url(&self, params: &[(&str, String)]) -> Url {
         let mut url = self.url.clone();
         {
             let mut q = url.query_pairs_mut();
-            for (k, v) in &self.query {
+            for (k, v) in self.query.iter() {
                 if !params.iter().any(|(p, _)| p == k) {
                     q.append_pair(k, v);
                 }
@@ -406,7 +412,7 @@ impl Requester<'_> {
 
     /// Requests a page with the stream's method and parses it as JSON.
     pub async fn get_page(&self, url: Url) -> Result<Page, FetchError> {
-        let method = match self.stream.method {
+        let method = match self.method {
             crate::manifest::Method::Get => reqwest::Method::GET,
             crate::manifest::Method::Post => reqwest::Method::POST,
             crate::manifest::Method::Put => reqwest::Method::PUT,
@@ -447,9 +453,7 @@ impl Requester<'_> {
     /// The records of a page through the stream's `records` path.
     pub fn select<'p>(&self, page: &'p Page) -> Vec<&'p Value> {
         let mut out = Vec::new();
-        self.stream
-            .records
-            .for_each(&page.body, &mut |v| out.push(v));
+        self.records.for_each(&page.body, &mut |v| out.push(v));
         out
     }
 }

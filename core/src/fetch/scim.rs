@@ -18,6 +18,15 @@ use serde_json::Value;
 use super::{Page, PageCtx, Requester};
 use crate::http::FetchError;
 
+/// A spawned page request, cancelled when the plan is abandoned.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// At most this many records are requested ahead of the one being emitted.
 const MAX_RECORDS_IN_FLIGHT: u64 = 2048;
 
@@ -55,7 +64,7 @@ pub(crate) async fn run(
     Ok(())
 }
 
-fn resources<'p>(req: &Requester<'_>, page: &'p Page) -> Vec<&'p Value> {
+fn resources<'p>(req: &Requester, page: &'p Page) -> Vec<&'p Value> {
     let selected = req.select(page);
     if !selected.is_empty() {
         return selected;
@@ -67,7 +76,7 @@ fn resources<'p>(req: &Requester<'_>, page: &'p Page) -> Vec<&'p Value> {
     }
 }
 
-async fn fetch(req: &Requester<'_>, start: u64, count: u32) -> Result<Page, FetchError> {
+async fn fetch(req: &Requester, start: u64, count: u32) -> Result<Page, FetchError> {
     let url = req.page_url(&[
         ("startIndex", start.to_string()),
         ("count", count.to_string()),
@@ -213,8 +222,21 @@ async fn one_pass(
             s += k - 1;
         }
         let req = &ctx.req;
+        // Each page is requested and parsed in its own task, so parsing the next pages
+        // runs on another worker while this one extracts; the plan's order is kept.
         let mut pages = futures::stream::iter(starts)
-            .map(|s| async move { (s, fetch(req, s, page_size).await) })
+            .map(|s| {
+                let r = req.clone();
+                let mut task =
+                    AbortOnDrop(tokio::spawn(async move { fetch(&r, s, page_size).await }));
+                async move {
+                    let page = match (&mut task.0).await {
+                        Ok(p) => p,
+                        Err(e) => Err(FetchError::Protocol(format!("a page request stopped: {e}"))),
+                    };
+                    (s, page)
+                }
+            })
             .buffered(window);
         while let Some((s, page)) = pages.next().await {
             let page = page?;

@@ -19,7 +19,7 @@ pub(crate) async fn run_single(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> 
 }
 
 pub(crate) async fn run_numbered(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> {
-    let paginator = ctx.req.stream.paginator.clone();
+    let paginator = ctx.req.paginator.clone();
     let mut index: u64;
     let page_size: u32;
     match &paginator {
