@@ -189,49 +189,6 @@ pub fn proc_status_kb(key: &str) -> Option<u64> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edits_apply_and_the_result_loads() {
-        let text = edit_manifest(
-            miro_manifest(),
-            ManifestEdit {
-                strip_rate_limit: true,
-                page_size: Some(1000),
-                concurrency: Some(1),
-            },
-        );
-        assert!(!text.contains("rate_limit:"));
-        assert!(text.contains("scim: { page_size: 1000, concurrency: 1 }"));
-        let c = load(&text);
-        assert!(c.http.rate_limit.is_none());
-        match c.streams["users"].paginator {
-            rollcall_core::compile::Paginator::Scim {
-                page_size,
-                concurrency,
-                ..
-            } => {
-                assert_eq!((page_size, concurrency), (1000, 1));
-            }
-            ref other => panic!("not a SCIM paginator: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn unedited_settings_are_kept() {
-        let text = edit_manifest(miro_manifest(), ManifestEdit::default());
-        assert!(text.contains("rate_limit:"));
-        let (a, b) = (load(miro_manifest()), load(&text));
-        assert_eq!(a.http.rate_limit, b.http.rate_limit);
-        assert_eq!(
-            format!("{:?}", a.streams["users"].paginator),
-            format!("{:?}", b.streams["users"].paginator)
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Sync into the store (`src/bin/sync_bench.rs`)
 
@@ -283,4 +240,47 @@ pub async fn sync_once(
     )
     .await
     .unwrap_or_else(|e| panic!("the sync failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits_apply_and_the_result_loads() {
+        let text = edit_manifest(
+            miro_manifest(),
+            ManifestEdit {
+                strip_rate_limit: true,
+                page_size: Some(1000),
+                concurrency: Some(1),
+            },
+        );
+        assert!(!text.contains("rate_limit:"));
+        assert!(text.contains("scim: { page_size: 1000, concurrency: 1 }"));
+        let c = load(&text);
+        assert!(c.http.rate_limit.is_none());
+        match c.streams["users"].paginator {
+            rollcall_core::compile::Paginator::Scim {
+                page_size,
+                concurrency,
+                ..
+            } => {
+                assert_eq!((page_size, concurrency), (1000, 1));
+            }
+            ref other => panic!("not a SCIM paginator: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unedited_settings_are_kept() {
+        let text = edit_manifest(miro_manifest(), ManifestEdit::default());
+        assert!(text.contains("rate_limit:"));
+        let (a, b) = (load(miro_manifest()), load(&text));
+        assert_eq!(a.http.rate_limit, b.http.rate_limit);
+        assert_eq!(
+            format!("{:?}", a.streams["users"].paginator),
+            format!("{:?}", b.streams["users"].paginator)
+        );
+    }
 }
