@@ -23,7 +23,9 @@ use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
-use crate::users::{PersonFields, PersonOutcome, Upsert, UserKey, upsert_person};
+use crate::users::UserKey;
+
+mod batch;
 use crate::{Store, StoreError, time};
 
 macro_rules! select_runs {
@@ -529,135 +531,6 @@ fn run_row(row: SqliteRow) -> Result<RunRow, StoreError> {
     })
 }
 
-/// What happened to the account.
-enum AccountOutcome {
-    Created,
-    Updated,
-    Unchanged,
-}
-
-type SaasTuple = (
-    i64,
-    Option<i64>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<bool>,
-    String,
-    Option<String>,
-    String,
-    bool,
-);
-
-async fn upsert_account(
-    conn: &mut SqliteConnection,
-    user_id: i64,
-    rec: &IncomingAccount,
-    opts: &SyncOptions,
-    run_id: i64,
-    now: &str,
-) -> Result<AccountOutcome, StoreError> {
-    let ctx = || format!("store account {} of {}", rec.external_id, opts.instance);
-    let existing: Option<SaasTuple> = sqlx::query_as(
-        "SELECT id, user_id, app, username, user_type, active, roles, last_activity_at, fields, present
-         FROM saas_users WHERE instance = ? AND external_id = ?",
-    )
-    .bind(&opts.instance)
-    .bind(&rec.external_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(StoreError::db(ctx()))?;
-    let roles = serde_json::to_string(&rec.roles).map_err(|e| StoreError::InvalidInput {
-        what: format!("the roles of account {}", rec.external_id),
-        detail: e.to_string(),
-    })?;
-    let fields = Value::Object(rec.fields.clone());
-    let last_activity = rec.last_activity_at.map(time::fmt);
-    let Some((
-        id,
-        old_user,
-        old_app,
-        old_username,
-        old_type,
-        old_active,
-        old_roles,
-        old_activity,
-        old_fields,
-        present,
-    )) = existing
-    else {
-        sqlx::query(
-            "INSERT INTO saas_users (user_id, app, instance, external_id, username, user_type, active,
-                roles, last_activity_at, fields, first_seen_at, last_seen_at, last_seen_run_id, present, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, 1, ?11)",
-        )
-        .bind(user_id)
-        .bind(&opts.app)
-        .bind(&opts.instance)
-        .bind(&rec.external_id)
-        .bind(&rec.username)
-        .bind(&rec.user_type)
-        .bind(rec.active)
-        .bind(&roles)
-        .bind(&last_activity)
-        .bind(fields.to_string())
-        .bind(now)
-        .bind(run_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(StoreError::db(ctx()))?;
-        return Ok(AccountOutcome::Created);
-    };
-    let old_roles: Value = serde_json::from_str(&old_roles).map_err(|e| StoreError::Corrupt {
-        what: format!("roles of SaaS user {id}"),
-        detail: e.to_string(),
-    })?;
-    let old_fields: Value = serde_json::from_str(&old_fields).map_err(|e| StoreError::Corrupt {
-        what: format!("fields of SaaS user {id}"),
-        detail: e.to_string(),
-    })?;
-    let same = old_user == Some(user_id)
-        && old_app == opts.app
-        && old_username == rec.username
-        && old_type == rec.user_type
-        && old_active == rec.active
-        && old_roles == serde_json::json!(rec.roles)
-        && old_activity == last_activity
-        && old_fields == fields
-        && present;
-    if same {
-        sqlx::query("UPDATE saas_users SET last_seen_at = ?, last_seen_run_id = ? WHERE id = ?")
-            .bind(now)
-            .bind(run_id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db(ctx()))?;
-        return Ok(AccountOutcome::Unchanged);
-    }
-    sqlx::query(
-        "UPDATE saas_users SET user_id = ?1, app = ?2, username = ?3, user_type = ?4, active = ?5,
-            roles = ?6, last_activity_at = ?7, fields = ?8, last_seen_at = ?9, last_seen_run_id = ?10,
-            present = 1, updated_at = ?9
-         WHERE id = ?11",
-    )
-    .bind(user_id)
-    .bind(&opts.app)
-    .bind(&rec.username)
-    .bind(&rec.user_type)
-    .bind(rec.active)
-    .bind(&roles)
-    .bind(&last_activity)
-    .bind(fields.to_string())
-    .bind(now)
-    .bind(run_id)
-    .bind(id)
-    .execute(&mut *conn)
-    .await
-    .map_err(StoreError::db(ctx()))?;
-    Ok(AccountOutcome::Updated)
-}
-
 impl RunGuard {
     /// The run's id.
     pub fn id(&self) -> i64 {
@@ -702,7 +575,8 @@ impl RunGuard {
         })
     }
 
-    /// Applies one record inside the run's transaction.
+    /// Applies one record inside the run's transaction: a batch of one
+    /// (see [`apply_batch`](RunGuard::apply_batch)).
     ///
     /// The person is found by `opts.sync_key` (case-insensitive). Not found: skipped under
     /// [`Preference::UpdateOnly`], created with `opts.role` under
@@ -720,120 +594,63 @@ impl RunGuard {
         rec: IncomingAccount,
         opts: &SyncOptions,
     ) -> Result<Outcome, StoreError> {
-        let outcome = self.apply_inner(&rec, opts).await?;
-        match &outcome {
-            Outcome::Created => self.tally.created += 1,
-            Outcome::Updated => self.tally.updated += 1,
-            Outcome::Unchanged => self.tally.unchanged += 1,
-            Outcome::Skipped(reason) => {
-                self.tally.skipped += 1;
-                let key = rec.external_id.clone();
-                self.push_error(key, Stage::Store, reason.clone());
-            }
-        }
-        Ok(outcome)
+        let mut outcomes = self.apply_batch(vec![rec], opts).await?;
+        outcomes.pop().ok_or_else(|| StoreError::InvalidInput {
+            what: format!("run {}", self.id),
+            detail: "a batch of one record gave no outcome".to_owned(),
+        })
     }
 
-    async fn apply_inner(
+    /// Applies records inside the run's transaction, with the same effect, outcomes, tally
+    /// and recorded skip reasons as calling [`apply`](RunGuard::apply) on each in order
+    /// (including records of the same account or the same person twice), but with a
+    /// handful of SQL statements for the whole batch instead of several per record: the
+    /// people and accounts the batch can touch are read at once, the records are decided in
+    /// memory in order, and the changes are written with multi-row statements.
+    ///
+    /// Batches of a few hundred records work best. On an error nothing of the batch is
+    /// counted; the run should then [`fail`](RunGuard::fail) (some of the batch's writes may
+    /// have reached the run's transaction).
+    pub async fn apply_batch(
         &mut self,
-        rec: &IncomingAccount,
+        recs: Vec<IncomingAccount>,
         opts: &SyncOptions,
-    ) -> Result<Outcome, StoreError> {
-        let with_account = opts.selection == Selection::UserPlusSaasUser;
-        if with_account {
+    ) -> Result<Vec<Outcome>, StoreError> {
+        if recs.is_empty() {
+            return Ok(Vec::new());
+        }
+        if opts.selection == Selection::UserPlusSaasUser {
             self.covers(&opts.app, &opts.instance);
         }
-        let run_id = self.id;
-        let integration = self.integration.clone();
-        let now = time::now();
-        let new_keys: Vec<String> = rec
-            .user_fields
-            .keys()
-            .filter(|k| {
-                !matches!(
-                    k.as_str(),
-                    "username" | "email" | "first_name" | "last_name"
-                )
-            })
-            .filter(|k| !self.custom_keys_seen.contains(*k))
-            .cloned()
-            .collect();
-        let person = match (&rec.sync_value, PersonFields::from_mapped(&rec.user_fields)) {
-            (_, Err(reason)) => PersonOutcome::Skipped(reason),
-            (None, _) => PersonOutcome::Skipped(format!(
-                "the record has no value for the sync key {}",
-                opts.sync_key
-            )),
-            (Some(v), _) if v.trim().is_empty() => PersonOutcome::Skipped(format!(
-                "the record has an empty value for the sync key {}",
-                opts.sync_key
-            )),
-            (Some(sync_value), Ok(fields)) => {
-                let tx = self.tx().await?;
-                for key in &new_keys {
-                    sqlx::query(
-                        "INSERT INTO custom_fields (key, label, created_by_integration, created_at)
-                         VALUES (?1, ?1, ?2, ?3) ON CONFLICT (key) DO NOTHING",
-                    )
-                    .bind(key)
-                    .bind(&integration)
-                    .bind(&now)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(StoreError::db(format!("declare custom field '{key}'")))?;
-                }
-                upsert_person(
-                    tx,
-                    Upsert {
-                        key: &opts.sync_key,
-                        sync_value,
-                        fields,
-                        create: opts.preference == Preference::CreateAndUpdate,
-                        role_on_create: opts.role.as_deref(),
-                        role_on_update: None,
-                        source: &opts.source,
-                        now: &now,
-                    },
-                )
-                .await?
-            }
+        self.tx().await?;
+        let Some(tx) = self.tx.as_mut() else {
+            return Err(StoreError::InvalidInput {
+                what: format!("run {}", self.id),
+                detail: "the data transaction is gone".to_owned(),
+            });
         };
-        let (user_id, person_outcome) = match person {
-            PersonOutcome::Skipped(reason) => {
-                if with_account {
-                    let tx = self.tx().await?;
-                    sqlx::query(
-                        "UPDATE saas_users SET last_seen_at = ?, last_seen_run_id = ?
-                         WHERE instance = ? AND external_id = ?",
-                    )
-                    .bind(&now)
-                    .bind(run_id)
-                    .bind(&opts.instance)
-                    .bind(&rec.external_id)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(StoreError::db(format!(
-                        "mark account {} as seen",
-                        rec.external_id
-                    )))?;
+        let applied = batch::Batch::apply(
+            tx,
+            opts,
+            self.id,
+            &self.integration,
+            &self.custom_keys_seen,
+            &recs,
+        )
+        .await?;
+        self.custom_keys_seen.extend(applied.declared);
+        for (rec, outcome) in recs.into_iter().zip(&applied.outcomes) {
+            match outcome {
+                Outcome::Created => self.tally.created += 1,
+                Outcome::Updated => self.tally.updated += 1,
+                Outcome::Unchanged => self.tally.unchanged += 1,
+                Outcome::Skipped(reason) => {
+                    self.tally.skipped += 1;
+                    self.push_error(rec.external_id, Stage::Store, reason.clone());
                 }
-                return Ok(Outcome::Skipped(reason));
             }
-            PersonOutcome::Created(id) => (id, Outcome::Created),
-            PersonOutcome::Updated(id) => (id, Outcome::Updated),
-            PersonOutcome::Unchanged(id) => (id, Outcome::Unchanged),
-        };
-        self.custom_keys_seen.extend(new_keys);
-        if !with_account {
-            return Ok(person_outcome);
         }
-        let tx = self.tx().await?;
-        let account = upsert_account(tx, user_id, rec, opts, run_id, &now).await?;
-        Ok(match (person_outcome, account) {
-            (Outcome::Created, _) | (_, AccountOutcome::Created) => Outcome::Created,
-            (Outcome::Updated, _) | (_, AccountOutcome::Updated) => Outcome::Updated,
-            _ => Outcome::Unchanged,
-        })
+        Ok(applied.outcomes)
     }
 
     fn push_error(&mut self, record_key: String, stage: Stage, reason: String) {

@@ -23,6 +23,9 @@ use rollcall_store::{
 };
 use serde_json::{Map, Value};
 
+/// Records stored per [`RunGuard::apply_batch`](rollcall_store::RunGuard::apply_batch) call.
+const BATCH: usize = 256;
+
 /// Why a sync did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -126,37 +129,46 @@ pub async fn run(
         }
     };
     let mut counts = Counts::default();
-    while let Some(item) = fetch.items.recv().await {
-        match item {
-            Item::Record(record) => {
+    let mut batch: Vec<IncomingAccount> = Vec::with_capacity(BATCH);
+    loop {
+        let item = fetch.items.recv().await;
+        let end = item.is_none();
+        let skipped = match item {
+            Some(Item::Record(record)) => {
                 counts.fetched += 1;
-                let account = account(&record, integration);
-                match guard.apply(account, &opts).await {
-                    Ok(_) => {}
-                    Err(e) => {
-                        drop(fetch.items);
-                        fetch.task.abort();
-                        let message = e.to_string();
-                        guard.fail(&message).await?;
-                        return Err(SyncError::Aborted {
-                            run: run_id,
-                            message,
-                        });
-                    }
-                }
+                batch.push(account(&record, integration));
+                None
             }
-            Item::Skipped(s) => {
-                counts.fetched += 1;
-                counts.failed += 1;
-                let key = s.key.clone().unwrap_or_else(|| s.position.clone());
-                guard
-                    .record_error(
-                        &key,
-                        Stage::Extract,
-                        &format!("{}: {}", s.position, s.reason),
-                    )
-                    .await?;
-            }
+            Some(Item::Skipped(s)) => Some(s),
+            None => None,
+        };
+        // Store the pending records when the batch is full, at the end, and before an
+        // extraction error is recorded (so errors stay in record order).
+        let flush = batch.len() >= BATCH || ((end || skipped.is_some()) && !batch.is_empty());
+        if flush && let Err(e) = guard.apply_batch(std::mem::take(&mut batch), &opts).await {
+            drop(fetch.items);
+            fetch.task.abort();
+            let message = e.to_string();
+            guard.fail(&message).await?;
+            return Err(SyncError::Aborted {
+                run: run_id,
+                message,
+            });
+        }
+        if let Some(s) = skipped {
+            counts.fetched += 1;
+            counts.failed += 1;
+            let key = s.key.clone().unwrap_or_else(|| s.position.clone());
+            guard
+                .record_error(
+                    &key,
+                    Stage::Extract,
+                    &format!("{}: {}", s.position, s.reason),
+                )
+                .await?;
+        }
+        if end {
+            break;
         }
     }
     let summary = match fetch.task.await {

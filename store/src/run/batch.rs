@@ -1,0 +1,770 @@
+//! The batched apply: a batch of records is decided in Rust against the people and accounts
+//! it can touch (read in a couple of statements), then written with a handful of multi-row
+//! statements, with the same effect as applying the records one by one.
+//!
+//! Why this is equivalent to sequential application:
+//!
+//! - Every person a record of the batch could match or collide with is read up front: the
+//!   people whose username or email equals (case-insensitively, as SQLite's `NOCASE` and
+//!   `lower()` do: ASCII only) any sync value, mapped username or mapped email of the batch,
+//!   and for a custom sync key the people whose key value matches a sync value. People
+//!   created or changed by earlier records of the batch stay in that in-memory view, so a
+//!   later record sees them as it would have seen them in the database.
+//! - Unique conflicts are decided in memory, email first, then username (the order SQLite
+//!   checks the two indexes, so the skip reason is the same).
+//! - New rows get explicit ids, `max(id) + 1` onwards, which is the id SQLite would give them.
+//! - Writes are ordered so no transient unique conflict can occur: people whose username or
+//!   email changes first get placeholder values, then people are updated, then created, then
+//!   accounts are written.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde_json::{Map, Value, json};
+use sqlx::SqliteConnection;
+
+use super::{IncomingAccount, Outcome, Preference, Selection, SyncOptions};
+use crate::users::{PersonFields, PersonOutcome, UserKey};
+use crate::{StoreError, time};
+
+fn fold(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// As read.
+    Clean,
+    /// Only `last_seen_*` moves (accounts only).
+    Seen,
+    /// Changed; written with an `UPDATE`.
+    Updated,
+    /// New; written with an `INSERT`.
+    Created,
+}
+
+struct Person {
+    username: String,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    role: Option<String>,
+    custom: Map<String, Value>,
+    /// The custom sync key's value as the lookup sees it (`lower(CAST(json_extract(..)))`).
+    key_value: Option<String>,
+    /// Folded username and email as read (for people read from the database).
+    original: Option<(String, Option<String>)>,
+    state: State,
+}
+
+struct Account {
+    id: i64,
+    user_id: Option<i64>,
+    app: String,
+    username: Option<String>,
+    user_type: Option<String>,
+    active: Option<bool>,
+    roles: Value,
+    last_activity_at: Option<String>,
+    fields: Value,
+    present: bool,
+    state: State,
+}
+
+enum AccountOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+type UserRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+type SaasRow = (
+    i64,
+    Option<i64>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+    String,
+    Option<String>,
+    String,
+    bool,
+    String,
+);
+
+const LOAD_USERS: &str = "SELECT id, username, email, first_name, last_name, role, custom,
+        lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
+     WHERE username IN (SELECT value FROM json_each(?1))
+     UNION SELECT id, username, email, first_name, last_name, role, custom,
+        lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
+     WHERE email IN (SELECT value FROM json_each(?1))";
+
+const LOAD_USERS_CUSTOM: &str = "SELECT id, username, email, first_name, last_name, role, custom,
+        lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
+     WHERE username IN (SELECT value FROM json_each(?1))
+     UNION SELECT id, username, email, first_name, last_name, role, custom,
+        lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
+     WHERE email IN (SELECT value FROM json_each(?1))
+     UNION SELECT id, username, email, first_name, last_name, role, custom,
+        lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
+     WHERE lower(CAST(json_extract(custom, ?2) AS TEXT)) IN (SELECT value FROM json_each(?3))";
+
+/// What a batch did, for the guard's bookkeeping.
+pub(super) struct Applied {
+    pub outcomes: Vec<Outcome>,
+    /// Custom keys declared in `custom_fields`.
+    pub declared: Vec<String>,
+}
+
+pub(super) struct Batch<'a> {
+    conn: &'a mut SqliteConnection,
+    opts: &'a SyncOptions,
+    run_id: i64,
+    integration: &'a str,
+    now: String,
+    people: HashMap<i64, Person>,
+    by_username: HashMap<String, i64>,
+    by_email: HashMap<String, i64>,
+    accounts: HashMap<String, Account>,
+    next_user_id: i64,
+    next_account_id: i64,
+    declare: BTreeSet<String>,
+}
+
+impl<'a> Batch<'a> {
+    pub(super) async fn apply(
+        conn: &'a mut SqliteConnection,
+        opts: &'a SyncOptions,
+        run_id: i64,
+        integration: &'a str,
+        custom_keys_seen: &HashSet<String>,
+        recs: &[IncomingAccount],
+    ) -> Result<Applied, StoreError> {
+        let (max_user, max_account): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT coalesce(max(id), 0) FROM users), (SELECT coalesce(max(id), 0) FROM saas_users)",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::db("read the highest user and account ids"))?;
+        let mut batch = Batch {
+            conn,
+            opts,
+            run_id,
+            integration,
+            now: time::now(),
+            people: HashMap::new(),
+            by_username: HashMap::new(),
+            by_email: HashMap::new(),
+            accounts: HashMap::new(),
+            next_user_id: max_user + 1,
+            next_account_id: max_account + 1,
+            declare: BTreeSet::new(),
+        };
+        batch.load(recs).await?;
+        let mut outcomes = Vec::with_capacity(recs.len());
+        for rec in recs {
+            outcomes.push(batch.decide(rec, custom_keys_seen).await?);
+        }
+        batch.write().await?;
+        Ok(Applied {
+            outcomes,
+            declared: batch.declare.into_iter().collect(),
+        })
+    }
+
+    async fn load(&mut self, recs: &[IncomingAccount]) -> Result<(), StoreError> {
+        let mut names = BTreeSet::new();
+        let mut key_values = BTreeSet::new();
+        for rec in recs {
+            if let Some(v) = &rec.sync_value {
+                names.insert(fold(v));
+                key_values.insert(fold(v));
+            }
+            for field in ["username", "email"] {
+                if let Some(v) = rec.user_fields.get(field) {
+                    match v {
+                        Value::String(s) => names.insert(fold(s)),
+                        Value::Number(n) => names.insert(n.to_string()),
+                        Value::Bool(b) => names.insert(b.to_string()),
+                        _ => false,
+                    };
+                }
+            }
+        }
+        let names = json!(names).to_string();
+        let rows: Vec<UserRow> = match &self.opts.sync_key {
+            UserKey::Custom(key) => {
+                sqlx::query_as(LOAD_USERS_CUSTOM)
+                    .bind(&names)
+                    .bind(crate::query::json_path(key))
+                    .bind(json!(key_values).to_string())
+                    .fetch_all(&mut *self.conn)
+                    .await
+            }
+            _ => {
+                sqlx::query_as(LOAD_USERS)
+                    .bind(&names)
+                    .bind(None::<String>)
+                    .fetch_all(&mut *self.conn)
+                    .await
+            }
+        }
+        .map_err(StoreError::db("look up the users of a batch of records"))?;
+        for (id, username, email, first_name, last_name, role, custom, key_value) in rows {
+            let custom: Map<String, Value> =
+                serde_json::from_str(&custom).map_err(|e| StoreError::Corrupt {
+                    what: format!("custom fields of user {id}"),
+                    detail: format!("not a JSON object ({e})"),
+                })?;
+            self.by_username.insert(fold(&username), id);
+            if let Some(e) = &email {
+                self.by_email.insert(fold(e), id);
+            }
+            let original = Some((fold(&username), email.as_deref().map(fold)));
+            self.people.insert(
+                id,
+                Person {
+                    username,
+                    email,
+                    first_name,
+                    last_name,
+                    role,
+                    custom,
+                    key_value,
+                    original,
+                    state: State::Clean,
+                },
+            );
+        }
+        if self.opts.selection != Selection::UserPlusSaasUser {
+            return Ok(());
+        }
+        let ids: BTreeSet<&str> = recs.iter().map(|r| r.external_id.as_str()).collect();
+        let rows: Vec<SaasRow> = sqlx::query_as(
+            "SELECT id, user_id, app, username, user_type, active, roles, last_activity_at, fields,
+                present, external_id
+             FROM saas_users WHERE instance = ?1 AND external_id IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(&self.opts.instance)
+        .bind(json!(ids).to_string())
+        .fetch_all(&mut *self.conn)
+        .await
+        .map_err(StoreError::db(format!(
+            "look up the accounts of a batch of records of {}",
+            self.opts.instance
+        )))?;
+        for (
+            id,
+            user_id,
+            app,
+            username,
+            user_type,
+            active,
+            roles,
+            activity,
+            fields,
+            present,
+            ext,
+        ) in rows
+        {
+            let roles: Value = serde_json::from_str(&roles).map_err(|e| StoreError::Corrupt {
+                what: format!("roles of SaaS user {id}"),
+                detail: e.to_string(),
+            })?;
+            let fields: Value = serde_json::from_str(&fields).map_err(|e| StoreError::Corrupt {
+                what: format!("fields of SaaS user {id}"),
+                detail: e.to_string(),
+            })?;
+            self.accounts.insert(
+                ext,
+                Account {
+                    id,
+                    user_id,
+                    app,
+                    username,
+                    user_type,
+                    active,
+                    roles,
+                    last_activity_at: activity,
+                    fields,
+                    present,
+                    state: State::Clean,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// One record, as `apply` would have done it, against the in-memory view.
+    async fn decide(
+        &mut self,
+        rec: &IncomingAccount,
+        custom_keys_seen: &HashSet<String>,
+    ) -> Result<Outcome, StoreError> {
+        let with_account = self.opts.selection == Selection::UserPlusSaasUser;
+        let person = match (&rec.sync_value, PersonFields::from_mapped(&rec.user_fields)) {
+            (_, Err(reason)) => PersonOutcome::Skipped(reason),
+            (None, _) => PersonOutcome::Skipped(format!(
+                "the record has no value for the sync key {}",
+                self.opts.sync_key
+            )),
+            (Some(v), _) if v.trim().is_empty() => PersonOutcome::Skipped(format!(
+                "the record has an empty value for the sync key {}",
+                self.opts.sync_key
+            )),
+            (Some(sync_value), Ok(fields)) => {
+                for key in rec.user_fields.keys() {
+                    if !matches!(
+                        key.as_str(),
+                        "username" | "email" | "first_name" | "last_name"
+                    ) && !custom_keys_seen.contains(key)
+                    {
+                        self.declare.insert(key.clone());
+                    }
+                }
+                self.upsert_person(sync_value, fields).await?
+            }
+        };
+        let (user_id, person_outcome) = match person {
+            PersonOutcome::Skipped(reason) => {
+                if with_account
+                    && let Some(a) = self.accounts.get_mut(&rec.external_id)
+                    && a.state == State::Clean
+                {
+                    a.state = State::Seen;
+                }
+                return Ok(Outcome::Skipped(reason));
+            }
+            PersonOutcome::Created(id) => (id, Outcome::Created),
+            PersonOutcome::Updated(id) => (id, Outcome::Updated),
+            PersonOutcome::Unchanged(id) => (id, Outcome::Unchanged),
+        };
+        if !with_account {
+            return Ok(person_outcome);
+        }
+        let account = self.upsert_account(user_id, rec);
+        Ok(match (person_outcome, account) {
+            (Outcome::Created, _) | (_, AccountOutcome::Created) => Outcome::Created,
+            (Outcome::Updated, _) | (_, AccountOutcome::Updated) => Outcome::Updated,
+            _ => Outcome::Unchanged,
+        })
+    }
+
+    fn find(&self, value: &str) -> Option<i64> {
+        let folded = fold(value);
+        match &self.opts.sync_key {
+            UserKey::Username => self.by_username.get(&folded).copied(),
+            UserKey::Email => self.by_email.get(&folded).copied(),
+            UserKey::Custom(_) => self
+                .people
+                .iter()
+                .filter(|(_, p)| p.key_value.as_deref() == Some(folded.as_str()))
+                .map(|(id, _)| *id)
+                .min(),
+        }
+    }
+
+    /// The unique conflict SQLite would report for `id` taking these values (email first).
+    fn conflict(&self, id: Option<i64>, username: &str, email: Option<&str>) -> Option<String> {
+        let other = |found: Option<&i64>| found.is_some_and(|f| Some(*f) != id);
+        if let Some(e) = email
+            && other(self.by_email.get(&fold(e)))
+        {
+            return Some(format!("email {e} is already used by another user"));
+        }
+        if other(self.by_username.get(&fold(username))) {
+            return Some(format!(
+                "username {username} is already used by another user"
+            ));
+        }
+        None
+    }
+
+    /// The custom sync key's value of a person as the lookup query computes it.
+    async fn key_value(
+        &mut self,
+        custom: &Map<String, Value>,
+    ) -> Result<Option<String>, StoreError> {
+        let UserKey::Custom(key) = &self.opts.sync_key else {
+            return Ok(None);
+        };
+        match custom.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(fold(s))),
+            Some(Value::Bool(b)) => Ok(Some(if *b { "1" } else { "0" }.to_owned())),
+            Some(Value::Number(n)) if n.is_i64() => Ok(Some(n.to_string())),
+            Some(_) => {
+                // Reals, big integers, arrays and objects: let SQLite say how it casts them.
+                let text = Value::Object(custom.clone()).to_string();
+                sqlx::query_scalar("SELECT lower(CAST(json_extract(?1, ?2) AS TEXT))")
+                    .bind(text)
+                    .bind(crate::query::json_path(key))
+                    .fetch_one(&mut *self.conn)
+                    .await
+                    .map_err(StoreError::db(format!("read custom field {key}")))
+            }
+        }
+    }
+
+    fn index(&mut self, id: i64, old: Option<(&str, Option<&str>)>, new: (&str, Option<&str>)) {
+        if let Some((u, e)) = old {
+            if self.by_username.get(&fold(u)) == Some(&id) {
+                self.by_username.remove(&fold(u));
+            }
+            if let Some(e) = e
+                && self.by_email.get(&fold(e)) == Some(&id)
+            {
+                self.by_email.remove(&fold(e));
+            }
+        }
+        self.by_username.insert(fold(new.0), id);
+        if let Some(e) = new.1 {
+            self.by_email.insert(fold(e), id);
+        }
+    }
+
+    async fn upsert_person(
+        &mut self,
+        sync_value: &str,
+        fields: PersonFields,
+    ) -> Result<PersonOutcome, StoreError> {
+        let Some(id) = self.find(sync_value) else {
+            if self.opts.preference != Preference::CreateAndUpdate {
+                return Ok(PersonOutcome::Skipped(format!(
+                    "no user with {} = {}; preference is update-only",
+                    self.opts.sync_key, sync_value
+                )));
+            }
+            return self.create_person(sync_value, fields).await;
+        };
+        let Some(p) = self.people.get(&id) else {
+            return Err(StoreError::InvalidInput {
+                what: format!("user {id}"),
+                detail: "missing from the batch's view".to_owned(),
+            });
+        };
+        let mut custom_map = p.custom.clone();
+        for (key, value) in fields.custom {
+            if value.is_null() {
+                custom_map.remove(&key);
+            } else {
+                custom_map.insert(key, value);
+            }
+        }
+        let new_username = fields.username.unwrap_or_else(|| p.username.clone());
+        let new_email = fields.email.unwrap_or_else(|| p.email.clone());
+        let new_first = fields.first_name.unwrap_or_else(|| p.first_name.clone());
+        let new_last = fields.last_name.unwrap_or_else(|| p.last_name.clone());
+        if new_username == p.username
+            && new_email == p.email
+            && new_first == p.first_name
+            && new_last == p.last_name
+            && custom_map == p.custom
+        {
+            return Ok(PersonOutcome::Unchanged(id));
+        }
+        if let Some(reason) = self.conflict(Some(id), &new_username, new_email.as_deref()) {
+            return Ok(PersonOutcome::Skipped(reason));
+        }
+        let (old_username, old_email) = (p.username.clone(), p.email.clone());
+        let key_value = self.key_value(&custom_map).await?;
+        self.index(
+            id,
+            Some((&old_username, old_email.as_deref())),
+            (&new_username, new_email.as_deref()),
+        );
+        if let Some(p) = self.people.get_mut(&id) {
+            p.username = new_username;
+            p.email = new_email;
+            p.first_name = new_first;
+            p.last_name = new_last;
+            p.custom = custom_map;
+            p.key_value = key_value;
+            if p.state != State::Created {
+                p.state = State::Updated;
+            }
+        }
+        Ok(PersonOutcome::Updated(id))
+    }
+
+    async fn create_person(
+        &mut self,
+        sync_value: &str,
+        fields: PersonFields,
+    ) -> Result<PersonOutcome, StoreError> {
+        let PersonFields {
+            username,
+            email,
+            first_name,
+            last_name,
+            mut custom,
+        } = fields;
+        let mut email = email.flatten();
+        let mut username = username;
+        match &self.opts.sync_key {
+            UserKey::Username => username = username.or_else(|| Some(sync_value.to_owned())),
+            UserKey::Email => email = email.or_else(|| Some(sync_value.to_owned())),
+            UserKey::Custom(key) => {
+                custom
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::String(sync_value.to_owned()));
+            }
+        }
+        let Some(username) = username.or_else(|| email.clone()) else {
+            return Ok(PersonOutcome::Skipped(format!(
+                "no user with {} = {} and the record maps no username or email to create one",
+                self.opts.sync_key, sync_value
+            )));
+        };
+        custom.retain(|_, v| !v.is_null());
+        let custom: Map<String, Value> = custom.into_iter().collect();
+        if let Some(reason) = self.conflict(None, &username, email.as_deref()) {
+            return Ok(PersonOutcome::Skipped(reason));
+        }
+        let key_value = self.key_value(&custom).await?;
+        let id = self.next_user_id;
+        self.next_user_id += 1;
+        self.index(id, None, (&username, email.as_deref()));
+        self.people.insert(
+            id,
+            Person {
+                username,
+                email,
+                first_name: first_name.flatten(),
+                last_name: last_name.flatten(),
+                role: self.opts.role.clone(),
+                custom,
+                key_value,
+                original: None,
+                state: State::Created,
+            },
+        );
+        Ok(PersonOutcome::Created(id))
+    }
+
+    fn upsert_account(&mut self, user_id: i64, rec: &IncomingAccount) -> AccountOutcome {
+        let roles = json!(rec.roles);
+        let fields = Value::Object(rec.fields.clone());
+        let last_activity = rec.last_activity_at.map(time::fmt);
+        let Some(a) = self.accounts.get_mut(&rec.external_id) else {
+            let id = self.next_account_id;
+            self.next_account_id += 1;
+            self.accounts.insert(
+                rec.external_id.clone(),
+                Account {
+                    id,
+                    user_id: Some(user_id),
+                    app: self.opts.app.clone(),
+                    username: rec.username.clone(),
+                    user_type: rec.user_type.clone(),
+                    active: rec.active,
+                    roles,
+                    last_activity_at: last_activity,
+                    fields,
+                    present: true,
+                    state: State::Created,
+                },
+            );
+            return AccountOutcome::Created;
+        };
+        let same = a.user_id == Some(user_id)
+            && a.app == self.opts.app
+            && a.username == rec.username
+            && a.user_type == rec.user_type
+            && a.active == rec.active
+            && a.roles == roles
+            && a.last_activity_at == last_activity
+            && a.fields == fields
+            && a.present;
+        if same {
+            if a.state == State::Clean {
+                a.state = State::Seen;
+            }
+            return AccountOutcome::Unchanged;
+        }
+        a.user_id = Some(user_id);
+        a.app = self.opts.app.clone();
+        a.username = rec.username.clone();
+        a.user_type = rec.user_type.clone();
+        a.active = rec.active;
+        a.roles = roles;
+        a.last_activity_at = last_activity;
+        a.fields = fields;
+        a.present = true;
+        if a.state != State::Created {
+            a.state = State::Updated;
+        }
+        AccountOutcome::Updated
+    }
+
+    /// Writes what the batch decided, in an order free of transient unique conflicts.
+    async fn write(&mut self) -> Result<(), StoreError> {
+        let now = self.now.clone();
+        if !self.declare.is_empty() {
+            sqlx::query(
+                "INSERT INTO custom_fields (key, label, created_by_integration, created_at)
+                 SELECT value, value, ?1, ?2 FROM json_each(?3) WHERE true
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(self.integration)
+            .bind(&now)
+            .bind(json!(self.declare).to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(StoreError::db(
+                "declare the custom fields of a batch of records",
+            ))?;
+        }
+        let mut ids: Vec<i64> = self.people.keys().copied().collect();
+        ids.sort_unstable();
+        let row = |id: i64, p: &Person| {
+            json!([
+                id,
+                p.username,
+                p.email,
+                p.first_name,
+                p.last_name,
+                p.role,
+                Value::Object(p.custom.clone()).to_string()
+            ])
+        };
+        let mut updated = Vec::new();
+        let mut created = Vec::new();
+        let mut moved = Vec::new();
+        for id in ids {
+            let p = &self.people[&id];
+            match p.state {
+                State::Updated => {
+                    let now_keys = (fold(&p.username), p.email.as_deref().map(fold));
+                    if p.original.as_ref() != Some(&now_keys) {
+                        moved.push(id);
+                    }
+                    updated.push(row(id, p));
+                }
+                State::Created => created.push(row(id, p)),
+                State::Clean | State::Seen => {}
+            }
+        }
+        if !moved.is_empty() {
+            // Free the usernames and emails that change hands before anyone takes them.
+            sqlx::query(
+                "UPDATE users SET username = char(1) || 'rollcall-moving-' || id, email = NULL
+                 WHERE id IN (SELECT value FROM json_each(?1))",
+            )
+            .bind(json!(moved).to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(StoreError::db("update the users of a batch of records"))?;
+        }
+        if !updated.is_empty() {
+            sqlx::query(
+                "UPDATE users SET username = j.value ->> 1, email = j.value ->> 2,
+                    first_name = j.value ->> 3, last_name = j.value ->> 4, role = j.value ->> 5,
+                    custom = j.value ->> 6, updated_at = ?1
+                 FROM json_each(?2) AS j WHERE users.id = j.value ->> 0",
+            )
+            .bind(&now)
+            .bind(Value::Array(updated).to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(StoreError::db("update the users of a batch of records"))?;
+        }
+        if !created.is_empty() {
+            sqlx::query(
+                "INSERT INTO users (id, username, email, first_name, last_name, role, custom, source,
+                    created_at, updated_at)
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                    value ->> 6, ?1, ?2, ?2
+                 FROM json_each(?3)",
+            )
+            .bind(&self.opts.source)
+            .bind(&now)
+            .bind(Value::Array(created).to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(StoreError::db("create the users of a batch of records"))?;
+        }
+        let mut accounts: Vec<(&String, &Account)> = self.accounts.iter().collect();
+        accounts.sort_unstable_by_key(|(_, a)| a.id);
+        let row = |ext: &String, a: &Account| {
+            json!([
+                a.id,
+                a.user_id,
+                a.app,
+                ext,
+                a.username,
+                a.user_type,
+                a.active,
+                a.roles.to_string(),
+                a.last_activity_at,
+                a.fields.to_string()
+            ])
+        };
+        let mut updated = Vec::new();
+        let mut created = Vec::new();
+        let mut seen = Vec::new();
+        for (ext, a) in accounts {
+            match a.state {
+                State::Clean => {}
+                State::Seen => seen.push(a.id),
+                State::Updated => updated.push(row(ext, a)),
+                State::Created => created.push(row(ext, a)),
+            }
+        }
+        let ctx = || format!("store the accounts of a batch of {}", self.opts.instance);
+        if !updated.is_empty() {
+            sqlx::query(
+                "UPDATE saas_users SET user_id = j.value ->> 1, app = j.value ->> 2,
+                    username = j.value ->> 4, user_type = j.value ->> 5, active = j.value ->> 6,
+                    roles = j.value ->> 7, last_activity_at = j.value ->> 8, fields = j.value ->> 9,
+                    last_seen_at = ?1, last_seen_run_id = ?2, present = 1, updated_at = ?1
+                 FROM json_each(?3) AS j WHERE saas_users.id = j.value ->> 0",
+            )
+            .bind(&now)
+            .bind(self.run_id)
+            .bind(Value::Array(updated).to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(StoreError::db(ctx()))?;
+        }
+        if !created.is_empty() {
+            sqlx::query(
+                "INSERT INTO saas_users (id, user_id, app, instance, external_id, username, user_type,
+                    active, roles, last_activity_at, fields, first_seen_at, last_seen_at,
+                    last_seen_run_id, present, updated_at)
+                 SELECT value ->> 0, value ->> 1, value ->> 2, ?1, value ->> 3, value ->> 4,
+                    value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, ?2, ?2, ?3, 1, ?2
+                 FROM json_each(?4)",
+            )
+            .bind(&self.opts.instance)
+            .bind(&now)
+            .bind(self.run_id)
+            .bind(Value::Array(created).to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(StoreError::db(ctx()))?;
+        }
+        if !seen.is_empty() {
+            sqlx::query(
+                "UPDATE saas_users SET last_seen_at = ?1, last_seen_run_id = ?2
+                 WHERE id IN (SELECT value FROM json_each(?3))",
+            )
+            .bind(&now)
+            .bind(self.run_id)
+            .bind(json!(seen).to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(StoreError::db(ctx()))?;
+        }
+        Ok(())
+    }
+}
