@@ -67,6 +67,8 @@ enum Command {
     Runs(commands::runs::RunsArgs),
     /// The skipped and failed records of a run, and why.
     Errors(commands::runs::ErrorsArgs),
+    /// Run a connector action by hand (e.g. get_user, deactivate_user), or list them.
+    Action(commands::action::Args),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
             Command::Views(a) => commands::views::run(a, data_dir).await,
             Command::Runs(a) => commands::runs::runs(a, data_dir).await,
             Command::Errors(a) => commands::runs::errors(a, data_dir).await,
+            Command::Action(a) => commands::action::run(a, &registry, data_dir).await,
         }
     });
     match result {

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod action;
 pub mod connectors;
 pub mod credentials;
 pub mod demo;

@@ -4,6 +4,7 @@
 //! SCIM server (`rollcall-testserver`) or a tiny custom server for response shapes
 //! the test server cannot produce; CLI tests run the real `rollcall` binary.
 
+mod actions;
 mod cli;
 mod drift;
 mod fetch_records;
