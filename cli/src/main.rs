@@ -69,6 +69,8 @@ enum Command {
     Errors(commands::runs::ErrorsArgs),
     /// Run a connector action by hand (e.g. get_user, deactivate_user), or list them.
     Action(commands::action::Args),
+    /// Replay a recorded cassette offline and compare the records with the expected output.
+    Test(commands::test::Args),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
             Command::Runs(a) => commands::runs::runs(a, data_dir).await,
             Command::Errors(a) => commands::runs::errors(a, data_dir).await,
             Command::Action(a) => commands::action::run(a, &registry, data_dir).await,
+            Command::Test(a) => commands::test::run(a, &registry).await,
         }
     });
     match result {

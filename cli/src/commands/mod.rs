@@ -11,6 +11,7 @@ pub mod run;
 pub mod runs;
 pub mod saas_users;
 pub mod schema;
+pub mod test;
 pub mod users;
 pub mod validate;
 pub mod views;

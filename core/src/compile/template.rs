@@ -44,8 +44,15 @@ impl std::fmt::Debug for Templates {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters (letters, digits, `-._~`).
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 handlebars_helper!(urlencode: |s: str| {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, PATH_SEGMENT).to_string()
 });
 
 handlebars_helper!(json: |v: Json| {
@@ -264,8 +271,8 @@ mod tests {
             .compile("/orgs/{{urlencode org}}/members", &["org"])
             .unwrap();
         assert_eq!(
-            t.render(&tpl, &json!({"org": "a b/c"})).unwrap(),
-            "/orgs/a%20b%2Fc/members"
+            t.render(&tpl, &json!({"org": "a b/c-d_e.f~g"})).unwrap(),
+            "/orgs/a%20b%2Fc-d_e.f~g/members"
         );
     }
 }

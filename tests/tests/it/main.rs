@@ -5,6 +5,7 @@
 //! the test server cannot produce; CLI tests run the real `rollcall` binary.
 
 mod actions;
+mod cassettes;
 mod cli;
 mod drift;
 mod fetch_records;
