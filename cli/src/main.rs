@@ -71,6 +71,12 @@ enum Command {
     Action(commands::action::Args),
     /// Replay a recorded cassette offline and compare the records with the expected output.
     Test(commands::test::Args),
+    /// Make the smallest read that proves a connector's inputs and credentials work.
+    Check(commands::check::Args),
+    /// Print what a connector does: inputs, requests, paging, fields, actions.
+    Explain(commands::explain::Args),
+    /// Start a new connector manifest from a commented template.
+    Init(commands::init::Args),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +111,9 @@ fn main() -> ExitCode {
             Command::Errors(a) => commands::runs::errors(a, data_dir).await,
             Command::Action(a) => commands::action::run(a, &registry, data_dir).await,
             Command::Test(a) => commands::test::run(a, &registry).await,
+            Command::Check(a) => commands::check::run(a, &registry, data_dir).await,
+            Command::Explain(a) => commands::explain::run(a, &registry),
+            Command::Init(a) => commands::init::run(a),
         }
     });
     match result {

@@ -1,10 +1,13 @@
 //! One module per subcommand.
 
 pub mod action;
+pub mod check;
 pub mod connectors;
 pub mod credentials;
 pub mod demo;
+pub mod explain;
 pub mod fetch;
+pub mod init;
 pub mod integrations;
 pub mod lists;
 pub mod run;

@@ -42,7 +42,7 @@ pub(crate) fn ran(cmd: &mut Command) -> Ran {
 
 /// A test server on its own runtime, serving while the binary runs.
 pub(crate) struct Live {
-    server: ScimServer,
+    pub(crate) server: ScimServer,
     _rt: tokio::runtime::Runtime,
 }
 

@@ -10,6 +10,7 @@ mod cli;
 mod drift;
 mod fetch_records;
 mod http_errors;
+mod kit;
 mod manifests;
 mod redirects;
 mod secrets;
