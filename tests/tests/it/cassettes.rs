@@ -121,3 +121,31 @@ fn a_changed_record_and_a_request_the_cassette_lacks_are_explained() {
         r.stderr
     );
 }
+
+#[test]
+fn an_error_in_a_200_body_fails_the_read_with_the_apis_words() {
+    // Slack answers a bad token with HTTP 200 and {"ok": false, "error": "invalid_auth"};
+    // `http.body_errors` makes that an error instead of an empty list.
+    let dir = workspace_root().join("connectors/tests");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("slack-web.cassette.json")).unwrap(),
+    )
+    .unwrap();
+    c["interactions"][0]["response"]["body"] =
+        serde_json::json!({"ok": false, "error": "invalid_auth"});
+    let cassette = tmp.path().join("slack-web.cassette.json");
+    std::fs::write(&cassette, c.to_string()).unwrap();
+    std::fs::copy(
+        dir.join("slack-web.expected.jsonl"),
+        tmp.path().join("slack-web.expected.jsonl"),
+    )
+    .unwrap();
+    let r = test_cmd("slack-web", &cassette, &[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("GET https://slack.com/api/users.list?limit=200 answered with an error in its body ($.ok is not true): invalid_auth"),
+        "{}",
+        r.stderr
+    );
+}
