@@ -82,9 +82,8 @@ pub(crate) fn compile_actions(
     for (name, a) in &m.actions {
         let ap = format!("/actions/{}", escape(name));
         let before = diags.len();
-        if let Some(action) = compile_action(m, name, a, &ap, doc, templates, streams, diags)
-            && diags.len() == before
-        {
+        let action = compile_action(m, name, a, &ap, doc, templates, streams, diags);
+        if diags.len() == before {
             out.insert(name.clone(), action);
         }
     }
@@ -101,7 +100,7 @@ fn compile_action(
     templates: &mut Templates,
     streams: &IndexMap<String, Stream>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<Action> {
+) -> Action {
     let err = |diags: &mut Vec<Diagnostic>, pointer: &str, msg: String, hint: Option<&str>| {
         diags.push(doc.error_at(pointer, msg, hint.map(str::to_string)));
     };
@@ -339,7 +338,7 @@ fn compile_action(
         }
     };
 
-    Some(Action {
+    Action {
         name: name.to_string(),
         description: a.description.clone(),
         params: a.params.clone(),
@@ -353,7 +352,7 @@ fn compile_action(
         not_found: a.not_found.clone(),
         rate_limit,
         result,
-    })
+    }
 }
 
 /// Renders the body once with the settings' real values and `"probe"` for inputs and
