@@ -441,6 +441,23 @@ mod tests {
     }
 
     #[test]
+    fn not_and_unix_time() {
+        let r = json!({"deleted": false, "flag": "True", "n": 3, "t": 1700000000, "ts": "1700000000.5"});
+        let not = |p: &str| field(p, FieldType::Bool, vec![Transform::Not]).extract(&r, &ctx());
+        assert_eq!(not("$.deleted"), Ok(json!(true)));
+        assert_eq!(not("$.flag"), Ok(json!(false)));
+        assert_eq!(
+            not("$.n").unwrap_err(),
+            "field `f`: a number (3) is not a boolean, so it cannot be negated"
+        );
+        let time =
+            |p: &str| field(p, FieldType::Datetime, vec![Transform::UnixTime]).extract(&r, &ctx());
+        assert_eq!(time("$.t"), Ok(json!("2023-11-14T22:13:20Z")));
+        assert_eq!(time("$.ts"), Ok(json!("2023-11-14T22:13:20.500Z")));
+        assert_eq!(time("$.missing"), Ok(Value::Null));
+    }
+
+    #[test]
     fn lists_missing_and_defaults() {
         let r = json!({"roles": [{"v": "x"}, {"v": "y"}], "tags": ["p", "q"]});
         assert_eq!(
