@@ -433,6 +433,15 @@ impl ActionRunner {
         if let Some(check) = &self.connector.http.body_errors
             && let Err(source) = check.check(&body, &shown)
         {
+            if let FetchError::InBody { detail, .. } = &source {
+                let text = detail.trim_start_matches(": ");
+                if action.not_found_errors.iter().any(|m| m == text) {
+                    return Ok(ActionOutcome::NotFound {
+                        status: resp.status,
+                        detail: text.to_string(),
+                    });
+                }
+            }
             return Err(ActionError::Http {
                 action: action.name.clone(),
                 source,

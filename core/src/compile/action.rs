@@ -42,6 +42,8 @@ pub struct Action {
     pub success: Vec<u16>,
     /// Statuses that mean "no such object".
     pub not_found: Vec<u16>,
+    /// Body error texts that mean "no such object".
+    pub not_found_errors: Vec<String>,
     /// This action's rate limit (requests per window), else the connector's.
     pub rate_limit: Option<(u32, Duration)>,
     /// How the answer becomes a record.
@@ -224,6 +226,19 @@ fn compile_action(
             );
         }
     }
+    if !a.not_found_errors.is_empty()
+        && m.http
+            .body_errors
+            .as_ref()
+            .is_none_or(|b| b.message_path.is_none())
+    {
+        err(
+            diags,
+            &format!("{ap}/not_found_errors"),
+            "`not_found_errors` are error texts read from answers, but the connector does not say where they are".into(),
+            Some("declare `http.body_errors` with `ok_path` and `message_path`, e.g. `{ ok_path: $.ok, message_path: $.error }`"),
+        );
+    }
     let rate_limit = match &a.rate_limit {
         Some(rl) if rl.requests == 0 || rl.per.get().is_zero() => {
             err(
@@ -350,6 +365,7 @@ fn compile_action(
         body,
         success: a.success.clone(),
         not_found: a.not_found.clone(),
+        not_found_errors: a.not_found_errors.clone(),
         rate_limit,
         result,
     }

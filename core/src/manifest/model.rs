@@ -525,6 +525,10 @@ pub struct ActionSpec {
     /// The statuses that mean "no such object" (a typed outcome, not an error).
     #[serde(default = "default_not_found")]
     pub not_found: Vec<u16>,
+    /// Error texts (read with `http.body_errors.message_path`) that also mean "no such
+    /// object", for APIs that say it in a 200 answer (Slack: `user_not_found`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_found_errors: Vec<String>,
     /// A rate limit for this action's requests (instead of `http.rate_limit`), e.g.
     /// Miro's 100 PATCH requests per 30 seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]

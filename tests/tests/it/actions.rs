@@ -364,3 +364,42 @@ async fn the_patch_rate_limit_of_the_manifest_paces_calls() {
     r.call("get_user", &by_id(&ids[0])).await.unwrap();
     assert!(t1.elapsed() < Duration::from_millis(400));
 }
+
+#[tokio::test]
+async fn slack_web_get_user_reads_dollar_user_and_maps_user_not_found() {
+    use crate::support::{Reply, tiny};
+    let srv = tiny(|hit| match hit.param("user") {
+        Some("U1") => Reply::json(json!({"ok": true, "user": {
+            "id": "U1", "name": "ada", "deleted": true, "updated": 1700000000,
+            "profile": {"email": "Ada@Example.com", "first_name": "Ada", "last_name": "Lovelace"}
+        }})),
+        Some("U2") => Reply::json(json!({"ok": false, "error": "user_not_found"})),
+        _ => Reply::json(json!({"ok": false, "error": "invalid_auth"})),
+    })
+    .await;
+    let text = rollcall_connectors::builtin("slack-web").unwrap().text;
+    let c =
+        rollcall_tests::load_text(&text.replace("  rate_limit: { requests: 20, per: 60s }\n", ""));
+    let (r, _) = runner(&c, &srv.base);
+    let call = |id: &str| ActionCall::new().param("id", id);
+    match r.call("get_user", &call("U1")).await.unwrap() {
+        ActionOutcome::Done {
+            record: Some(rec), ..
+        } => {
+            assert_eq!(rec.get("email"), Some(&json!("ada@example.com")));
+            assert_eq!(rec.get("active"), Some(&json!(false)));
+            assert_eq!(rec.get("updated_at"), Some(&json!("2023-11-14T22:13:20Z")));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        r.call("get_user", &call("U2")).await.unwrap(),
+        ActionOutcome::NotFound { status: 200, ref detail } if detail == "user_not_found"
+    ));
+    let err = r.call("get_user", &call("U3")).await.unwrap_err();
+    assert!(
+        err.to_string().contains("($.ok is not true): invalid_auth"),
+        "{err}"
+    );
+    assert_eq!(srv.hits()[0].param("user"), Some("U1"));
+}
