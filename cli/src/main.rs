@@ -67,6 +67,16 @@ enum Command {
     Runs(commands::runs::RunsArgs),
     /// The skipped and failed records of a run, and why.
     Errors(commands::runs::ErrorsArgs),
+    /// Run a connector action by hand (e.g. get_user, deactivate_user), or list them.
+    Action(commands::action::Args),
+    /// Replay a recorded cassette offline and compare the records with the expected output.
+    Test(commands::test::Args),
+    /// Make the smallest read that proves a connector's inputs and credentials work.
+    Check(commands::check::Args),
+    /// Print what a connector does: inputs, requests, paging, fields, actions.
+    Explain(commands::explain::Args),
+    /// Start a new connector manifest from a commented template.
+    Init(commands::init::Args),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +109,11 @@ fn main() -> ExitCode {
             Command::Views(a) => commands::views::run(a, data_dir).await,
             Command::Runs(a) => commands::runs::runs(a, data_dir).await,
             Command::Errors(a) => commands::runs::errors(a, data_dir).await,
+            Command::Action(a) => commands::action::run(a, &registry, data_dir).await,
+            Command::Test(a) => commands::test::run(a, &registry).await,
+            Command::Check(a) => commands::check::run(a, &registry, data_dir).await,
+            Command::Explain(a) => commands::explain::run(a, &registry),
+            Command::Init(a) => commands::init::run(a),
         }
     });
     match result {
