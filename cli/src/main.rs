@@ -67,6 +67,12 @@ enum Command {
     Runs(commands::runs::RunsArgs),
     /// The skipped and failed records of a run, and why.
     Errors(commands::runs::ErrorsArgs),
+    /// The local web page: dashboard, integrations with RUN, list views, reports.
+    Serve(commands::serve::Args),
+    /// Report definitions: apply, list, remove, run (csv, json, md, html).
+    Report(commands::report::Args),
+    /// Licence prices per app and user type (for the dashboard's cost of inactive seats).
+    Prices(commands::prices::Args),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +105,9 @@ fn main() -> ExitCode {
             Command::Views(a) => commands::views::run(a, data_dir).await,
             Command::Runs(a) => commands::runs::runs(a, data_dir).await,
             Command::Errors(a) => commands::runs::errors(a, data_dir).await,
+            Command::Serve(a) => commands::serve::run(a, &registry, data_dir).await,
+            Command::Report(a) => commands::report::run(a, data_dir).await,
+            Command::Prices(a) => commands::prices::run(a, data_dir).await,
         }
     });
     match result {

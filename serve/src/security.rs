@@ -146,7 +146,6 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 /// The middleware that applies the rules above to every request.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let secrets = &state.secrets;
-    let mut set_cookie = None;
     match &secrets.token {
         None => {
             if secrets.loopback && !loopback_host(request.headers()) {
@@ -170,10 +169,10 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                     );
                 }
                 // Remember the token in a cookie and drop it from the address bar.
-                set_cookie = Some(format!(
+                let set_cookie = format!(
                     "{TOKEN_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
                     token.0
-                ));
+                );
                 let path = request.uri().path().to_owned();
                 let rest: String = url::form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(
@@ -193,7 +192,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                     .header(header::LOCATION, location)
                     .body(Body::empty())
                     .unwrap_or_default();
-                if let Some(c) = set_cookie.take().and_then(|c| HeaderValue::from_str(&c).ok()) {
+                if let Ok(c) = HeaderValue::from_str(&set_cookie) {
                     r.headers_mut().insert(header::SET_COOKIE, c);
                 }
                 return with_headers(r);

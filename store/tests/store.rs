@@ -256,6 +256,7 @@ async fn create_and_update_with_saas_users_then_unchanged_rerun_then_update() {
                 field: "username".into(),
                 op: FilterOp::Eq,
                 value: "Alice".into(),
+                or_empty: false,
             }],
             ..q()
         })
@@ -700,6 +701,7 @@ fn f(field: &str, op: FilterOp, value: &str) -> Filter {
         field: field.into(),
         op,
         value: value.into(),
+        or_empty: false,
     }
 }
 

@@ -140,7 +140,7 @@ pub fn load_report(file: SourceFile) -> Result<Report, LoadError> {
     if report.name.trim().is_empty() || report.name.trim() != report.name {
         diags.push(doc.error_at(
             "/name",
-            "the report name is empty or starts or ends with spaces".into(),
+            "the report name is empty or starts or ends with spaces",
             Some("write a short name such as `inactive-miro-users`".into()),
         ));
     }
@@ -157,7 +157,7 @@ pub fn load_report(file: SourceFile) -> Result<Report, LoadError> {
         if s.trim_start_matches(['-', '+']).trim().is_empty() {
             diags.push(doc.error_at(
                 &format!("/sort/{i}"),
-                "the sort key names no field".into(),
+                "the sort key names no field",
                 Some("write a field, or `-field` to sort descending".into()),
             ));
         }
@@ -165,7 +165,7 @@ pub fn load_report(file: SourceFile) -> Result<Report, LoadError> {
     if !report.rows && report.group_by.is_empty() {
         diags.push(doc.error_at(
             "/rows",
-            "a report without rows and without `group_by` shows nothing".into(),
+            "a report without rows and without `group_by` shows nothing",
             Some("add `group_by: [field]` or remove `rows: false`".into()),
         ));
     }
