@@ -121,7 +121,10 @@ mod tests {
         assert!(svg.contains(r#"width="320""#), "{svg}");
         assert!(svg.contains(r#"width="160""#), "{svg}");
         let svg = stacked("s", &[("active", 3), ("deactivated", 1)]);
-        assert!(svg.contains(r#"width="420""#) && svg.contains(r#"width="140""#), "{svg}");
+        assert!(
+            svg.contains(r#"width="420""#) && svg.contains(r#"width="140""#),
+            "{svg}"
+        );
         assert!(stacked("s", &[("a", 0)]).contains("#e4e6ea"));
     }
 }

@@ -13,7 +13,12 @@ pub(crate) fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (t - now).num_seconds();
     let (abs, future) = (secs.unsigned_abs(), secs > 0);
     let span = if abs < 60 {
-        return if future { "in under a minute" } else { "just now" }.into();
+        return if future {
+            "in under a minute"
+        } else {
+            "just now"
+        }
+        .into();
     } else if abs < 3600 {
         format!("{} min", abs / 60)
     } else if abs < 86_400 {

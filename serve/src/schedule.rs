@@ -31,12 +31,12 @@ pub(crate) fn next_run(
             None
         }
         // Without a time, a day after the last run (or now, when it never ran).
-        Schedule::Daily { at: None } => Some(last.map_or(now, |l| (l + Duration::days(1)).max(now))),
-        Schedule::Every { minutes } => Some(
-            last.map_or(now, |l| {
-                (l + Duration::minutes(i64::from(*minutes))).max(now)
-            }),
-        ),
+        Schedule::Daily { at: None } => {
+            Some(last.map_or(now, |l| (l + Duration::days(1)).max(now)))
+        }
+        Schedule::Every { minutes } => Some(last.map_or(now, |l| {
+            (l + Duration::minutes(i64::from(*minutes))).max(now)
+        })),
         Schedule::Cron(expr) => next_cron(expr, now),
     }
 }
@@ -72,7 +72,11 @@ fn next_cron(expr: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
                     || (weekday == 0 && sets[4][7])
             }
         };
-        if sets[3][t.month() as usize] && day_ok && sets[1][t.hour() as usize] && sets[0][t.minute() as usize] {
+        if sets[3][t.month() as usize]
+            && day_ok
+            && sets[1][t.hour() as usize]
+            && sets[0][t.minute() as usize]
+        {
             return Some(t.with_timezone(&Utc));
         }
         t += Duration::minutes(1);
@@ -159,6 +163,9 @@ mod tests {
         assert_eq!(local.minute() % 15, 0);
         assert!((8..=18).contains(&local.hour()));
         assert!((1..=5).contains(&local.weekday().num_days_from_sunday()));
-        assert_eq!(next_run(&Schedule::Cron("0 0 31 2 *".into()), None, now), None);
+        assert_eq!(
+            next_run(&Schedule::Cron("0 0 31 2 *".into()), None, now),
+            None
+        );
     }
 }

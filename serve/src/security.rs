@@ -176,10 +176,8 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                 let path = request.uri().path().to_owned();
                 let rest: String = url::form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(
-                        url::form_urlencoded::parse(
-                            request.uri().query().unwrap_or("").as_bytes(),
-                        )
-                        .filter(|(k, _)| k != "token"),
+                        url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+                            .filter(|(k, _)| k != "token"),
                     )
                     .finish();
                 let location = if rest.is_empty() {
@@ -214,7 +212,10 @@ fn with_headers(mut r: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));

@@ -138,17 +138,23 @@ impl Store {
                 },
             })
             .collect();
-        let rows: Vec<(String, String, Option<String>, Option<i64>, Option<i64>, Option<i64>)> =
-            sqlx::query_as(
-                "SELECT app, instance, user_type, COUNT(*), SUM(active = 1),
+        let rows: Vec<(
+            String,
+            String,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        )> = sqlx::query_as(
+            "SELECT app, instance, user_type, COUNT(*), SUM(active = 1),
                     SUM(active = 1 AND (last_activity_at IS NULL OR last_activity_at < ?1))
                  FROM saas_users WHERE present = 1
                  GROUP BY app, instance, user_type ORDER BY app, instance, user_type",
-            )
-            .bind(&d90)
-            .fetch_all(self.pool())
-            .await
-            .map_err(StoreError::db("count the SaaS accounts per user type"))?;
+        )
+        .bind(&d90)
+        .fetch_all(self.pool())
+        .await
+        .map_err(StoreError::db("count the SaaS accounts per user type"))?;
         let user_types = rows
             .into_iter()
             .map(|r| UserTypeStats {

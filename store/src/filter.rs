@@ -43,13 +43,19 @@ impl Filter {
         };
         let field = text[..at].trim();
         if field.is_empty() {
-            return bad(format!("the filter `{text}` names no field before `{op_text}`"));
+            return bad(format!(
+                "the filter `{text}` names no field before `{op_text}`"
+            ));
         }
         let mut value = rest[op_text.len()..].trim();
         let mut or_empty = false;
         let lower = value.to_ascii_lowercase();
         if lower.ends_with(OR_EMPTY) {
             value = value[..value.len() - OR_EMPTY.len()].trim_end();
+            or_empty = true;
+        } else if lower == OR_EMPTY.trim_start() {
+            // `user_type= or empty`: no value at all, or the empty text.
+            value = "";
             or_empty = true;
         }
         Ok(Filter {
@@ -117,6 +123,8 @@ mod tests {
             ("last_activity_at", FilterOp::Lt, "90d ago", true)
         );
         assert_eq!(f.to_string(), "last_activity_at<90d ago or empty");
+        let f = Filter::parse("user_type= or empty").unwrap();
+        assert_eq!((f.value.as_str(), f.or_empty), ("", true));
         for (text, want) in [
             ("active", "no comparison"),
             ("=x", "names no field"),

@@ -347,9 +347,7 @@ fn push_from_where(
         Target::Users => {
             sql.push_str(" FROM users WHERE 1");
             if query.app.is_some() || query.instance.is_some() {
-                sql.push_str(
-                    " AND EXISTS (SELECT 1 FROM saas_users s WHERE s.user_id = users.id",
-                );
+                sql.push_str(" AND EXISTS (SELECT 1 FROM saas_users s WHERE s.user_id = users.id");
                 if let Some(app) = &query.app {
                     sql.push_str(" AND s.app = ? COLLATE NOCASE");
                     binds.push(Bind::Text(app.clone()));

@@ -19,7 +19,7 @@ use rollcall_tests::workspace_root;
 use serde_json::{Value, json};
 
 /// The WebDriver element key.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735a4e4b0b";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 fn find_program(env: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env).filter(|v| !v.is_empty()) {
@@ -95,7 +95,10 @@ async fn start_driver(exe: &PathBuf, http: &reqwest::Client) -> Driver {
         {
             return driver;
         }
-        assert!(Instant::now() < deadline, "chromedriver was not ready within 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver was not ready within 20 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -108,7 +111,9 @@ struct Session<'a> {
 
 impl Session<'_> {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut r = self.http.request(method.clone(), format!("{}{path}", self.url));
+        let mut r = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url));
         if let Some(b) = body {
             r = r.json(&b);
         }
@@ -148,8 +153,18 @@ impl Session<'_> {
         match self.find(css).await {
             Some(e) => e,
             None => {
+                let raw: Value = self
+                    .http
+                    .post(format!("{}/element", self.url))
+                    .json(&json!({ "using": "css selector", "value": css }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
                 let source = self.call(reqwest::Method::GET, "/source", None).await;
-                panic!("no element matches `{css}` on the page:\n{source}")
+                panic!("no element matches `{css}` ({raw}) on the page:\n{source}")
             }
         }
     }
@@ -165,8 +180,12 @@ impl Session<'_> {
 
     async fn click(&self, css: &str) {
         let e = self.must_find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({})))
-            .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     async fn attribute(&self, css: &str, name: &str) -> Option<String> {
@@ -264,7 +283,10 @@ async fn run_button_on_the_dashboard_runs_the_sync_and_updates_the_tile() {
             Some("completed") | Some("failed") => break state.unwrap_or_default(),
             _ => {}
         }
-        assert!(Instant::now() < deadline, "the run did not finish within 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "the run did not finish within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let outcome = session.text("#job-state").await;
@@ -278,7 +300,9 @@ async fn run_button_on_the_dashboard_runs_the_sync_and_updates_the_tile() {
     assert_ne!(session.text(&format!("{tile} .last a")).await, first_run);
     assert_eq!(session.text("#accounts").await, "47");
 
-    let png = session.call(reqwest::Method::GET, "/screenshot", None).await;
+    let png = session
+        .call(reqwest::Method::GET, "/screenshot", None)
+        .await;
     let png = base64::engine::general_purpose::STANDARD
         .decode(png.as_str().unwrap_or_default())
         .expect("the screenshot is base64");

@@ -79,25 +79,42 @@ async fn saas_count(site: &Site, filter: &str) -> u64 {
 async fn every_page_renders_from_the_store() {
     let s = site(60, loopback(), None).await;
     let dash = ok(&s, "/").await;
-    assert!(dash.contains(r#"<span class="n" id="accounts">60</span>"#), "{dash}");
+    assert!(
+        dash.contains(r#"<span class="n" id="accounts">60</span>"#),
+        "{dash}"
+    );
     assert!(dash.contains("Miro · Miro EU"));
     assert!(dash.contains(r#"data-integration="Miro Users""#));
     assert!(dash.contains("<svg"), "charts are inline SVG");
     assert!(dash.contains(r#"id="deactivations-pending""#));
     let integrations = ok(&s, "/integrations").await;
-    assert!(integrations.contains(r#"<dd class="fetched">60</dd>"#), "{integrations}");
+    assert!(
+        integrations.contains(r#"<dd class="fetched">60</dd>"#),
+        "{integrations}"
+    );
     assert!(integrations.contains("every 6h; next run"));
     assert!(ok(&s, "/users").await.contains("rows 1–50 of 60"));
     assert!(ok(&s, "/saas-users").await.contains("rows 1–50 of 60"));
     assert!(ok(&s, "/reports").await.contains("No reports yet"));
-    assert!(ok(&s, "/workflows").await.contains(r#"id="workflows-pending""#));
+    assert!(
+        ok(&s, "/workflows")
+            .await
+            .contains(r#"id="workflows-pending""#)
+    );
     assert!(ok(&s, "/style.css").await.contains(".tile"));
     let run = s.store.runs(None).await.unwrap()[0].id;
-    assert!(ok(&s, &format!("/runs/{run}/errors")).await.contains("No record was skipped"));
+    assert!(
+        ok(&s, &format!("/runs/{run}/errors"))
+            .await
+            .contains("No record was skipped")
+    );
     let missing = send(&s, get("/runs/999/errors")).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.body.contains("there is no run 999"));
-    assert_eq!(send(&s, get("/nowhere")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&s, get("/nowhere")).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -109,9 +126,15 @@ async fn dashboard_counts_and_licence_cost_follow_the_data() {
         .iter()
         .find(|t| t.user_type.as_deref() == Some("Full"))
         .expect("the test server makes Full users");
-    assert!(full.inactive_seats > 0, "nobody has logged in, so every seat is inactive");
+    assert!(
+        full.inactive_seats > 0,
+        "nobody has logged in, so every seat is inactive"
+    );
     let dash = ok(&s, "/").await;
-    assert!(dash.contains("rollcall prices set"), "no prices yet: a hint");
+    assert!(
+        dash.contains("rollcall prices set"),
+        "no prices yet: a hint"
+    );
     s.store
         .put_price(&Price {
             app: "miro".into(),
@@ -151,25 +174,56 @@ async fn list_filters_sorting_columns_and_paging() {
     let s = site(120, loopback(), None).await;
     let inactive = saas_count(&s, "active=false").await;
     assert!(inactive > 0 && inactive < 120);
-    let page = ok(&s, &format!("/saas-users?edited=1&filter={}", enc("active=false"))).await;
+    let page = ok(
+        &s,
+        &format!("/saas-users?edited=1&filter={}", enc("active=false")),
+    )
+    .await;
     assert!(
-        page.contains(&format!("of {inactive}</p>")) || page.contains(&format!("–{inactive} of {inactive}")),
+        page.contains(&format!("of {inactive}</p>"))
+            || page.contains(&format!("–{inactive} of {inactive}")),
         "{page}"
     );
     // The same language as the CLI, including `or empty` and relative dates.
     let never = ok(
         &s,
-        &format!("/saas-users?edited=1&filter={}", enc("last_activity_at<90d ago or empty")),
+        &format!(
+            "/saas-users?edited=1&filter={}",
+            enc("last_activity_at<90d ago or empty")
+        ),
     )
     .await;
-    assert!(never.contains("of 120"), "never-active accounts match `or empty`");
-    let none = ok(&s, &format!("/saas-users?edited=1&filter={}", enc("last_activity_at<90d ago"))).await;
+    assert!(
+        never.contains("of 120"),
+        "never-active accounts match `or empty`"
+    );
+    let none = ok(
+        &s,
+        &format!(
+            "/saas-users?edited=1&filter={}",
+            enc("last_activity_at<90d ago")
+        ),
+    )
+    .await;
     assert!(none.contains("no rows"));
     // A bad filter says why and keeps the form.
-    let bad = send(&s, get(&format!("/saas-users?edited=1&filter={}", enc("nosuch=1")))).await;
+    let bad = send(
+        &s,
+        get(&format!("/saas-users?edited=1&filter={}", enc("nosuch=1"))),
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.body.contains("unknown SaaS user field &#39;nosuch&#39;"), "{}", bad.body);
-    let bad = send(&s, get(&format!("/saas-users?edited=1&filter={}", enc("active")))).await;
+    assert!(
+        bad.body
+            .contains("unknown SaaS user field &#39;nosuch&#39;"),
+        "{}",
+        bad.body
+    );
+    let bad = send(
+        &s,
+        get(&format!("/saas-users?edited=1&filter={}", enc("active"))),
+    )
+    .await;
     assert!(bad.body.contains("has no comparison"), "{}", bad.body);
     // Columns.
     let cols = ok(&s, "/saas-users?edited=1&col=username&col=user_type").await;
@@ -198,7 +252,10 @@ async fn list_filters_sorting_columns_and_paging() {
         .to_owned();
     let sorted = ok(&s, "/saas-users?edited=1&sort=-username&col=username").await;
     let first_row = &sorted[sorted.find("<tbody>").unwrap()..];
-    assert!(first_row[..200].contains(&want), "{want} first:\n{first_row}");
+    assert!(
+        first_row[..200].contains(&want),
+        "{want} first:\n{first_row}"
+    );
     assert!(sorted.contains("username</a> ▼"));
     // People list with the app filter.
     let people = ok(&s, "/users?edited=1&app=miro").await;
@@ -221,7 +278,10 @@ async fn views_saved_on_the_page_are_the_cli_views() {
     assert_eq!(views[0].target, ViewTarget::SaasUsers);
     // The stored object is a ListQuery, as `rollcall views save` writes it.
     let q: ListQuery = serde_json::from_value(views[0].definition.clone()).unwrap();
-    assert_eq!(q.columns.as_deref(), Some(&["username".to_string(), "active".to_string()][..]));
+    assert_eq!(
+        q.columns.as_deref(),
+        Some(&["username".to_string(), "active".to_string()][..])
+    );
     assert_eq!(q.sort, vec![("username".to_string(), true)]);
     assert_eq!(q.app.as_deref(), Some("Miro"));
     let inactive = saas_count(&s, "active=false").await;
@@ -254,7 +314,10 @@ async fn views_saved_on_the_page_are_the_cli_views() {
     // A view with an unknown field is refused.
     let r = send(
         &s,
-        post("/views", &format!("csrf={csrf}&target=users&name=bad&col=nosuch")),
+        post(
+            "/views",
+            &format!("csrf={csrf}&target=users&name=bad&col=nosuch"),
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -289,11 +352,21 @@ async fn run_needs_csrf_then_runs_to_the_end_with_its_error_log() {
     s.server.handle().replace_user(&id, broken);
     s.server.handle().add_generated_users(5);
     let csrf = s.state.csrf_token().to_owned();
-    let r = send(&s, post("/integrations/Miro%20Users/run", &format!("csrf={csrf}"))).await;
+    let r = send(
+        &s,
+        post("/integrations/Miro%20Users/run", &format!("csrf={csrf}")),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.headers[header::LOCATION], "/jobs/1");
     let state = wait_for_job(&s, 1).await;
-    let JobState::Completed { run_id, counts, errors, .. } = state else {
+    let JobState::Completed {
+        run_id,
+        counts,
+        errors,
+        ..
+    } = state
+    else {
         panic!("the run did not complete: {state:?}");
     };
     assert_eq!(counts.fetched, 35);
@@ -301,17 +374,33 @@ async fn run_needs_csrf_then_runs_to_the_end_with_its_error_log() {
     assert_eq!(errors, 1);
     let job = ok(&s, "/jobs/1").await;
     assert!(job.contains(r#"data-state="completed""#), "{job}");
-    assert!(!job.contains("http-equiv=\"refresh\""), "a finished job stops refreshing");
+    assert!(
+        !job.contains("http-equiv=\"refresh\""),
+        "a finished job stops refreshing"
+    );
     let log = ok(&s, &format!("/runs/{run_id}/errors")).await;
     assert!(log.contains(&id), "{log}");
     let csv = send(&s, get(&format!("/runs/{run_id}/errors.csv"))).await;
     assert_eq!(csv.status, StatusCode::OK);
-    assert!(csv.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
-    assert!(csv.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains("attachment"));
+    assert!(
+        csv.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        csv.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
     let mut lines = csv.body.lines();
     assert_eq!(lines.next(), Some("run,record,stage,reason"));
     let line = lines.next().unwrap();
-    assert!(line.starts_with(&format!("{run_id},{id},extract,")), "{line}");
+    assert!(
+        line.starts_with(&format!("{run_id},{id},extract,")),
+        "{line}"
+    );
     // The tile now shows the new run.
     let tiles = ok(&s, "/integrations").await;
     assert!(tiles.contains(&format!("#{run_id}")));
@@ -321,17 +410,32 @@ async fn run_needs_csrf_then_runs_to_the_end_with_its_error_log() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(s.state.jobs().get(2).is_none());
     // A run that fails says why on its page.
-    s.server.handle().push_fault(rollcall_testserver::Fault::scim_error(
-        rollcall_testserver::Match::Any,
-        usize::MAX,
-        401,
-        None,
-        "bad token",
-    ));
-    let r = send(&s, post("/integrations/Miro%20Users/run", &format!("csrf={csrf}"))).await;
+    s.server
+        .handle()
+        .push_fault(rollcall_testserver::Fault::scim_error(
+            rollcall_testserver::Match::Any,
+            usize::MAX,
+            401,
+            None,
+            "bad token",
+        ));
+    let r = send(
+        &s,
+        post("/integrations/Miro%20Users/run", &format!("csrf={csrf}")),
+    )
+    .await;
     assert_eq!(r.headers[header::LOCATION], "/jobs/2");
     let state = wait_for_job(&s, 2).await;
-    assert!(matches!(state, JobState::Failed { run_id: Some(_), .. }), "{state:?}");
+    assert!(
+        matches!(
+            state,
+            JobState::Failed {
+                run_id: Some(_),
+                ..
+            }
+        ),
+        "{state:?}"
+    );
     let page = ok(&s, "/jobs/2").await;
     assert!(page.contains(r#"data-state="failed""#), "{page}");
     assert!(!page.contains(TOKEN));
@@ -357,11 +461,28 @@ async fn pages_escape_what_they_show_and_never_show_secrets() {
         .unwrap();
     let page = ok(&s, "/users?edited=1&col=username&col=email").await;
     assert!(!page.contains("<script>alert(1)"), "{page}");
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{page}"
+    );
     assert!(!page.contains("x\"onmouseover"));
-    let q = ok(&s, &format!("/users?edited=1&filter={}", enc("username=\"><script>x</script>"))).await;
+    let q = ok(
+        &s,
+        &format!(
+            "/users?edited=1&filter={}",
+            enc("username=\"><script>x</script>")
+        ),
+    )
+    .await;
     assert!(!q.contains("<script>x"));
-    for path in ["/", "/integrations", "/users", "/saas-users", "/reports", "/jobs/1"] {
+    for path in [
+        "/",
+        "/integrations",
+        "/users",
+        "/saas-users",
+        "/reports",
+        "/jobs/1",
+    ] {
         let r = send(&s, get(path)).await;
         assert!(!r.body.contains(TOKEN), "{path} shows the SCIM token");
         let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
@@ -372,10 +493,18 @@ async fn pages_escape_what_they_show_and_never_show_secrets() {
 #[tokio::test]
 async fn loopback_pages_answer_only_to_loopback_hosts() {
     let s = site(5, loopback(), None).await;
-    for host in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "LOCALHOST"] {
+    for host in [
+        "127.0.0.1:8080",
+        "localhost:8080",
+        "[::1]:8080",
+        "LOCALHOST",
+    ] {
         let r = send(
             &s,
-            Request::get("/").header(header::HOST, host).body(Body::empty()).unwrap(),
+            Request::get("/")
+                .header(header::HOST, host)
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
         assert_eq!(r.status, StatusCode::OK, "{host}");
@@ -383,7 +512,10 @@ async fn loopback_pages_answer_only_to_loopback_hosts() {
     for host in ["evil.example", "evil.example:8080", "10.1.2.3:8080"] {
         let r = send(
             &s,
-            Request::get("/").header(header::HOST, host).body(Body::empty()).unwrap(),
+            Request::get("/")
+                .header(header::HOST, host)
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
         assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST, "{host}");
@@ -416,7 +548,13 @@ async fn other_addresses_need_the_token_on_every_request() {
             .body(Body::empty())
             .unwrap()
     };
-    for path in ["/", "/users", "/style.css", "/reports", "/runs/1/errors.csv"] {
+    for path in [
+        "/",
+        "/users",
+        "/style.css",
+        "/reports",
+        "/runs/1/errors.csv",
+    ] {
         let r = send(&s, any_host(path)).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
         assert!(!r.body.contains(token));
@@ -445,8 +583,14 @@ async fn other_addresses_need_the_token_on_every_request() {
     let first = send(&s, any_host(&format!("/users?token={token}&per=25"))).await;
     assert_eq!(first.status, StatusCode::SEE_OTHER);
     assert_eq!(first.headers[header::LOCATION], "/users?per=25");
-    let cookie = first.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let cookie = first.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().unwrap().to_owned();
     let again = send(
         &s,
@@ -492,10 +636,9 @@ impl rollcall_serve::Launcher for NoRuns {
 
 async fn apply_example(s: &Site, file: &str) -> rollcall_serve::report::Report {
     let path = workspace_root().join("examples/reports").join(file);
-    let report = rollcall_serve::report::load_report(
-        rollcall_source::SourceFile::read(&path).unwrap(),
-    )
-    .unwrap_or_else(|e| panic!("{}", e.render()));
+    let report =
+        rollcall_serve::report::load_report(rollcall_source::SourceFile::read(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}", e.render()));
     s.store
         .put_report(&report.name, &serde_json::to_value(&report).unwrap())
         .await
@@ -514,11 +657,22 @@ async fn reports_run_from_the_page_in_every_format() {
     let inactive = saas_count(&s, "active=true").await;
     let html = send(&s, get("/reports/inactive-miro-users")).await;
     assert_eq!(html.status, StatusCode::OK);
-    assert!(html.body.contains(&format!("{inactive} row(s)")), "{}", html.body);
+    assert!(
+        html.body.contains(&format!("{inactive} row(s)")),
+        "{}",
+        html.body
+    );
     assert!(html.body.contains("<style>") && html.body.contains("<svg"));
-    assert!(!html.body.contains("stylesheet"), "self-contained: no linked files");
+    assert!(
+        !html.body.contains("stylesheet"),
+        "self-contained: no linked files"
+    );
     let csv = send(&s, get("/reports/licences-by-app?format=csv")).await;
-    assert!(csv.body.starts_with("app,instance,user_type,count\r\n"), "{}", csv.body);
+    assert!(
+        csv.body.starts_with("app,instance,user_type,count\r\n"),
+        "{}",
+        csv.body
+    );
     let total: u64 = csv
         .body
         .lines()
@@ -531,6 +685,12 @@ async fn reports_run_from_the_page_in_every_format() {
     assert_eq!(v["total"], inactive);
     let md = send(&s, get("/reports/inactive-miro-users?format=md")).await;
     assert!(md.body.starts_with("# Inactive Miro users over 90 days\n"));
-    assert_eq!(send(&s, get("/reports/x?format=pdf")).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(send(&s, get("/reports/nope")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&s, get("/reports/x?format=pdf")).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(&s, get("/reports/nope")).await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -21,7 +21,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
-use rollcall_bench::{ManifestEdit, edit_manifest, inputs, load, miro_manifest, sync_integration, sync_once};
+use rollcall_bench::{
+    ManifestEdit, edit_manifest, inputs, load, miro_manifest, sync_integration, sync_once,
+};
 use rollcall_serve::{AppState, Launcher, PreparedRun, router};
 use rollcall_store::Store;
 use rollcall_testserver::{ScimServer, ServerConfig};
@@ -48,7 +50,11 @@ fn parse_args() -> Result<(usize, usize), String> {
         match flag.as_str() {
             "--users" => users = n,
             "--requests" => requests = n.max(1),
-            _ => return Err(format!("unknown argument {flag}; usage: serve_bench [--users N] [--requests K]")),
+            _ => {
+                return Err(format!(
+                    "unknown argument {flag}; usage: serve_bench [--users N] [--requests K]"
+                ));
+            }
         }
     }
     Ok((users, requests))
@@ -101,14 +107,31 @@ async fn main() -> ExitCode {
         "filled the store with {users} SaaS users by a sync in {:.1}s",
         filled.elapsed().as_secs_f64()
     );
-    let state = AppState::new(store, Arc::new(NoRuns), "127.0.0.1:0".parse().expect("an address"), None)
-        .expect("the state builds");
+    let state = AppState::new(
+        store,
+        Arc::new(NoRuns),
+        "127.0.0.1:0".parse().expect("an address"),
+        None,
+    )
+    .expect("the state builds");
     let app = router(state);
     let pages = [
-        ("SaaS users, first page (default columns, 50 rows)", "/saas-users"),
-        ("SaaS users, page 1000 of 2000", "/saas-users?edited=1&page=1000"),
-        ("SaaS users, filter active=false", "/saas-users?edited=1&filter=active%3Dfalse"),
-        ("SaaS users, sorted by username", "/saas-users?edited=1&sort=username"),
+        (
+            "SaaS users, first page (default columns, 50 rows)",
+            "/saas-users",
+        ),
+        (
+            "SaaS users, page 1000 of 2000",
+            "/saas-users?edited=1&page=1000",
+        ),
+        (
+            "SaaS users, filter active=false",
+            "/saas-users?edited=1&filter=active%3Dfalse",
+        ),
+        (
+            "SaaS users, sorted by username",
+            "/saas-users?edited=1&sort=username",
+        ),
         ("Users (people), first page", "/users"),
         ("Dashboard", "/"),
     ];
@@ -130,7 +153,12 @@ async fn main() -> ExitCode {
                 .expect("the body")
                 .to_bytes();
             let took = started.elapsed();
-            assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&body));
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{path}: {}",
+                String::from_utf8_lossy(&body)
+            );
             if i >= 2 {
                 times.push(took);
             }

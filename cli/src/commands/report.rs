@@ -97,8 +97,9 @@ pub async fn run(args: Args, data_dir: Option<PathBuf>) -> Result<ExitCode> {
             let text = render(&out, format);
             match output {
                 Some(path) => {
-                    std::fs::write(&path, text)
-                        .with_context(|| format!("cannot write the report to {}", path.display()))?;
+                    std::fs::write(&path, text).with_context(|| {
+                        format!("cannot write the report to {}", path.display())
+                    })?;
                     eprintln!("wrote {} ({} rows)", path.display(), out.total);
                 }
                 None => {
@@ -154,7 +155,9 @@ async fn apply(path: &std::path::Path, data_dir: Option<PathBuf>) -> Result<Exit
     };
     let store = open_store(data_dir).await?;
     // Run it once on one row so unknown fields are refused now, not at the first run.
-    let mut probe = report.query().map_err(|e| anyhow!("{display}: error: {e}"))?;
+    let mut probe = report
+        .query()
+        .map_err(|e| anyhow!("{display}: error: {e}"))?;
     probe.limit = Some(1);
     let checked = match report.list.target() {
         ViewTarget::Users => store.list_users(&probe).await.map(drop),

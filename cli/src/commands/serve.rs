@@ -89,7 +89,11 @@ pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> 
     println!(
         "rollcall is serving {} on http://{local}/{}",
         store.path().display(),
-        if with_token { "?token=… (the value of ROLLCALL_UI_TOKEN)" } else { "" }
+        if with_token {
+            "?token=… (the value of ROLLCALL_UI_TOKEN)"
+        } else {
+            ""
+        }
     );
     println!("press Ctrl-C to stop");
     rollcall_serve::serve(listener, rollcall_serve::router(state), async {

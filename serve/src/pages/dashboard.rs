@@ -107,7 +107,12 @@ pub(crate) async fn page(State(state): State<AppState>) -> Response {
                     &[
                         ("active", i.active),
                         ("deactivated", i.deactivated),
-                        ("unknown", i.accounts - i.active.min(i.accounts) - i.deactivated.min(i.accounts - i.active.min(i.accounts))),
+                        (
+                            "unknown",
+                            i.accounts
+                                - i.active.min(i.accounts)
+                                - i.deactivated.min(i.accounts - i.active.min(i.accounts)),
+                        ),
                         ("no longer in the app", i.gone),
                     ],
                 ),
@@ -140,14 +145,18 @@ pub(crate) async fn page(State(state): State<AppState>) -> Response {
             });
             let ut = t.user_type.clone().unwrap_or_default();
             let type_filter = if ut.is_empty() {
-                "user_type=".to_owned()
+                "user_type= or empty".to_owned()
             } else {
                 format!("user_type={ut}")
             };
             TypeView {
                 app: t.app.clone(),
                 instance: t.instance.clone(),
-                user_type: if ut.is_empty() { "(none)".into() } else { ut.clone() },
+                user_type: if ut.is_empty() {
+                    "(none)".into()
+                } else {
+                    ut.clone()
+                },
                 accounts: thousands(t.accounts),
                 active: thousands(t.active),
                 inactive_seats: thousands(t.inactive_seats),

@@ -1,11 +1,11 @@
 //! The integrations page: a tile per integration with its last run and a RUN button;
 //! a run's progress page.
 
+use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use askama::Template;
 use chrono::Utc;
 use rollcall_core::integration::Integration;
 use rollcall_store::{RunRow, RunStatus, Store, StoreError};
@@ -191,7 +191,9 @@ pub(crate) async fn job(State(state): State<AppState>, Path(id): Path<u64>) -> R
     let Some(job) = state.jobs.get(id) else {
         return error(
             StatusCode::NOT_FOUND,
-            &format!("there is no job {id} in this server process; the integrations page shows the last runs"),
+            &format!(
+                "there is no job {id} in this server process; the integrations page shows the last runs"
+            ),
         );
     };
     let (running, run_id, outcome, failure) = match job.state() {

@@ -257,7 +257,11 @@ async fn list(state: AppState, kind: Kind, raw: String) -> Response {
         let edited = form.iter().any(|(k, _)| k == "edited");
         match views.iter().find(|v| v.name == name) {
             Some(v) if v.target != kind.target => {
-                let other = if v.target == ViewTarget::Users { "/users" } else { "/saas-users" };
+                let other = if v.target == ViewTarget::Users {
+                    "/users"
+                } else {
+                    "/saas-users"
+                };
                 return Redirect::to(&format!("{other}?view={}", segment(&name))).into_response();
             }
             Some(v) => {
@@ -281,7 +285,12 @@ async fn list(state: AppState, kind: Kind, raw: String) -> Response {
     let view_links = views
         .iter()
         .filter(|v| v.target == kind.target)
-        .map(|v| (v.name.clone(), format!("{}?view={}", kind.path, segment(&v.name))))
+        .map(|v| {
+            (
+                v.name.clone(),
+                format!("{}?view={}", kind.path, segment(&v.name)),
+            )
+        })
         .collect();
     let fields = store.list_fields(kind.target).await.unwrap_or_default();
     let query = p.query(kind);
@@ -381,7 +390,11 @@ async fn list(state: AppState, kind: Kind, raw: String) -> Response {
         prev,
         next,
         csrf: state.secrets.csrf().to_owned(),
-        columns: if p.columns.is_empty() { Vec::new() } else { shown },
+        columns: if p.columns.is_empty() {
+            Vec::new()
+        } else {
+            shown
+        },
         saved,
         problem: problem.clone(),
     };
@@ -406,10 +419,19 @@ pub(crate) async fn save_view(State(state): State<AppState>, body: Bytes) -> Res
     if let Err(r) = check_csrf(&state, &form) {
         return r;
     }
-    let kind = match form.iter().find(|(k, _)| k == "target").map(|(_, v)| v.as_str()) {
+    let kind = match form
+        .iter()
+        .find(|(k, _)| k == "target")
+        .map(|(_, v)| v.as_str())
+    {
         Some("users") => USERS,
         Some("saas_users") => SAAS,
-        _ => return error(StatusCode::BAD_REQUEST, "the form names no list (users or saas_users)"),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "the form names no list (users or saas_users)",
+            );
+        }
     };
     let Some(name) = form
         .iter()

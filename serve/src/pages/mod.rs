@@ -73,7 +73,10 @@ pub(crate) fn check_csrf(
     state: &crate::AppState,
     form: &[(String, String)],
 ) -> Result<(), Response> {
-    let given = form.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+    let given = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str());
     if state.secrets.csrf_matches(given) {
         Ok(())
     } else {

@@ -44,7 +44,9 @@ pub(crate) async fn list(State(state): State<AppState>) -> Response {
                 path: segment(&s.name),
                 title: s.name.clone(),
                 name: s.name,
-                problem: Some(format!("stored in a form this rollcall cannot read ({e}); apply its file again")),
+                problem: Some(format!(
+                    "stored in a form this rollcall cannot read ({e}); apply its file again"
+                )),
             },
         })
         .collect();
@@ -73,7 +75,9 @@ pub(crate) async fn run(
         Ok(None) => {
             return error(
                 StatusCode::NOT_FOUND,
-                &format!("there is no report named `{name}`; `rollcall report apply FILE` stores one"),
+                &format!(
+                    "there is no report named `{name}`; `rollcall report apply FILE` stores one"
+                ),
             );
         }
         Err(e) => return store_error(e),
@@ -83,7 +87,9 @@ pub(crate) async fn run(
         Err(e) => {
             return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("the report `{name}` is stored in a form this rollcall cannot read ({e}); apply its file again"),
+                &format!(
+                    "the report `{name}` is stored in a form this rollcall cannot read ({e}); apply its file again"
+                ),
             );
         }
     };
@@ -100,7 +106,13 @@ pub(crate) async fn run(
     if format != Format::Html {
         let file: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
         if let Ok(v) = HeaderValue::from_str(&format!(
             "attachment; filename=\"{file}.{}\"",

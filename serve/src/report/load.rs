@@ -146,11 +146,15 @@ pub fn load_report(file: SourceFile) -> Result<Report, LoadError> {
     }
     for (i, f) in report.filters.iter().enumerate() {
         if let Err(e) = Filter::parse(f) {
-            diags.push(doc.error_at(
-                &format!("/filters/{i}"),
-                e.to_string().trim_start_matches("invalid query: ").to_owned(),
-                None,
-            ));
+            diags.push(
+                doc.error_at(
+                    &format!("/filters/{i}"),
+                    e.to_string()
+                        .trim_start_matches("invalid query: ")
+                        .to_owned(),
+                    None,
+                ),
+            );
         }
     }
     for (i, s) in report.sort.iter().enumerate() {
@@ -209,8 +213,14 @@ mod tests {
         let e = load("name: x\nlist: users\ncolums: [a]\n").unwrap_err();
         assert!(e.contains("r.yaml:3:1") && e.contains("columns"), "{e}");
         let e = load("name: x\nlist: users\nfilters: [active]\n").unwrap_err();
-        assert!(e.contains("r.yaml:3:11") && e.contains("no comparison"), "{e}");
+        assert!(
+            e.contains("r.yaml:3:11") && e.contains("no comparison"),
+            "{e}"
+        );
         let e = load("name: x\nlist: users\nrows: false\n").unwrap_err();
-        assert!(e.contains("r.yaml:3:7") && e.contains("shows nothing"), "{e}");
+        assert!(
+            e.contains("r.yaml:3:7") && e.contains("shows nothing"),
+            "{e}"
+        );
     }
 }

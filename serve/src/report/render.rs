@@ -73,7 +73,12 @@ fn text_of(row: &Map<String, Value>, column: &str) -> String {
 fn csv(out: &ReportOutput) -> String {
     let mut s = String::new();
     let line = |cells: Vec<String>| -> String {
-        cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",") + "\r\n"
+        cells
+            .iter()
+            .map(|c| csv_cell(c))
+            .collect::<Vec<_>>()
+            .join(",")
+            + "\r\n"
     };
     if out.show_rows {
         s.push_str(&line(out.columns.clone()));
@@ -146,7 +151,11 @@ fn md_cell(s: &str) -> String {
 fn md_table(s: &mut String, header: &[String], rows: impl Iterator<Item = Vec<String>>) {
     s.push_str(&format!(
         "| {} |\n",
-        header.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | ")
+        header
+            .iter()
+            .map(|h| md_cell(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
     ));
     s.push_str(&format!("|{}\n", " --- |".repeat(header.len())));
     for r in rows {
@@ -226,7 +235,10 @@ fn html(out: &ReportOutput) -> String {
         chart: if out.group_by.is_empty() {
             String::new()
         } else {
-            chart::bars(&format!("{} by {}", out.title, out.group_by.join(", ")), &items)
+            chart::bars(
+                &format!("{} by {}", out.title, out.group_by.join(", ")),
+                &items,
+            )
         },
         rows: if out.show_rows {
             out.rows
@@ -237,6 +249,10 @@ fn html(out: &ReportOutput) -> String {
             Vec::new()
         },
     };
-    page.render()
-        .unwrap_or_else(|e| format!("<!doctype html><p>the report could not be rendered: {}</p>", chart::escape(&e.to_string())))
+    page.render().unwrap_or_else(|e| {
+        format!(
+            "<!doctype html><p>the report could not be rendered: {}</p>",
+            chart::escape(&e.to_string())
+        )
+    })
 }
