@@ -93,6 +93,15 @@ type InstanceRow = (
     Option<i64>,
 );
 
+type TypeRow = (
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
 impl Store {
     /// The dashboard's numbers as of `now`.
     pub async fn dashboard(&self, now: DateTime<Utc>) -> Result<Dashboard, StoreError> {
@@ -138,14 +147,7 @@ impl Store {
                 },
             })
             .collect();
-        let rows: Vec<(
-            String,
-            String,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-        )> = sqlx::query_as(
+        let rows: Vec<TypeRow> = sqlx::query_as(
             "SELECT app, instance, user_type, COUNT(*), SUM(active = 1),
                     SUM(active = 1 AND (last_activity_at IS NULL OR last_activity_at < ?1))
                  FROM saas_users WHERE present = 1

@@ -274,7 +274,7 @@ fn push_filter(
     filter: &Filter,
 ) -> Result<(), StoreError> {
     if filter.or_empty {
-        sql.push_str("(");
+        sql.push('(');
         push_field(sql, binds, field);
         sql.push_str(" IS NULL OR ");
         push_comparison(sql, binds, field, filter)?;

@@ -109,9 +109,7 @@ pub(crate) async fn page(State(state): State<AppState>) -> Response {
                         ("deactivated", i.deactivated),
                         (
                             "unknown",
-                            i.accounts
-                                - i.active.min(i.accounts)
-                                - i.deactivated.min(i.accounts - i.active.min(i.accounts)),
+                            i.accounts.saturating_sub(i.active + i.deactivated),
                         ),
                         ("no longer in the app", i.gone),
                     ],

@@ -10,7 +10,7 @@ use chrono::Utc;
 use rollcall_core::integration::Integration;
 use rollcall_store::{RunRow, RunStatus, Store, StoreError};
 
-use super::{check_csrf, error, pairs, render, segment, store_error};
+use super::{csrf_refusal, error, pairs, render, segment, store_error};
 use crate::format::{relative, thousands, when};
 use crate::{AppState, JobState};
 
@@ -153,8 +153,8 @@ pub(crate) async fn run(
     body: Bytes,
 ) -> Response {
     let form = pairs(&String::from_utf8_lossy(&body));
-    if let Err(r) = check_csrf(&state, &form) {
-        return r;
+    if let Some(refusal) = csrf_refusal(&state, &form) {
+        return refusal;
     }
     match state.store.integration(&name).await {
         Ok(Some(_)) => {}

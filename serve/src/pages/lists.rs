@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use rollcall_store::{Filter, ListQuery, StoreError, ViewTarget};
 use serde_json::Value;
 
-use super::{check_csrf, error, pairs, render, segment};
+use super::{csrf_refusal, error, pairs, render, segment};
 use crate::AppState;
 use crate::format::{cell, thousands};
 
@@ -126,7 +126,7 @@ impl Params {
         p
     }
 
-    fn from_view(&mut self, q: &ListQuery) {
+    fn take_view(&mut self, q: &ListQuery) {
         self.columns = q.columns.clone().unwrap_or_default();
         self.filters = q.filters.iter().map(Filter::to_string).collect();
         self.sort = q
@@ -267,7 +267,7 @@ async fn list(state: AppState, kind: Kind, raw: String) -> Response {
             Some(v) => {
                 if !edited {
                     match serde_json::from_value::<ListQuery>(v.definition.clone()) {
-                        Ok(q) => p.from_view(&q),
+                        Ok(q) => p.take_view(&q),
                         Err(e) => {
                             problem = Some(format!(
                                 "the view `{name}` is stored in a form this rollcall cannot read ({e})"
@@ -416,8 +416,8 @@ fn query_problem(e: StoreError) -> String {
 /// `rollcall views save`), then shows it.
 pub(crate) async fn save_view(State(state): State<AppState>, body: Bytes) -> Response {
     let form = pairs(&String::from_utf8_lossy(&body));
-    if let Err(r) = check_csrf(&state, &form) {
-        return r;
+    if let Some(refusal) = csrf_refusal(&state, &form) {
+        return refusal;
     }
     let kind = match form
         .iter()

@@ -68,21 +68,16 @@ pub(crate) fn segment(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-/// Checks the CSRF token of a posted form.
-pub(crate) fn check_csrf(
-    state: &crate::AppState,
-    form: &[(String, String)],
-) -> Result<(), Response> {
+/// Checks the CSRF token of a posted form: `Some` refusal when it is missing or wrong.
+pub(crate) fn csrf_refusal(state: &crate::AppState, form: &[(String, String)]) -> Option<Response> {
     let given = form
         .iter()
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.as_str());
-    if state.secrets.csrf_matches(given) {
-        Ok(())
-    } else {
-        Err(error(
+    (!state.secrets.csrf_matches(given)).then(|| {
+        error(
             StatusCode::FORBIDDEN,
             "this form is missing its security token or carries an old one; reload the page and try again",
-        ))
-    }
+        )
+    })
 }

@@ -21,18 +21,22 @@ fn stage_name(s: Stage) -> &'static str {
     }
 }
 
-async fn load(state: &AppState, id: i64) -> Result<(RunRow, Vec<RunErrorRow>), Response> {
+async fn load(state: &AppState, id: i64) -> Result<(RunRow, Vec<RunErrorRow>), Box<Response>> {
     let run = match state.store.run(id).await {
         Ok(Some(r)) => r,
         Ok(None) => {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::NOT_FOUND,
                 &format!("there is no run {id}; the integrations page links to the last runs"),
-            ));
+            )));
         }
-        Err(e) => return Err(store_error(e)),
+        Err(e) => return Err(Box::new(store_error(e))),
     };
-    let errors = state.store.run_errors(id).await.map_err(store_error)?;
+    let errors = state
+        .store
+        .run_errors(id)
+        .await
+        .map_err(|e| Box::new(store_error(e)))?;
     Ok((run, errors))
 }
 
@@ -58,7 +62,7 @@ struct ErrorsPage {
 pub(crate) async fn errors(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     let (run, errors) = match load(&state, id).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     render(&ErrorsPage {
         id,
@@ -82,7 +86,7 @@ pub(crate) async fn errors(State(state): State<AppState>, Path(id): Path<i64>) -
 pub(crate) async fn errors_csv(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
     let (_, errors) = match load(&state, id).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut csv = String::from("run,record,stage,reason\r\n");
     for e in errors {
