@@ -175,4 +175,14 @@ impl Store {
             user_types,
         })
     }
+
+    /// How many errors a run recorded (without reading them).
+    pub async fn run_error_count(&self, run_id: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM run_errors WHERE run_id = ?")
+            .bind(run_id)
+            .fetch_one(self.pool())
+            .await
+            .map_err(StoreError::db(format!("count the errors of run {run_id}")))?;
+        Ok(count(Some(n)))
+    }
 }

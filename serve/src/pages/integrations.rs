@@ -96,7 +96,7 @@ pub(crate) async fn tiles(state: &AppState) -> Result<Vec<Tile>, StoreError> {
         };
         let last = match last {
             Some(r) => {
-                let errors = state.store.run_errors(r.id).await?.len() as u64;
+                let errors = state.store.run_error_count(r.id).await?;
                 Some(LastRun {
                     id: r.id,
                     status: status_name(r.status),
