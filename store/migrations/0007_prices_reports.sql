@@ -1,5 +1,6 @@
 -- rollcall store, schema 7: licence prices and report definitions (the web page and
--- `rollcall report`), and an index for the list views' app/instance filters.
+-- `rollcall report`), and indexes for the list views: the app/instance filters and sorting
+-- SaaS accounts by username (a page of 50 sorted rows out of 100k without a full sort).
 
 -- The monthly price of one seat of a user type in an app (e.g. Miro, Full, 1600 cents).
 -- app and user_type match SaaS accounts without regard to case.
@@ -21,3 +22,4 @@ CREATE TABLE reports (
 );
 
 CREATE INDEX saas_users_app_instance ON saas_users (app COLLATE NOCASE, instance COLLATE NOCASE);
+CREATE INDEX saas_users_username ON saas_users (username);
