@@ -91,9 +91,10 @@ fn serve(env: &Env) -> Serving {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    // Keep reading, so the server's later output has somewhere to go.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let start = line
         .find("http://")
         .unwrap_or_else(|| panic!("no address in `{line}`"));

@@ -1,5 +1,6 @@
 //! `rollcall serve [--bind ADDR]`: the local web page over the store.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,8 +87,12 @@ pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> 
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let local = listener.local_addr().unwrap_or(args.bind);
-    println!(
-        "rollcall is serving {} on http://{local}/{}",
+    // Written without `println!`: a closed stdout (e.g. `rollcall serve | head -1`) must
+    // not stop the server.
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "rollcall is serving {} on http://{local}/{}\npress Ctrl-C to stop",
         store.path().display(),
         if with_token {
             "?token=… (the value of ROLLCALL_UI_TOKEN)"
@@ -95,7 +100,7 @@ pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> 
             ""
         }
     );
-    println!("press Ctrl-C to stop");
+    let _ = out.flush();
     rollcall_serve::serve(listener, rollcall_serve::router(state), async {
         let _ = tokio::signal::ctrl_c().await;
     })
