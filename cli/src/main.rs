@@ -77,6 +77,12 @@ enum Command {
     Explain(commands::explain::Args),
     /// Start a new connector manifest from a commented template.
     Init(commands::init::Args),
+    /// The local web page: dashboard, integrations with RUN, list views, reports.
+    Serve(commands::serve::Args),
+    /// Report definitions: apply, list, remove, run (csv, json, md, html).
+    Report(commands::report::Args),
+    /// Licence prices per app and user type (for the dashboard's cost of inactive seats).
+    Prices(commands::prices::Args),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +120,9 @@ fn main() -> ExitCode {
             Command::Check(a) => commands::check::run(a, &registry, data_dir).await,
             Command::Explain(a) => commands::explain::run(a, &registry),
             Command::Init(a) => commands::init::run(a),
+            Command::Serve(a) => commands::serve::run(a, &registry, data_dir).await,
+            Command::Report(a) => commands::report::run(a, data_dir).await,
+            Command::Prices(a) => commands::prices::run(a, data_dir).await,
         }
     });
     match result {

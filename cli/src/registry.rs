@@ -29,6 +29,7 @@ impl Location {
 }
 
 /// The connector catalogue of this invocation.
+#[derive(Clone, Debug)]
 pub struct Registry {
     dir: Option<PathBuf>,
 }

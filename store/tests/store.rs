@@ -109,7 +109,7 @@ async fn newer_schema_is_refused_with_a_clear_message() {
         .unwrap();
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-         VALUES (7, 'future', 1, x'00', 0)",
+         VALUES (999, 'future', 1, x'00', 0)",
     )
     .execute(&pool)
     .await
@@ -117,13 +117,13 @@ async fn newer_schema_is_refused_with_a_clear_message() {
     pool.close().await;
     let err = Store::open_file(&path).await.unwrap_err();
     assert!(
-        matches!(err, StoreError::NewerSchema { found: 7, .. }),
+        matches!(err, StoreError::NewerSchema { found: 999, .. }),
         "{err}"
     );
     let msg = err.to_string();
     assert!(
         msg.contains(&format!(
-            "was written by a newer rollcall (schema 7; this build knows up to {SCHEMA_VERSION}); upgrade rollcall or use another --data-dir"
+            "was written by a newer rollcall (schema 999; this build knows up to {SCHEMA_VERSION}); upgrade rollcall or use another --data-dir"
         )),
         "{msg}"
     );
@@ -256,6 +256,7 @@ async fn create_and_update_with_saas_users_then_unchanged_rerun_then_update() {
                 field: "username".into(),
                 op: FilterOp::Eq,
                 value: "Alice".into(),
+                or_empty: false,
             }],
             ..q()
         })
@@ -700,6 +701,7 @@ fn f(field: &str, op: FilterOp, value: &str) -> Filter {
         field: field.into(),
         op,
         value: value.into(),
+        or_empty: false,
     }
 }
 
