@@ -37,8 +37,8 @@ pub use catalog::{
 pub use error::StoreError;
 pub use query::{Filter, FilterOp, ListQuery};
 pub use run::{
-    Counts, INTERRUPTED, IncomingAccount, Outcome, Preference, RunErrorRow, RunGuard, RunRow,
-    RunStatus, RunSummary, Selection, Stage, SyncOptions,
+    Counts, Enrichment, INTERRUPTED, IncomingAccount, Outcome, Preference, RunErrorRow, RunGuard,
+    RunRow, RunStatus, RunSummary, Selection, Stage, SyncOptions,
 };
 pub use schema::SCHEMA_VERSION;
 pub use users::{ImportReport, NewUser, UserKey};
