@@ -76,7 +76,7 @@ pub(crate) async fn apply(
             .filter(|n| !inputs.has(n))
             .collect();
         if !missing.is_empty() {
-            warnings.push(format!(
+            let message = format!(
                 "the `{}` stream was not joined, so {} stayed empty: it needs the input{} {}, which this run does not have (set them in the integration and its credential, or turn the join off with `enrich: false`)",
                 join.from,
                 join.fields
@@ -90,7 +90,9 @@ pub(crate) async fn apply(
                     .map(|n| format!("`{n}`"))
                     .collect::<Vec<_>>()
                     .join(", "),
-            ));
+            );
+            observer.warning(&message);
+            warnings.push(message);
             continue;
         }
         warnings.extend(

@@ -242,11 +242,10 @@ fn compile_enrich(
             ok = false;
         }
         if e.fields.is_empty() {
-            diags.push(
-                doc.error_at(
-                    &format!("{at}/fields"),
-                    "a join copies at least one field",
-                    Some(format!(
+            diags.push(doc.error_at(
+                &format!("{at}/fields"),
+                "a join copies at least one field",
+                Some(format!(
                         "e.g. `fields: [{}]`",
                         from.fields
                             .keys()
@@ -254,8 +253,7 @@ fn compile_enrich(
                             .map(String::as_str)
                             .unwrap_or("id")
                     )),
-                ),
-            );
+            ));
             ok = false;
         }
         for (k, f) in e.fields.iter().enumerate() {
@@ -718,10 +716,7 @@ pub fn compile(
         used.extend(auth_templates(auth.as_ref().unwrap_or(&connector_auth)));
         let uses_inputs: Vec<String> = input_names
             .iter()
-            .filter(|n| {
-                used.iter()
-                    .any(|t| templates.uses_any(t, &[n], &input_names))
-            })
+            .filter(|n| used.iter().any(|t| templates.needs(t, n, &input_names)))
             .map(|n| n.to_string())
             .collect();
         let fields = compile_fields(&s.fields, &sp, doc, &mut diags);
