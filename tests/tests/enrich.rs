@@ -324,3 +324,43 @@ fn rollcall_run_with_rest_inputs_stores_last_activity() {
     }
     drop(rt);
 }
+
+#[tokio::test]
+async fn a_members_list_that_refuses_the_token_fails_the_run_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let server = server(8).await;
+    let c = TestManifest::default().load();
+    let h = server.handle();
+    let mut p = ProvidedInputs::new();
+    let test = || Origin::Other("test".into());
+    p.provide("base_url", server.scim_base_url(), test());
+    p.provide("token", TOKEN, test());
+    p.provide("org_id", h.config().org_id.clone(), test());
+    p.provide("rest_token", "not-the-rest-token", test());
+    p.provide("rest_base_url", h.origin(), test());
+    let inputs = Inputs::resolve(&c, p).unwrap();
+    let err = run(
+        &store,
+        &integration(&c, ""),
+        c.clone(),
+        &inputs,
+        RunOptions {
+            dry_run: false,
+            sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap(),
+        },
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("joining the `members` stream failed") && err.contains("401"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-the-rest-token"),
+        "the token is never shown: {err}"
+    );
+    assert!(activity(&store).await.is_empty(), "the run was rolled back");
+}
