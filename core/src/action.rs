@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::compile::action::method_name;
 use crate::compile::{Action, Connector, Record, RunContext};
-use crate::fetch::{engine_parts, join};
+use crate::fetch::{Overrides, engine_parts, join};
 use crate::http::{AuthMaterial, FetchError, HttpEngine, error::shorten};
 use crate::inputs::Inputs;
 use crate::observe::Observer;
@@ -184,7 +184,13 @@ impl ActionRunner {
         inputs: &Inputs,
         observer: Arc<dyn Observer>,
     ) -> Result<ActionRunner, FetchError> {
-        let shared = engine_parts(&connector, inputs, &[], connector.http.rate_limit)?;
+        let shared = engine_parts(
+            &connector,
+            inputs,
+            Overrides::default(),
+            &[],
+            connector.http.rate_limit,
+        )?;
         let redactor = Arc::new(shared.redactor);
         let default_headers = shared
             .config

@@ -62,7 +62,7 @@ fn semantic_problems_are_all_reported_with_locations() {
     let text = MIRO
         .replace("token: \"{{token}}\"", "token: \"{{tokn}}\"")
         .replace("path: $.userName", "path: $.userName[?")
-        .replace("primary_key: id", "primary_key: idd");
+        .replacen("primary_key: id", "primary_key: idd", 1);
     let err = load(&text).unwrap_err();
     assert!(
         err.contains("`tokn`, which is not a declared input"),

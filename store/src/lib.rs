@@ -46,8 +46,8 @@ pub use prices::Price;
 pub use query::{Filter, FilterOp, ListQuery};
 pub use reports::StoredReport;
 pub use run::{
-    Counts, INTERRUPTED, IncomingAccount, Outcome, Preference, RunErrorRow, RunGuard, RunRow,
-    RunStatus, RunSummary, Selection, Stage, SyncOptions,
+    Counts, Enrichment, INTERRUPTED, IncomingAccount, Outcome, Preference, RunErrorRow, RunGuard,
+    RunRow, RunStatus, RunSummary, Selection, Stage, SyncOptions,
 };
 pub use schema::SCHEMA_VERSION;
 pub use users::{ImportReport, NewUser, UserKey};

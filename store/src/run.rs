@@ -27,7 +27,10 @@ use crate::users::UserKey;
 
 mod batch;
 mod digest;
+mod enrich;
+
 use crate::{Store, StoreError, time};
+pub use enrich::Enrichment;
 
 macro_rules! select_runs {
     ($tail:literal) => {

@@ -24,6 +24,8 @@ use rollcall_store::{
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
+mod enrich;
+
 /// Records stored per [`RunGuard::apply_batch`](rollcall_store::RunGuard::apply_batch) call.
 const BATCH: usize = 256;
 
@@ -164,6 +166,7 @@ pub async fn run(
         sync_time: options.sync_time,
         ..FetchOptions::default()
     };
+    let joins = (connector.clone(), observer.clone());
     let mut fetch = match rollcall_core::fetch::start(
         connector,
         &integration.stream,
@@ -225,7 +228,7 @@ pub async fn run(
         }
     }
     drop(to_store);
-    let (guard, written) = match writer.join().await {
+    let (mut guard, written) = match writer.join().await {
         Ok(done) => done,
         Err(join) => {
             // The guard went down with the task: its transaction is rolled back and the
@@ -274,6 +277,29 @@ pub async fn run(
             });
         }
     };
+    // Joins (the connector's `enrich`): other streams' fields onto the stored accounts.
+    let mut warnings = summary.warnings;
+    let (connector, observer) = joins;
+    match enrich::apply(
+        &mut guard,
+        integration,
+        &connector,
+        inputs,
+        options.sync_time,
+        &observer,
+    )
+    .await
+    {
+        Ok(more) => warnings.extend(more),
+        Err(e) => {
+            let message = e.to_string();
+            guard.fail(&message).await?;
+            return Err(SyncError::Aborted {
+                run: run_id,
+                message,
+            });
+        }
+    }
     let tally = guard.tally();
     counts.created = tally.created;
     counts.updated = tally.updated;
@@ -282,7 +308,7 @@ pub async fn run(
     let summary_store = guard.finish(summary.complete, &counts).await?;
     Ok(SyncReport {
         summary: summary_store,
-        warnings: summary.warnings,
+        warnings,
     })
 }
 

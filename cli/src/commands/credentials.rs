@@ -315,6 +315,10 @@ fn ask(
                 .read_line(&mut line)
                 .with_context(|| format!("cannot read the value of `{input}` from stdin"))?;
             if n == 0 {
+                // Optional inputs may be left out at the end (e.g. a second API's token).
+                if !required {
+                    continue;
+                }
                 bail!(
                     "stdin ended before the value of `{input}` (secret input {} of {}); give one line per secret input, in this order: {}; or use --secret-env INPUT=ENV_VAR",
                     i + 1,

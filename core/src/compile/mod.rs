@@ -149,6 +149,132 @@ pub struct Stream {
     pub records: JsonPath,
     /// Fields, shared with every record.
     pub fields: Arc<FieldSet>,
+    /// Base URL template, when the stream has its own (else `http.base_url`).
+    pub base_url: Option<Template>,
+    /// Authentication, when the stream has its own (else the connector's).
+    pub auth: Option<Auth>,
+    /// The inputs the stream's requests use (URL, path, query, headers, auth).
+    pub uses_inputs: Vec<String>,
+    /// Joins: fields copied from other streams by key.
+    pub enrich: Vec<Enrich>,
+}
+
+/// A compiled join (`enrich` in a stream).
+#[derive(Clone, Debug)]
+pub struct Enrich {
+    /// The stream the fields come from.
+    pub from: String,
+    /// The field of `from` matched against this stream's primary key.
+    pub on: String,
+    /// The fields of `from` copied.
+    pub fields: Vec<String>,
+}
+
+/// The templates of an auth (for finding the inputs it uses).
+fn auth_templates(auth: &Auth) -> Vec<&Template> {
+    match auth {
+        Auth::Bearer { token } => vec![token],
+        Auth::Header { value, .. } | Auth::Query { value, .. } => vec![value],
+        Auth::Basic { username, password } => vec![username, password],
+        Auth::None => Vec::new(),
+    }
+}
+
+/// Checks the joins of stream `sname` (at `sp`) against the manifest's other streams.
+fn compile_enrich(
+    m: &ConnectorManifest,
+    sname: &str,
+    sp: &str,
+    doc: &Document,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Enrich> {
+    let Some(stream) = m.streams.get(sname) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, e) in stream.enrich.iter().enumerate() {
+        let at = format!("{sp}/enrich/{i}");
+        let from = match m.streams.get(&e.from) {
+            Some(_) if e.from == sname => {
+                diags.push(doc.error_at(
+                    &format!("{at}/from"),
+                    format!("the stream `{sname}` cannot enrich from itself"),
+                    Some("name another stream of this connector".into()),
+                ));
+                continue;
+            }
+            Some(f) => f,
+            None => {
+                let others: Vec<&str> = m
+                    .streams
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|n| *n != sname)
+                    .collect();
+                let hint = if others.is_empty() {
+                    "declare the stream under `streams` first".to_string()
+                } else {
+                    format!("the other streams are: {}", others.join(", "))
+                };
+                diags.push(doc.error_at(
+                    &format!("{at}/from"),
+                    format!(
+                        "the stream `{sname}` enriches from `{}`, which this connector does not declare",
+                        e.from
+                    ),
+                    Some(hint),
+                ));
+                continue;
+            }
+        };
+        let known = |field: &str| from.fields.contains_key(field);
+        let fields_hint = || {
+            let names: Vec<&str> = from.fields.keys().map(String::as_str).collect();
+            format!("the fields of `{}` are: {}", e.from, names.join(", "))
+        };
+        let mut ok = true;
+        if !known(&e.on) {
+            diags.push(doc.error_at(
+                &format!("{at}/on"),
+                format!("the stream `{}` has no field `{}` to join on", e.from, e.on),
+                Some(fields_hint()),
+            ));
+            ok = false;
+        }
+        if e.fields.is_empty() {
+            diags.push(doc.error_at(
+                &format!("{at}/fields"),
+                "a join copies at least one field",
+                Some(format!(
+                        "e.g. `fields: [{}]`",
+                        from.fields
+                            .keys()
+                            .last()
+                            .map(String::as_str)
+                            .unwrap_or("id")
+                    )),
+            ));
+            ok = false;
+        }
+        for (k, f) in e.fields.iter().enumerate() {
+            if !known(f) {
+                diags.push(doc.error_at(
+                    &format!("{at}/fields/{k}"),
+                    format!("the stream `{}` has no field `{f}` to copy", e.from),
+                    Some(fields_hint()),
+                ));
+                ok = false;
+            }
+        }
+        if ok {
+            out.push(Enrich {
+                from: e.from.clone(),
+                on: e.on.clone(),
+                fields: e.fields.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// Compiled pagination.
@@ -406,60 +532,55 @@ pub fn compile(
         }
         t
     };
-    let auth = match &m.auth {
-        AuthSpec::Bearer { token } => {
-            let t = auth_tpl(
-                &mut templates,
-                &mut diags,
-                "/auth/bearer/token",
-                token,
-                true,
-            );
-            Auth::Bearer { token: t }
-        }
-        AuthSpec::Header { name, value } => {
-            check_header_name(name, "/auth/header/name", doc, &mut diags);
-            let t = auth_tpl(
-                &mut templates,
-                &mut diags,
-                "/auth/header/value",
-                value,
-                true,
-            );
-            Auth::Header {
-                name: name.clone(),
-                value: t,
+    let compile_auth = |templates: &mut Templates,
+                        diags: &mut Vec<Diagnostic>,
+                        spec: &AuthSpec,
+                        at: &str|
+     -> Auth {
+        match spec {
+            AuthSpec::Bearer { token } => {
+                let t = auth_tpl(templates, diags, &format!("{at}/bearer/token"), token, true);
+                Auth::Bearer { token: t }
             }
-        }
-        AuthSpec::Basic { username, password } => {
-            let u = auth_tpl(
-                &mut templates,
-                &mut diags,
-                "/auth/basic/username",
-                username,
-                false,
-            );
-            let p = auth_tpl(
-                &mut templates,
-                &mut diags,
-                "/auth/basic/password",
-                password,
-                true,
-            );
-            Auth::Basic {
-                username: u,
-                password: p,
+            AuthSpec::Header { name, value } => {
+                check_header_name(name, &format!("{at}/header/name"), doc, diags);
+                let t = auth_tpl(templates, diags, &format!("{at}/header/value"), value, true);
+                Auth::Header {
+                    name: name.clone(),
+                    value: t,
+                }
             }
-        }
-        AuthSpec::Query { name, value } => {
-            let t = auth_tpl(&mut templates, &mut diags, "/auth/query/value", value, true);
-            Auth::Query {
-                name: name.clone(),
-                value: t,
+            AuthSpec::Basic { username, password } => {
+                let u = auth_tpl(
+                    templates,
+                    diags,
+                    &format!("{at}/basic/username"),
+                    username,
+                    false,
+                );
+                let p = auth_tpl(
+                    templates,
+                    diags,
+                    &format!("{at}/basic/password"),
+                    password,
+                    true,
+                );
+                Auth::Basic {
+                    username: u,
+                    password: p,
+                }
             }
+            AuthSpec::Query { name, value } => {
+                let t = auth_tpl(templates, diags, &format!("{at}/query/value"), value, true);
+                Auth::Query {
+                    name: name.clone(),
+                    value: t,
+                }
+            }
+            AuthSpec::None => Auth::None,
         }
-        AuthSpec::None => Auth::None,
     };
+    let connector_auth = compile_auth(&mut templates, &mut diags, &m.auth, "/auth");
 
     // Streams.
     if m.streams.is_empty() {
@@ -573,6 +694,31 @@ pub fn compile(
             PaginatorSpec::None => Paginator::None,
         };
 
+        let base_url = s.base_url.as_ref().map(|b| {
+            let ptr = format!("{sp}/base_url");
+            let t = tpl(&mut templates, &mut diags, &ptr, b);
+            if let Template::Literal(text) = &t
+                && let Err(e) = crate::http::check_base_url(text)
+            {
+                diags.push(doc.error_at(&ptr, e, None));
+            }
+            t
+        });
+        let auth = s
+            .auth
+            .as_ref()
+            .map(|a| compile_auth(&mut templates, &mut diags, a, &format!("{sp}/auth")));
+        // The inputs this stream's requests draw on, so a sync can tell whether the
+        // inputs it has cover the stream.
+        let mut used: Vec<&Template> = vec![&path, base_url.as_ref().unwrap_or(&http.base_url)];
+        used.extend(query.iter().map(|(_, t)| t));
+        used.extend(req_headers.iter().map(|(_, t)| t));
+        used.extend(auth_templates(auth.as_ref().unwrap_or(&connector_auth)));
+        let uses_inputs: Vec<String> = input_names
+            .iter()
+            .filter(|n| used.iter().any(|t| templates.needs(t, n, &input_names)))
+            .map(|n| n.to_string())
+            .collect();
         let fields = compile_fields(&s.fields, &sp, doc, &mut diags);
         let primary_key = primary_key_index(
             &s.fields,
@@ -598,6 +744,10 @@ pub fn compile(
                         fields,
                         primary_key,
                     }),
+                    base_url,
+                    auth,
+                    uses_inputs,
+                    enrich: compile_enrich(m, sname, &sp, doc, &mut diags),
                 },
             );
         }
@@ -619,7 +769,7 @@ pub fn compile(
         origin: origin.to_string(),
         inputs: m.inputs.clone(),
         http,
-        auth,
+        auth: connector_auth,
         streams,
         actions,
         templates,

@@ -166,6 +166,19 @@ impl Templates {
         }
     }
 
+    /// Whether rendering `template` needs `name`: it fails (strict mode) when every
+    /// variable of `all` but `name` has a value. Unlike [`uses_any`](Templates::uses_any)
+    /// this also sees variables that only reach the output through a helper
+    /// (`{{urlencode org_id}}`).
+    pub fn needs(&self, template: &Template, name: &str, all: &[&str]) -> bool {
+        let ctx: serde_json::Map<String, Value> = all
+            .iter()
+            .filter(|v| **v != name)
+            .map(|v| (v.to_string(), Value::String("x".into())))
+            .collect();
+        self.render(template, &Value::Object(ctx)).is_err()
+    }
+
     /// Renders a template with a context object.
     pub fn render(&self, template: &Template, context: &Value) -> Result<String, String> {
         match template {

@@ -227,6 +227,10 @@ fn prepare(
     let mut parts = engine_parts(
         connector,
         inputs,
+        Overrides {
+            base_url: stream.base_url.as_ref(),
+            auth: stream.auth.as_ref(),
+        },
         &stream.headers,
         connector.http.rate_limit,
     )?;
@@ -252,9 +256,17 @@ pub(crate) struct EngineParts {
     pub redactor: crate::secret::Redactor,
 }
 
+/// What a stream may set instead of the connector's `http.base_url` and `auth`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Overrides<'a> {
+    pub base_url: Option<&'a crate::compile::Template>,
+    pub auth: Option<&'a Auth>,
+}
+
 pub(crate) fn engine_parts(
     connector: &Connector,
     inputs: &Inputs,
+    overrides: Overrides<'_>,
     extra_headers: &[(String, crate::compile::Template)],
     rate_limit: Option<(u32, std::time::Duration)>,
 ) -> Result<EngineParts, FetchError> {
@@ -262,7 +274,7 @@ pub(crate) fn engine_parts(
     let t = &connector.templates;
     let render = |tpl| t.render(tpl, &ctx).map_err(FetchError::Template);
     let mut redactor = inputs.redactor();
-    let base = render(&connector.http.base_url)?;
+    let base = render(overrides.base_url.unwrap_or(&connector.http.base_url))?;
     let base = check_base_url(&base).map_err(FetchError::Url)?;
     let mut headers = HeaderMap::new();
     for (name, tpl) in connector.http.headers.iter().chain(extra_headers.iter()) {
@@ -277,7 +289,7 @@ pub(crate) fn engine_parts(
         value.set_sensitive(true);
         headers.insert(name, value);
     }
-    let auth = match &connector.auth {
+    let auth = match overrides.auth.unwrap_or(&connector.auth) {
         Auth::Bearer { token } => {
             let token = Secret::new(render(token)?);
             redactor.add(&token);

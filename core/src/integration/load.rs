@@ -257,6 +257,7 @@ fn check(
         role: f.role.clone(),
         sync_key: f.sync_key.clone(),
         schedule,
+        enrich: f.enrich,
         mappings,
         source: IntegrationSource {
             file: doc.file().name.clone(),

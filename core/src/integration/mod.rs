@@ -50,9 +50,17 @@ pub struct Integration {
     pub sync_key: String,
     /// When it runs.
     pub schedule: Schedule,
+    /// Whether the stream's joins (`enrich` in the connector) run when the inputs cover
+    /// them.
+    #[serde(default = "enrich_default")]
+    pub enrich: bool,
     mappings: Vec<ResolvedMapping>,
     /// The file it was loaded from, as written.
     pub source: IntegrationSource,
+}
+
+fn enrich_default() -> bool {
+    true
 }
 
 /// The file an integration was loaded from.

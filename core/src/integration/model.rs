@@ -47,6 +47,14 @@ pub struct IntegrationFile {
     /// When the integration runs: `daily` (the default), `daily at HH:MM`, `every Nh`, `every Nm` or a 5-field cron expression (`MIN HOUR DAY MONTH WEEKDAY`).
     #[serde(default = "default_schedule")]
     pub schedule: String,
+    /// Whether the stream's joins declared by the connector (`enrich`, e.g. Miro's last
+    /// activity from its REST API) run when the inputs cover them. On by default.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub enrich: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn default_schedule() -> String {

@@ -233,6 +233,33 @@ pub struct StreamSpec {
     pub primary_key: String,
     /// The fields of a record, in output order: field id → definition.
     pub fields: IndexMap<String, FieldSpec>,
+    /// A base URL template for this stream instead of `http.base_url`, for an API of the
+    /// same app on another host (Miro's REST API next to its SCIM API). Headers, timeout,
+    /// retries and the rate limit stay those of `http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// How this stream's requests are authenticated, instead of the connector's `auth`
+    /// (an API of the same app that takes another token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSpec>,
+    /// Fields joined in from other streams of this connector, by key. A sync of this
+    /// stream fetches each `from` stream after it and copies `fields` onto the accounts
+    /// whose primary key equals the `on` field — when the integration's inputs cover the
+    /// `from` stream and it does not turn enrichment off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enrich: Vec<EnrichSpec>,
+}
+
+/// A join: fields of another stream copied onto this stream's records by key.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichSpec {
+    /// The stream the fields come from (e.g. `members`).
+    pub from: String,
+    /// The field of `from` whose value equals this stream's primary key (e.g. `id`).
+    pub on: String,
+    /// The fields of `from` copied (e.g. `[last_activity_at]`).
+    pub fields: Vec<String>,
 }
 
 /// A request, relative to `http.base_url`.
