@@ -2,6 +2,8 @@
 //! copies of the built-in Miro manifest, inputs, an observer that records every
 //! event, and a function that runs a fetch to the end.
 
+pub mod plugins;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 

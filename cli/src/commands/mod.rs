@@ -6,6 +6,7 @@ pub mod demo;
 pub mod fetch;
 pub mod integrations;
 pub mod lists;
+pub mod plugins;
 pub mod run;
 pub mod runs;
 pub mod saas_users;

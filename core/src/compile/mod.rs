@@ -3,6 +3,7 @@
 
 pub mod field;
 pub mod path;
+mod plugins;
 pub mod template;
 
 use std::sync::Arc;
@@ -115,6 +116,8 @@ pub struct Stream {
     pub records: JsonPath,
     /// Fields, shared with every record.
     pub fields: Arc<FieldSet>,
+    /// Plugin record transforms, applied in order to each page of raw records.
+    pub record_transforms: Vec<crate::plugin::PluginFn>,
 }
 
 /// Compiled pagination.
@@ -185,13 +188,24 @@ pub enum CursorFrom {
 const RESERVED_INPUT_NAMES: &[&str] = &["cursor", "page", "record", "response"];
 
 /// Compiles a deserialized manifest. `doc` locates problems; every problem found is
-/// returned, not just the first.
+/// returned, not just the first. Plugins cannot be loaded (see [`compile_with_plugins`]).
 pub fn compile(
     m: &ConnectorManifest,
     doc: &Document,
     origin: &str,
 ) -> Result<Connector, Vec<Diagnostic>> {
+    compile_with_plugins(m, doc, origin, &crate::plugin::NoPlugins)
+}
+
+/// [`compile`], opening the manifest's plugins through `host`.
+pub fn compile_with_plugins(
+    m: &ConnectorManifest,
+    doc: &Document,
+    origin: &str,
+    host: &dyn crate::plugin::PluginHost,
+) -> Result<Connector, Vec<Diagnostic>> {
     let mut diags = Vec::new();
+    let opened = plugins::open_all(m, doc, host, &mut diags);
     let mut err = |pointer: &str, msg: String, hint: Option<String>| {
         diags.push(doc.error_at(pointer, msg, hint));
     };
@@ -582,6 +596,18 @@ pub fn compile(
                     );
                 }
             }
+            let plugin = f.transform.as_ref().and_then(|t| {
+                opened.resolve(
+                    t,
+                    crate::plugin::CapabilityKind::FieldTransform,
+                    &format!("{fp}/transform"),
+                    doc,
+                    &mut diags,
+                )
+            });
+            if f.transform.is_some() && plugin.is_none() {
+                continue;
+            }
             if let Some(source) = source {
                 fields.push(Field {
                     id: fid.clone(),
@@ -591,6 +617,7 @@ pub fn compile(
                     required: f.required,
                     default: f.default.clone(),
                     transforms: f.transforms.clone(),
+                    plugin,
                 });
             }
         }
@@ -617,6 +644,18 @@ pub fn compile(
                 0
             }
         };
+        let mut record_transforms = Vec::new();
+        for (i, t) in s.record_transforms.iter().enumerate() {
+            if let Some(p) = opened.resolve(
+                t,
+                crate::plugin::CapabilityKind::RecordTransform,
+                &format!("{sp}/record_transforms/{i}"),
+                doc,
+                &mut diags,
+            ) {
+                record_transforms.push(p);
+            }
+        }
         if let (Some(records), true) = (records, fields.len() == s.fields.len()) {
             streams.insert(
                 sname.clone(),
@@ -633,6 +672,7 @@ pub fn compile(
                         fields,
                         primary_key,
                     }),
+                    record_transforms,
                 },
             );
         }

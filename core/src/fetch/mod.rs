@@ -7,6 +7,7 @@
 
 mod cursor;
 mod page;
+mod record_transforms;
 mod scim;
 mod simple;
 
@@ -470,6 +471,11 @@ impl Emitter<'_> {
         };
         let last_index = records.len().saturating_sub(1);
         let mut batch = Vec::with_capacity(records.len().min(BATCH));
+        let transformed = if self.stream.record_transforms.is_empty() {
+            Vec::new()
+        } else {
+            record_transforms::apply(&self.stream.record_transforms, &records).await
+        };
         for (i, raw) in records.into_iter().enumerate() {
             if self.limit.is_some_and(|l| self.summary.records >= l) {
                 self.stopped = true;
@@ -477,7 +483,14 @@ impl Emitter<'_> {
             if self.stopped {
                 break;
             }
-            let item = match self.stream.fields.extract(raw, &self.run) {
+            let extracted = match transformed.get(i) {
+                None => self.stream.fields.extract(raw, &self.run),
+                Some(record_transforms::Outcome::Keep(v)) => {
+                    self.stream.fields.extract(v, &self.run)
+                }
+                Some(record_transforms::Outcome::Drop(reason)) => Err(reason.clone()),
+            };
+            let item = match extracted {
                 Ok(rec) => {
                     if i == 0 {
                         out.first_key = Some(rec.key.clone());

@@ -41,6 +41,9 @@ pub struct ConnectorManifest {
     pub auth: AuthSpec,
     /// The record streams this connector can read (e.g. `users`).
     pub streams: IndexMap<String, StreamSpec>,
+    /// Plugins used by fields and streams: plugin name → requirement (e.g. a sha256 pin).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub plugins: IndexMap<String, super::plugins::PluginRequirement>,
 }
 
 /// Manifest format versions.
@@ -213,6 +216,10 @@ pub struct StreamSpec {
     pub primary_key: String,
     /// The fields of a record, in output order: field id → definition.
     pub fields: IndexMap<String, FieldSpec>,
+    /// Plugin record transforms and filters, applied in order to each page of raw
+    /// records before the fields are extracted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub record_transforms: Vec<super::plugins::PluginCallSpec>,
 }
 
 /// A request, relative to `http.base_url`.
@@ -422,6 +429,9 @@ pub struct FieldSpec {
     /// Built-in transforms applied in order, before the type coercion.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transforms: Vec<Transform>,
+    /// A plugin field transform, applied after `transforms` and before the type coercion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<super::plugins::PluginCallSpec>,
 }
 
 /// Values rollcall computes.
