@@ -3,17 +3,18 @@
 //! mismatch, missing symbol, panic, invalid JSON, a subprocess that exits, hangs or
 //! writes garbage, a sha256 mismatch), and fetches and CLI runs that use them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rollcall_core::FetchOptions;
-use rollcall_core::manifest::load_connector_with_plugins;
+use chrono::{TimeZone, Utc};
+use rollcall_core::manifest::{LoadError, load_connector_with_plugins};
 use rollcall_core::plugin::{Plugin, PluginHost, RecordOutcome, Request, Response};
+use rollcall_core::{Connector, FetchOptions};
 use rollcall_plugins::{Host, HostOptions};
 use rollcall_source::SourceFile;
 use rollcall_tests::plugins::{install, install_script, library, library_file, python_example};
-use rollcall_tests::{TOKEN, inputs, rollcall_bin, server, workspace_root};
+use rollcall_tests::{TOKEN, TestManifest, inputs, rollcall_bin, server, workspace_root};
 use serde_json::{Value, json};
 
 fn host(dir: &Path, timeout: Duration) -> Host {
@@ -338,4 +339,338 @@ fn a_sha256_pin_is_checked() {
     assert!(h.open("seat_type", Some(&digest.to_uppercase())).is_ok());
     // Once loaded, another pin is still checked against the loaded file.
     assert!(h.open("seat_type", Some(&wrong)).is_err());
+}
+
+/// The example overlay manifest with small pages (so a run has several).
+fn overlay_text(page_size: u32) -> String {
+    let text =
+        std::fs::read_to_string(workspace_root().join("connectors/examples/miro-seat-type.yaml"))
+            .expect("the example overlay exists");
+    assert!(text.contains("scim: { page_size: 200, concurrency: 4 }"));
+    text.replace(
+        "scim: { page_size: 200, concurrency: 4 }",
+        &format!("scim: {{ page_size: {page_size}, concurrency: 1 }}"),
+    )
+}
+
+fn load_with(text: &str, host: &Host) -> Result<Connector, LoadError> {
+    load_connector_with_plugins(SourceFile::new("overlay.yaml", text), "test", host)
+}
+
+fn compile(text: &str, host: &Host) -> Arc<Connector> {
+    Arc::new(load_with(text, host).unwrap_or_else(|e| panic!("{}", e.render())))
+}
+
+/// A user the example's `enrich` drops: it has no `userName`.
+fn nameless() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": "nameless-1",
+        "active": true,
+        "name": {"givenName": "No", "familyName": "Name"},
+        "userType": "Full"
+    })
+}
+
+async fn fetch_overlay(dir: &Path) {
+    let h = host(dir, Duration::from_secs(10));
+    let srv = server(25).await;
+    srv.handle().insert_user(nameless());
+    let c = compile(&overlay_text(10), &h);
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let summary = out.summary();
+    assert!(summary.complete);
+    assert_eq!(out.records.len(), 25);
+    let users = srv.handle().users();
+    for r in &out.records {
+        let raw = users.iter().find(|u| u["id"] == r.key.as_str()).unwrap();
+        let licence = raw["userType"].as_str();
+        let want = match licence {
+            Some("Full" | "Standard" | "Advanced") => json!("full"),
+            Some("Full (Trial)") => json!("trial"),
+            Some("Basic") => json!("occasional"),
+            Some("Free") => json!("free"),
+            Some("Free Restricted") => json!("restricted"),
+            Some(other) => panic!("a licence the test does not know: {other}"),
+            None => Value::Null,
+        };
+        assert_eq!(r.get("seat_type"), Some(&want), "{}", r.key);
+        let given = raw["name"]["givenName"].as_str().unwrap();
+        let family = raw["name"]["familyName"].as_str().unwrap();
+        assert_eq!(
+            r.get("full_name"),
+            Some(&json!(format!("{given} {family}")))
+        );
+    }
+    assert_eq!(out.skipped.len(), 1, "{:?}", out.skipped);
+    let s = &out.skipped[0];
+    assert_eq!(s.key.as_deref(), Some("nameless-1"));
+    assert!(
+        s.reason.starts_with("dropped by plugin `seat_type` (")
+            && s.reason.ends_with("function `enrich`: it has no userName"),
+        "{}",
+        s.reason
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_miro_overlay_fetches_with_the_library_plugin() {
+    let dir = dylib_dir();
+    fetch_overlay(dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_miro_overlay_fetches_with_the_python_plugin() {
+    let dir = python_dir();
+    fetch_overlay(dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_goes_on_when_a_subprocess_plugin_dies_and_its_records_reach_the_error_log() {
+    let dir = tempfile::tempdir().unwrap();
+    // Keeps every record, but exits instead of answering its second page.
+    let marker = dir.path().join("died-once");
+    let body = format!(
+        "    import os\n    if req['type'] == 'batch' and os.path.exists({m:?}) and not os.path.exists({m:?} + '.2'):\n        open({m:?} + '.2', 'w').close(); sys.stderr.write('dying on purpose\\n'); sys.exit(9)\n    open({m:?}, 'w').close()\n    print(json.dumps({{'type': 'records', 'records': [{{'keep': r}} for r in req['records']]}}), flush=True)",
+        m = marker.display().to_string()
+    );
+    install_script(dir.path(), "odd.py", &script(&body));
+    let h = host(dir.path(), Duration::from_secs(10));
+    let text = TestManifest {
+        page_size: 10,
+        concurrency: 1,
+        ..TestManifest::default()
+    }
+    .text()
+    .replace("\nstreams:\n", "\nplugins:\n  odd: {}\nstreams:\n")
+    .replace(
+        "    primary_key: id\n",
+        "    primary_key: id\n    record_transforms:\n      - { plugin: odd, function: batch }\n",
+    );
+    let c = compile(&text, &h);
+    let srv = server(30).await;
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = rollcall_store::Store::open(store_dir.path()).await.unwrap();
+    let integration_text = "name: Miro Users\nconnector: miro\nusers: user-plus-saas-user\nsaas: { app: Miro, instance: Miro EU }\npreference: create-and-update\nrole: Employee\nsync_key: username\nmappings:\n  smart: true\n";
+    let cc = c.clone();
+    let find = move |name: &str| (name == "miro").then(|| cc.clone());
+    let integration = rollcall_core::integration::load_integration(
+        SourceFile::new("it.yaml", integration_text),
+        &find,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let report = rollcall_sync::run(
+        &store,
+        &integration,
+        c,
+        &i,
+        rollcall_sync::RunOptions {
+            dry_run: false,
+            sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap(),
+        },
+        Arc::new(rollcall_core::observe::Silent),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the run should go on: {e}"));
+    let counts = &report.summary.counts;
+    // The records of page 2 were lost; the restarted process did the pages after it.
+    assert!(report.summary.complete, "{:?}", report.summary);
+    // Records the fetch could not use count as failed in a sync.
+    assert!(counts.failed > 0 && counts.failed <= 10, "{counts:?}");
+    assert_eq!(counts.failed + counts.created, 30, "{counts:?}");
+    let errors = store.run_errors(report.summary.id).await.unwrap();
+    assert_eq!(errors.len() as u64, counts.failed);
+    for e in &errors {
+        assert!(e.reason.contains("the plugin `odd` ("), "{}", e.reason);
+        assert!(
+            e.reason
+                .contains("exited without answering (exit status: 9)"),
+            "{}",
+            e.reason
+        );
+        assert!(e.reason.contains("dying on purpose"), "{}", e.reason);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_field_transform_skips_the_record_and_the_fetch_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let h = host(dir.path(), Duration::from_secs(5));
+    let text = TestManifest::default()
+        .text()
+        .replace("\nstreams:\n", "\nplugins:\n  faulty: {}\nstreams:\n")
+        .replace(
+            "        path: $.userType\n",
+            "        path: $.userType\n        transform: { plugin: faulty, function: panic }\n",
+        );
+    let c = compile(&text, &h);
+    let srv = server(5).await;
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    assert!(out.summary().complete);
+    let with_licence = srv
+        .handle()
+        .users()
+        .iter()
+        .filter(|u| u["userType"].is_string())
+        .count();
+    assert!(with_licence > 0);
+    assert_eq!(out.skipped.len(), with_licence);
+    assert_eq!(out.records.len(), 5 - with_licence);
+    for s in &out.skipped {
+        assert!(
+            s.reason
+                .starts_with("field `user_type`: the plugin `faulty` ("),
+            "{}",
+            s.reason
+        );
+        assert!(s.reason.contains("panicked"), "{}", s.reason);
+    }
+}
+
+#[test]
+fn manifest_mistakes_about_plugins_are_located() {
+    let dir = dylib_dir();
+    let h = host(dir.path(), Duration::from_secs(5));
+    let text = overlay_text(10)
+        .replace("function: enrich", "function: enrichh")
+        .replace(
+            "transform: { plugin: seat_type, function: seat_type }",
+            "transform: { plugin: seat_typ, function: seat_type }",
+        )
+        .replace("        path: $.fullName\n", "        path: $.fullName\n        transform: { plugin: seat_type, function: enrich }\n");
+    let e = load_with(&text, &h).unwrap_err();
+    let all = e.to_string();
+    assert_eq!(e.diagnostics.len(), 3, "{all}");
+    assert!(
+        all.contains("the plugin `seat_type` (") && all.contains("has no function `enrichh`"),
+        "{all}"
+    );
+    assert!(all.contains("did you mean `enrich`?"), "{}", e.render());
+    assert!(
+        all.contains("the plugin `seat_typ` is not declared under `plugins:`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("`enrich` of plugin `seat_type` is a record transform, not a field transform"),
+        "{all}"
+    );
+    for d in &e.diagnostics {
+        rollcall_tests::assert_located("overlay.yaml", &d.to_string());
+    }
+
+    let pinned = overlay_text(10).replace("  seat_type: {}\n", "  seat_type: { sha256: abc }\n");
+    let e = load_with(&pinned, &h).unwrap_err().to_string();
+    assert!(e.contains("should be 64 hexadecimal digits"), "{e}");
+    let pinned = overlay_text(10).replace(
+        "  seat_type: {}\n",
+        &format!("  seat_type: {{ sha256: {} }}\n", "ab".repeat(32)),
+    );
+    let e = load_with(&pinned, &host(dir.path(), Duration::from_secs(5)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("overlay.yaml:") && e.contains("refusing to load it"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_cli_lists_plugins_and_fetches_with_them() {
+    let dir = dylib_dir();
+    install(
+        dir.path(),
+        &library("wrong_abi"),
+        &library_file("wrong_abi"),
+    );
+    let list = std::process::Command::new(rollcall_bin())
+        .args(["plugins", "list", "--plugins-dir"])
+        .arg(dir.path())
+        .env("ROLLCALL_HOME", dir.path().join("home"))
+        .output()
+        .unwrap();
+    assert!(list.status.success());
+    let stdout = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        stdout.contains("seat_type 0.1.0 (dynamic library)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  loads: yes\n  field_transform `seat_type`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("record_transform `enrich`"), "{stdout}");
+    let digest =
+        rollcall_plugins::pin::sha256_file(&dir.path().join(library_file("seat_type"))).unwrap();
+    assert!(stdout.contains(&format!("sha256: {digest}")), "{stdout}");
+    assert!(stdout.contains("wrong_abi - (dynamic library)"), "{stdout}");
+    assert!(
+        stdout.contains("loads: no: the plugin `wrong_abi`"),
+        "{stdout}"
+    );
+
+    // A fetch through the real binary, with the plugin pinned.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let srv = rt.block_on(server(12));
+    srv.handle().insert_user(nameless());
+    let manifest = dir.path().join("miro.yaml");
+    std::fs::write(
+        &manifest,
+        overlay_text(5).replace(
+            "  seat_type: {}\n",
+            &format!("  seat_type: {{ sha256: {digest} }}\n"),
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(rollcall_bin())
+        .arg("fetch")
+        .arg(&manifest)
+        .args(["--set", &format!("base_url={}", srv.scim_base_url())])
+        .args(["--secret-env", "token=PLUGIN_TEST_TOKEN"])
+        .env("PLUGIN_TEST_TOKEN", TOKEN)
+        .env("ROLLCALL_PLUGINS_DIR", dir.path())
+        .env("ROLLCALL_HOME", dir.path().join("home"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 12);
+    assert!(lines.iter().all(|r| r["full_name"].is_string()));
+    assert!(lines.iter().any(|r| r["seat_type"] == "full"));
+    assert!(
+        stderr.contains("(id nameless-1): dropped by plugin `seat_type`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("function `enrich`: it has no userName"),
+        "{stderr}"
+    );
+
+    // Without the plugin directory the manifest does not load, and says why.
+    let out = std::process::Command::new(rollcall_bin())
+        .args(["validate"])
+        .arg(&manifest)
+        .env("ROLLCALL_HOME", dir.path().join("home"))
+        .env_remove("ROLLCALL_PLUGINS_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap() + &String::from_utf8(out.stdout).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("the plugin `seat_type` was not found"),
+        "{stderr}"
+    );
 }
