@@ -19,7 +19,7 @@ pub type Handler = fn(Request) -> Result<Response, String>;
 
 /// Exports a dynamic-library plugin.
 ///
-/// ```ignore
+/// ```text
 /// fn describe() -> Description { ... }
 /// fn handle(request: Request) -> Result<Response, String> { ... }
 /// rollcall_plugin_sdk::export_plugin!(describe: describe, handle: handle);
