@@ -674,3 +674,107 @@ fn the_cli_lists_plugins_and_fetches_with_them() {
         "{stderr}"
     );
 }
+
+/// An auth-provider subprocess plugin: `Authorization: Bearer <secret token>`, valid
+/// for `config.expires_in` seconds; `config.fail` makes it refuse. Every call is
+/// logged to `calls.log` next to it.
+fn signer_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.log");
+    install_script(
+        dir.path(),
+        "signer.py",
+        &format!(
+            r#"#!/usr/bin/env python3
+import json, sys
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["type"] == "hello":
+        desc = {{"name": "signer", "version": "0.0.1", "capabilities": [{{"kind": "auth", "function": "sign"}}]}}
+        out = {{"type": "hello", "protocol": 1, "plugin": desc}}
+    elif req.get("config", {{}}).get("fail"):
+        out = {{"type": "error", "message": "the key server said no"}}
+    else:
+        with open({log:?}, "a") as f:
+            f.write(",".join(sorted(req["inputs"])) + ";" + ",".join(sorted(req["secrets"])) + "\n")
+        out = {{"type": "headers", "headers": {{"Authorization": "Bearer " + req["secrets"]["token"]}}}}
+        if "expires_in" in req.get("config", {{}}):
+            out["expires_in"] = req["config"]["expires_in"]
+    print(json.dumps(out), flush=True)
+"#,
+            log = log.display().to_string()
+        ),
+    );
+    dir
+}
+
+fn signer_manifest(config: &str) -> String {
+    TestManifest {
+        page_size: 10,
+        concurrency: 1,
+        ..TestManifest::default()
+    }
+    .text()
+    .replace(
+        "auth:\n  bearer:\n    token: \"{{token}}\"\n",
+        &format!(
+            "plugins:\n  signer: {{}}\nauth:\n  plugin: {{ plugin: signer, function: sign, config: {config} }}\n"
+        ),
+    )
+}
+
+fn auth_calls(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("calls.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auth_plugin_gives_the_headers_and_they_are_reused_until_they_expire() {
+    let srv = server(30).await;
+    // No expiry: asked once for the whole fetch.
+    let dir = signer_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let c = compile(&signer_manifest("{}"), &h);
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    assert_eq!(out.records.len(), 30);
+    let requests = out.recorder.requests.lock().unwrap().len();
+    assert!(requests >= 3, "{requests}");
+    assert_eq!(auth_calls(dir.path()), ["base_url;token"]);
+
+    // Expired at once: asked again before every request.
+    let dir = signer_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let c = compile(&signer_manifest("{ expires_in: 0 }"), &h);
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    assert_eq!(out.records.len(), 30);
+    let requests = out.recorder.requests.lock().unwrap().len();
+    assert_eq!(auth_calls(dir.path()).len(), requests + 1);
+
+    // A refusal stops the fetch before any request, naming the plugin.
+    let dir = signer_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let c = compile(&signer_manifest("{ fail: true }"), &h);
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let before = srv.handle().request_count();
+    let e = match rollcall_core::fetch::start(
+        c,
+        "users",
+        &i,
+        FetchOptions::default(),
+        Arc::new(rollcall_core::observe::Silent),
+    ) {
+        Ok(_) => panic!("a refusing auth plugin must stop the fetch"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("plugin `signer` ("), "{e}");
+    assert!(
+        e.contains("function `sign` failed: the key server said no"),
+        "{e}"
+    );
+    assert_eq!(srv.handle().request_count(), before);
+}

@@ -91,6 +91,8 @@ pub enum Auth {
         /// Value template.
         value: Template,
     },
+    /// Headers from an auth-provider plugin.
+    Plugin(crate::plugin::PluginFn),
     /// None.
     None,
 }
@@ -412,6 +414,16 @@ pub fn compile_with_plugins(
                 value: t,
             }
         }
+        AuthSpec::Plugin(spec) => match opened.resolve(
+            spec,
+            crate::plugin::CapabilityKind::Auth,
+            "/auth/plugin",
+            doc,
+            &mut diags,
+        ) {
+            Some(p) => Auth::Plugin(p),
+            None => Auth::None,
+        },
         AuthSpec::None => Auth::None,
     };
 

@@ -7,6 +7,7 @@
 
 mod cursor;
 mod page;
+mod plugin_auth;
 mod record_transforms;
 mod scim;
 mod simple;
@@ -28,6 +29,7 @@ use crate::observe::{Observer, PageEvent};
 use crate::secret::Secret;
 
 pub use page::Page;
+pub use plugin_auth::PluginAuth;
 
 /// Options of one fetch.
 #[derive(Clone, Debug)]
@@ -269,6 +271,16 @@ fn prepare(
             let secret = Secret::new(render(value)?);
             redactor.add(&secret);
             AuthMaterial::Query(name.clone(), secret)
+        }
+        Auth::Plugin(call) => {
+            // Asked once now, so a failing plugin stops the fetch before any request,
+            // and the first headers are known to the redactor.
+            let provider = plugin_auth::PluginAuth::new(call.clone(), inputs);
+            provider.headers().map_err(FetchError::Template)?;
+            for s in provider.secrets() {
+                redactor.add(&s);
+            }
+            AuthMaterial::Provider(Arc::new(provider))
         }
         Auth::None => AuthMaterial::None,
     };

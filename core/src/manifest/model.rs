@@ -193,6 +193,9 @@ pub enum AuthSpec {
         /// Parameter value template.
         value: String,
     },
+    /// Headers from an auth-provider plugin, given the inputs and secrets; reused
+    /// until they expire.
+    Plugin(super::plugins::PluginCallSpec),
     /// No authentication.
     #[default]
     None,
