@@ -46,3 +46,66 @@ pub fn serve_on(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Capability;
+    use crate::message::CapabilityKind;
+    use serde_json::{Value, json};
+
+    fn describe() -> Description {
+        Description {
+            name: "echo".into(),
+            version: "1.0.0".into(),
+            description: None,
+            capabilities: vec![Capability {
+                kind: CapabilityKind::FieldTransform,
+                function: "echo".into(),
+                description: None,
+                needs_record: false,
+            }],
+            config_schema: None,
+        }
+    }
+
+    fn handle(r: Request) -> Result<Response, String> {
+        match r {
+            Request::Transform { value, .. } if value == json!("boom") => panic!("boom"),
+            Request::Transform { value, .. } => Ok(Response::Value { value }),
+            _ => Err("unsupported".into()),
+        }
+    }
+
+    #[test]
+    fn handshake_requests_panics_and_goodbye() {
+        let input = concat!(
+            r#"{"type":"hello","protocol":1,"host":"test"}"#,
+            "\n",
+            r#"{"type":"transform","function":"echo","value":1}"#,
+            "\n\nnot json\n",
+            r#"{"type":"transform","function":"echo","value":"boom"}"#,
+            "\n",
+            r#"{"type":"goodbye"}"#,
+            "\n",
+            r#"{"type":"transform","function":"echo","value":2}"#,
+            "\n",
+        );
+        let mut out = Vec::new();
+        serve_on(input.as_bytes(), &mut out, describe, handle).unwrap();
+        let lines: Vec<Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(lines[0]["type"], "hello");
+        assert_eq!(lines[0]["plugin"]["name"], "echo");
+        assert_eq!(lines[1], json!({"type": "value", "value": 1}));
+        assert_eq!(lines[2]["type"], "error");
+        assert_eq!(
+            lines[3],
+            json!({"type": "error", "message": "the plugin panicked: boom"})
+        );
+    }
+}
