@@ -64,8 +64,12 @@ pub enum CapabilityKind {
 }
 
 /// What the host sends.
+///
+/// Read through [`RawRequest`] (a flat struct) rather than serde's internally tagged
+/// enum support, which buffers the whole message before reading it: a page of records
+/// is parsed once, straight into its values.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "RawRequest")]
 pub enum Request {
     /// Subprocess plugins only: the first message. The plugin answers
     /// [`Response::Hello`].
@@ -116,9 +120,9 @@ pub enum Request {
     Goodbye,
 }
 
-/// What a plugin answers.
+/// What a plugin answers. Read through [`RawResponse`], like [`Request`].
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "RawResponse")]
 pub enum Response {
     /// The answer to [`Request::Hello`].
     Hello {
@@ -161,6 +165,104 @@ pub enum RecordOutcome {
     Keep(Value),
     /// The record is dropped; the reason reaches the run's error log: `{"drop": "why"}`.
     Drop(String),
+}
+
+/// Any request, as a flat struct (see [`Request`]).
+#[derive(Deserialize)]
+#[doc(hidden)]
+pub struct RawRequest {
+    #[serde(rename = "type")]
+    kind: String,
+    protocol: Option<u32>,
+    host: Option<String>,
+    function: Option<String>,
+    value: Option<Value>,
+    record: Option<Value>,
+    records: Option<Vec<Value>>,
+    inputs: Option<BTreeMap<String, String>>,
+    secrets: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    config: Value,
+}
+
+fn need<T>(v: Option<T>, kind: &str, field: &str) -> Result<T, String> {
+    v.ok_or_else(|| format!("a `{kind}` message needs `{field}`"))
+}
+
+impl TryFrom<RawRequest> for Request {
+    type Error = String;
+
+    fn try_from(r: RawRequest) -> Result<Self, String> {
+        let k = r.kind.as_str();
+        Ok(match k {
+            "hello" => Request::Hello {
+                protocol: need(r.protocol, k, "protocol")?,
+                host: r.host.unwrap_or_default(),
+            },
+            "transform" => Request::Transform {
+                function: need(r.function, k, "function")?,
+                // A JSON null value arrives as None.
+                value: r.value.unwrap_or(Value::Null),
+                record: r.record,
+                config: r.config,
+            },
+            "batch" => Request::Batch {
+                function: need(r.function, k, "function")?,
+                records: need(r.records, k, "records")?,
+                config: r.config,
+            },
+            "auth" => Request::Auth {
+                function: need(r.function, k, "function")?,
+                inputs: r.inputs.unwrap_or_default(),
+                secrets: r.secrets.unwrap_or_default(),
+                config: r.config,
+            },
+            "goodbye" => Request::Goodbye,
+            other => return Err(format!("unknown request type `{other}`")),
+        })
+    }
+}
+
+/// Any response, as a flat struct (see [`Response`]).
+#[derive(Deserialize)]
+#[doc(hidden)]
+pub struct RawResponse {
+    #[serde(rename = "type")]
+    kind: String,
+    protocol: Option<u32>,
+    plugin: Option<Description>,
+    #[serde(default)]
+    value: Value,
+    records: Option<Vec<RecordOutcome>>,
+    headers: Option<BTreeMap<String, String>>,
+    expires_in: Option<u64>,
+    message: Option<String>,
+}
+
+impl TryFrom<RawResponse> for Response {
+    type Error = String;
+
+    fn try_from(r: RawResponse) -> Result<Self, String> {
+        let k = r.kind.as_str();
+        Ok(match k {
+            "hello" => Response::Hello {
+                protocol: need(r.protocol, k, "protocol")?,
+                plugin: need(r.plugin, k, "plugin")?,
+            },
+            "value" => Response::Value { value: r.value },
+            "records" => Response::Records {
+                records: need(r.records, k, "records")?,
+            },
+            "headers" => Response::Headers {
+                headers: need(r.headers, k, "headers")?,
+                expires_in: r.expires_in,
+            },
+            "error" => Response::Error {
+                message: need(r.message, k, "message")?,
+            },
+            other => return Err(format!("unknown response type `{other}`")),
+        })
+    }
 }
 
 impl Response {

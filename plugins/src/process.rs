@@ -25,6 +25,10 @@ pub const MAX_RESTARTS: u32 = 3;
 /// The longest line a plugin may write (a page of records fits many times).
 const MAX_LINE: u64 = 256 * 1024 * 1024;
 
+/// The least time a process gets to start and answer the handshake (interpreters
+/// can take a while to start on a busy machine), whatever the per-call timeout.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Lines of stderr kept for error messages.
 const STDERR_LINES: usize = 10;
 
@@ -118,7 +122,7 @@ impl ProcessPlugin {
             protocol: ABI_VERSION,
             host: format!("rollcall {}", env!("CARGO_PKG_VERSION")),
         };
-        match self.exchange(&mut running, &hello) {
+        match self.exchange(&mut running, &hello, self.timeout.max(STARTUP_TIMEOUT)) {
             Ok(Response::Hello { protocol, plugin }) if protocol == ABI_VERSION => {
                 Ok((running, plugin))
             }
@@ -146,7 +150,12 @@ impl ProcessPlugin {
 
     /// Sends one request and waits for one response line. Any failure leaves the
     /// process unusable (the caller stops it).
-    fn exchange(&self, running: &mut Running, request: &Request) -> Result<Response, String> {
+    fn exchange(
+        &self,
+        running: &mut Running,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Response, String> {
         let mut line = serde_json::to_vec(request)
             .map_err(|e| format!("cannot write the request for {}: {e}", self.who()))?;
         line.push(b'\n');
@@ -157,7 +166,7 @@ impl ProcessPlugin {
         if !sent {
             return Err(self.exited(running, "before reading the request"));
         }
-        match running.from_child.recv_timeout(self.timeout) {
+        match running.from_child.recv_timeout(timeout) {
             Ok(Line::Text(bytes)) => serde_json::from_slice::<Response>(&bytes).map_err(|e| {
                 format!(
                     "{} wrote something that is not a rollcall message ({e}): {}",
@@ -172,7 +181,7 @@ impl ProcessPlugin {
             Err(RecvTimeoutError::Timeout) => Err(format!(
                 "{} did not answer within {:.1}s and was stopped",
                 self.who(),
-                self.timeout.as_secs_f64()
+                timeout.as_secs_f64()
             )),
         }
     }
@@ -241,7 +250,7 @@ impl Plugin for ProcessPlugin {
         let Some(running) = state.running.as_mut() else {
             return Err(format!("{} is not running", self.who()));
         };
-        match self.exchange(running, request) {
+        match self.exchange(running, request, self.timeout) {
             Ok(r) => Ok(r),
             Err(e) => {
                 if let Some(mut r) = state.running.take() {
