@@ -83,6 +83,22 @@ enum Command {
     Errors(commands::runs::ErrorsArgs),
     /// Plugins: what is installed, its version and functions, and whether it loads.
     Plugins(commands::plugins::Args),
+    /// Run a connector action by hand (e.g. get_user, deactivate_user), or list them.
+    Action(commands::action::Args),
+    /// Replay a recorded cassette offline and compare the records with the expected output.
+    Test(commands::test::Args),
+    /// Make the smallest read that proves a connector's inputs and credentials work.
+    Check(commands::check::Args),
+    /// Print what a connector does: inputs, requests, paging, fields, actions.
+    Explain(commands::explain::Args),
+    /// Start a new connector manifest from a commented template.
+    Init(commands::init::Args),
+    /// The local web page: dashboard, integrations with RUN, list views, reports.
+    Serve(commands::serve::Args),
+    /// Report definitions: apply, list, remove, run (csv, json, md, html).
+    Report(commands::report::Args),
+    /// Licence prices per app and user type (for the dashboard's cost of inactive seats).
+    Prices(commands::prices::Args),
 }
 
 fn main() -> ExitCode {
@@ -122,6 +138,14 @@ fn main() -> ExitCode {
             Command::Runs(a) => commands::runs::runs(a, data_dir).await,
             Command::Errors(a) => commands::runs::errors(a, data_dir).await,
             Command::Plugins(a) => commands::plugins::run(a, &plugins),
+            Command::Action(a) => commands::action::run(a, &registry, data_dir).await,
+            Command::Test(a) => commands::test::run(a, &registry).await,
+            Command::Check(a) => commands::check::run(a, &registry, data_dir).await,
+            Command::Explain(a) => commands::explain::run(a, &registry),
+            Command::Init(a) => commands::init::run(a),
+            Command::Serve(a) => commands::serve::run(a, &registry, data_dir).await,
+            Command::Report(a) => commands::report::run(a, data_dir).await,
+            Command::Prices(a) => commands::prices::run(a, data_dir).await,
         }
     });
     match result {

@@ -32,9 +32,18 @@ impl Location {
 }
 
 /// The connector catalogue of this invocation.
+#[derive(Clone)]
 pub struct Registry {
     dir: Option<PathBuf>,
     plugins: Arc<dyn PluginHost>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {

@@ -168,6 +168,17 @@ impl Inputs {
         self.values.contains_key(name)
     }
 
+    /// The non-secret inputs with their values (for cassettes).
+    pub fn plain_values(&self) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .filter_map(|(k, v)| match v {
+                InputValue::Plain(s) => Some((k.clone(), s.clone())),
+                InputValue::Secret(_) => None,
+            })
+            .collect()
+    }
+
     /// Input names with their values, secrets shown as `***` (for `--explain`).
     pub fn describe(&self) -> Vec<(String, String)> {
         self.values

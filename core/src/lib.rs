@@ -7,6 +7,7 @@
 //! Architecture invariant: `core` never reads environment variables, files other
 //! than the manifests it is handed, or the terminal; the CLI does that.
 
+pub mod action;
 pub mod compile;
 pub mod duration;
 pub mod fetch;

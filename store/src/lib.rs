@@ -15,8 +15,12 @@
 #![warn(missing_docs)]
 
 mod catalog;
+mod dashboard;
 mod error;
+mod filter;
+mod prices;
 mod query;
+mod reports;
 mod run;
 mod schema;
 mod time;
@@ -34,8 +38,13 @@ pub use catalog::{
     Created, CustomField, StoredCredential, StoredCredentialInfo, StoredIntegration, StoredView,
     ViewTarget,
 };
+pub use dashboard::{
+    ActivityBuckets, Dashboard, INACTIVE_AFTER_DAYS, InstanceStats, UserTypeStats,
+};
 pub use error::StoreError;
+pub use prices::Price;
 pub use query::{Filter, FilterOp, ListQuery};
+pub use reports::StoredReport;
 pub use run::{
     Counts, INTERRUPTED, IncomingAccount, Outcome, Preference, RunErrorRow, RunGuard, RunRow,
     RunStatus, RunSummary, Selection, Stage, SyncOptions,

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, ViewTarget};
 
 /// A list query.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -37,8 +37,12 @@ pub struct Filter {
     pub field: String,
     /// The comparison.
     pub op: FilterOp,
-    /// The value to compare with; dates as RFC 3339 (or a prefix such as `2025-01-31`).
+    /// The value to compare with; dates as RFC 3339 (or a prefix such as `2025-01-31`),
+    /// or relative (`90d ago`).
     pub value: String,
+    /// Also match rows where the field has no value (` or empty` in the filter language).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub or_empty: bool,
 }
 
 /// A comparison in a [`Filter`].
@@ -242,7 +246,13 @@ fn filter_value(field: &Field, value: &str) -> Result<Bind, StoreError> {
         },
         Kind::Time => match chrono::DateTime::parse_from_rfc3339(value.trim()) {
             Ok(t) => Bind::Text(crate::time::fmt(t.with_timezone(&chrono::Utc))),
-            Err(_) => Bind::Text(value.trim().to_owned()),
+            Err(_) => match crate::filter::relative_time(value, chrono::Utc::now()) {
+                Some(t) => Bind::Text(crate::time::fmt(t)),
+                None if value.trim().ends_with("ago") => {
+                    return Err(bad("a date or a time ago such as `90d ago` (m, h, d or w)"));
+                }
+                None => Bind::Text(value.trim().to_owned()),
+            },
         },
         Kind::JsonKey => {
             if let Ok(i) = value.trim().parse::<i64>() {
@@ -258,6 +268,23 @@ fn filter_value(field: &Field, value: &str) -> Result<Bind, StoreError> {
 }
 
 fn push_filter(
+    sql: &mut String,
+    binds: &mut Vec<Bind>,
+    field: &Field,
+    filter: &Filter,
+) -> Result<(), StoreError> {
+    if filter.or_empty {
+        sql.push('(');
+        push_field(sql, binds, field);
+        sql.push_str(" IS NULL OR ");
+        push_comparison(sql, binds, field, filter)?;
+        sql.push(')');
+        return Ok(());
+    }
+    push_comparison(sql, binds, field, filter)
+}
+
+fn push_comparison(
     sql: &mut String,
     binds: &mut Vec<Bind>,
     field: &Field,
@@ -298,6 +325,49 @@ fn push_filter(
     Ok(())
 }
 
+/// Appends ` FROM <table> WHERE ...` for the query's app, instance and filters.
+fn push_from_where(
+    sql: &mut String,
+    binds: &mut Vec<Bind>,
+    resolver: &Resolver,
+    query: &ListQuery,
+) -> Result<(), StoreError> {
+    match resolver.target {
+        Target::SaasUsers => {
+            sql.push_str(" FROM saas_users WHERE 1");
+            if let Some(app) = &query.app {
+                sql.push_str(" AND app = ? COLLATE NOCASE");
+                binds.push(Bind::Text(app.clone()));
+            }
+            if let Some(instance) = &query.instance {
+                sql.push_str(" AND instance = ? COLLATE NOCASE");
+                binds.push(Bind::Text(instance.clone()));
+            }
+        }
+        Target::Users => {
+            sql.push_str(" FROM users WHERE 1");
+            if query.app.is_some() || query.instance.is_some() {
+                sql.push_str(" AND EXISTS (SELECT 1 FROM saas_users s WHERE s.user_id = users.id");
+                if let Some(app) = &query.app {
+                    sql.push_str(" AND s.app = ? COLLATE NOCASE");
+                    binds.push(Bind::Text(app.clone()));
+                }
+                if let Some(instance) = &query.instance {
+                    sql.push_str(" AND s.instance = ? COLLATE NOCASE");
+                    binds.push(Bind::Text(instance.clone()));
+                }
+                sql.push(')');
+            }
+        }
+    }
+    for filter in &query.filters {
+        let field = resolver.resolve(&filter.field)?;
+        sql.push_str(" AND ");
+        push_filter(sql, binds, &field, filter)?;
+    }
+    Ok(())
+}
+
 fn decode(row: &SqliteRow, index: usize, field: &Field) -> Result<Value, StoreError> {
     let corrupt = |e: String| StoreError::Corrupt {
         what: format!("value of {}", field.name),
@@ -334,19 +404,7 @@ impl Store {
         target: Target,
         query: &ListQuery,
     ) -> Result<Vec<Map<String, Value>>, StoreError> {
-        let custom_keys = match target {
-            Target::Users => self
-                .custom_fields()
-                .await?
-                .into_iter()
-                .map(|f| f.key)
-                .collect(),
-            Target::SaasUsers => Vec::new(),
-        };
-        let resolver = Resolver {
-            target,
-            custom_keys,
-        };
+        let resolver = self.resolver(target).await?;
         let fields: Vec<Field> = match &query.columns {
             Some(names) if !names.is_empty() => names
                 .iter()
@@ -369,41 +427,7 @@ impl Store {
                 binds.push(Bind::Text(path.clone()));
             }
         }
-        match target {
-            Target::SaasUsers => {
-                sql.push_str(" FROM saas_users WHERE 1");
-                if let Some(app) = &query.app {
-                    sql.push_str(" AND app = ? COLLATE NOCASE");
-                    binds.push(Bind::Text(app.clone()));
-                }
-                if let Some(instance) = &query.instance {
-                    sql.push_str(" AND instance = ? COLLATE NOCASE");
-                    binds.push(Bind::Text(instance.clone()));
-                }
-            }
-            Target::Users => {
-                sql.push_str(" FROM users WHERE 1");
-                if query.app.is_some() || query.instance.is_some() {
-                    sql.push_str(
-                        " AND EXISTS (SELECT 1 FROM saas_users s WHERE s.user_id = users.id",
-                    );
-                    if let Some(app) = &query.app {
-                        sql.push_str(" AND s.app = ? COLLATE NOCASE");
-                        binds.push(Bind::Text(app.clone()));
-                    }
-                    if let Some(instance) = &query.instance {
-                        sql.push_str(" AND s.instance = ? COLLATE NOCASE");
-                        binds.push(Bind::Text(instance.clone()));
-                    }
-                    sql.push(')');
-                }
-            }
-        }
-        for filter in &query.filters {
-            let field = resolver.resolve(&filter.field)?;
-            sql.push_str(" AND ");
-            push_filter(&mut sql, &mut binds, &field, filter)?;
-        }
+        push_from_where(&mut sql, &mut binds, &resolver, query)?;
         sql.push_str(" ORDER BY ");
         for (name, desc) in &query.sort {
             let field = resolver.resolve(name)?;
@@ -467,5 +491,85 @@ impl Store {
         query: &ListQuery,
     ) -> Result<Vec<Map<String, Value>>, StoreError> {
         self.list(Target::SaasUsers, query).await
+    }
+}
+
+impl Store {
+    async fn resolver(&self, target: Target) -> Result<Resolver, StoreError> {
+        let custom_keys = match target {
+            Target::Users => self
+                .custom_fields()
+                .await?
+                .into_iter()
+                .map(|f| f.key)
+                .collect(),
+            Target::SaasUsers => Vec::new(),
+        };
+        Ok(Resolver {
+            target,
+            custom_keys,
+        })
+    }
+
+    async fn count(&self, target: Target, query: &ListQuery) -> Result<u64, StoreError> {
+        let resolver = self.resolver(target).await?;
+        let mut sql = String::from("SELECT COUNT(*)");
+        let mut binds = Vec::new();
+        push_from_where(&mut sql, &mut binds, &resolver, query)?;
+        // `sql` is assembled only from static fragments; every caller value is bound.
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+        for bind in binds {
+            q = match bind {
+                Bind::Text(t) => q.bind(t),
+                Bind::Int(i) => q.bind(i),
+                Bind::Real(f) => q.bind(f),
+            };
+        }
+        let n = q
+            .fetch_one(self.pool())
+            .await
+            .map_err(StoreError::db("count the rows of a list"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// How many people a list query matches (its columns, sort and paging ignored).
+    pub async fn count_users(&self, query: &ListQuery) -> Result<u64, StoreError> {
+        self.count(Target::Users, query).await
+    }
+
+    /// How many SaaS accounts a list query matches (its columns, sort and paging ignored).
+    pub async fn count_saas_users(&self, query: &ListQuery) -> Result<u64, StoreError> {
+        self.count(Target::SaasUsers, query).await
+    }
+
+    /// The fields a list of `target` can show, filter and sort on: the built-in columns,
+    /// then the custom user fields (users) or the connector field keys seen in the first
+    /// accounts (`fields.<key>`, SaaS users).
+    pub async fn list_fields(&self, target: ViewTarget) -> Result<Vec<String>, StoreError> {
+        match target {
+            ViewTarget::Users => {
+                let mut names: Vec<String> =
+                    USER_COLUMNS.iter().map(|(c, _)| (*c).to_owned()).collect();
+                names.extend(self.custom_fields().await?.into_iter().map(|f| f.key));
+                Ok(names)
+            }
+            ViewTarget::SaasUsers => {
+                let mut names: Vec<String> =
+                    SAAS_COLUMNS.iter().map(|(c, _)| (*c).to_owned()).collect();
+                let keys: Vec<String> = sqlx::query_scalar(
+                    "SELECT DISTINCT j.key FROM (SELECT fields FROM saas_users ORDER BY id LIMIT 200) s,
+                     json_each(s.fields) j ORDER BY j.key",
+                )
+                .fetch_all(self.pool())
+                .await
+                .map_err(StoreError::db("list the connector fields of the SaaS users"))?;
+                names.extend(
+                    keys.into_iter()
+                        .filter(|k| check_json_key(k).is_ok())
+                        .map(|k| format!("fields.{k}")),
+                );
+                Ok(names)
+            }
+        }
     }
 }

@@ -26,6 +26,7 @@ use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 use crate::users::UserKey;
 
 mod batch;
+mod digest;
 use crate::{Store, StoreError, time};
 
 macro_rules! select_runs {
@@ -276,6 +277,8 @@ pub struct RunGuard {
     errors_dropped: u64,
     instances: BTreeSet<(String, String)>,
     custom_keys_seen: HashSet<String>,
+    /// The next free ids, once the run's transaction has read them.
+    next_ids: Option<batch::NextIds>,
     tally: Counts,
     ended: bool,
 }
@@ -438,6 +441,7 @@ impl Store {
             errors_dropped: 0,
             instances: BTreeSet::new(),
             custom_keys_seen: HashSet::new(),
+            next_ids: None,
             tally: Counts::default(),
             ended: false,
         })
@@ -635,6 +639,7 @@ impl RunGuard {
             self.id,
             &self.integration,
             &self.custom_keys_seen,
+            &mut self.next_ids,
             &recs,
         )
         .await?;

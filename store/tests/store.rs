@@ -109,7 +109,7 @@ async fn newer_schema_is_refused_with_a_clear_message() {
         .unwrap();
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-         VALUES (7, 'future', 1, x'00', 0)",
+         VALUES (999, 'future', 1, x'00', 0)",
     )
     .execute(&pool)
     .await
@@ -117,13 +117,13 @@ async fn newer_schema_is_refused_with_a_clear_message() {
     pool.close().await;
     let err = Store::open_file(&path).await.unwrap_err();
     assert!(
-        matches!(err, StoreError::NewerSchema { found: 7, .. }),
+        matches!(err, StoreError::NewerSchema { found: 999, .. }),
         "{err}"
     );
     let msg = err.to_string();
     assert!(
         msg.contains(&format!(
-            "was written by a newer rollcall (schema 7; this build knows up to {SCHEMA_VERSION}); upgrade rollcall or use another --data-dir"
+            "was written by a newer rollcall (schema 999; this build knows up to {SCHEMA_VERSION}); upgrade rollcall or use another --data-dir"
         )),
         "{msg}"
     );
@@ -256,6 +256,7 @@ async fn create_and_update_with_saas_users_then_unchanged_rerun_then_update() {
                 field: "username".into(),
                 op: FilterOp::Eq,
                 value: "Alice".into(),
+                or_empty: false,
             }],
             ..q()
         })
@@ -700,6 +701,7 @@ fn f(field: &str, op: FilterOp, value: &str) -> Filter {
         field: field.into(),
         op,
         value: value.into(),
+        or_empty: false,
     }
 }
 
@@ -930,4 +932,81 @@ async fn list_rejects_unknown_fields_and_resists_injection() {
         5,
         "the table is still there"
     );
+}
+
+/// Opens a second, plain connection to the store's file, as another writer would.
+async fn raw(store: &Store) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", store.path().display()))
+        .await
+        .expect("connect")
+}
+
+async fn digest_of(conn: &mut sqlx::SqliteConnection, ext: &str) -> Option<i64> {
+    sqlx::query_scalar("SELECT digest FROM saas_users WHERE external_id = ?")
+        .bind(ext)
+        .fetch_one(conn)
+        .await
+        .expect("read digest")
+}
+
+#[tokio::test]
+async fn account_digests_decide_unchanged_and_are_cleared_by_other_writers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(tmp.path()).await;
+    let o = opts(Preference::CreateAndUpdate, Selection::UserPlusSaasUser);
+    let a = || account("u1", "ada@example.com", "ada@example.com");
+    assert_eq!(
+        run_all(&s, &o, vec![a()], true).await,
+        vec![Outcome::Created]
+    );
+    let mut conn = raw(&s).await;
+    let first = digest_of(&mut conn, "u1").await;
+    assert!(first.is_some(), "a new account is stored with its digest");
+
+    // Another writer changes the content: the trigger clears the digest, and the next sync
+    // compares the full content, finds it changed and writes it back with a digest.
+    sqlx::query("UPDATE saas_users SET active = 0 WHERE external_id = 'u1'")
+        .execute(&mut conn)
+        .await
+        .expect("update");
+    assert_eq!(digest_of(&mut conn, "u1").await, None);
+    assert_eq!(
+        run_all(&s, &o, vec![a()], true).await,
+        vec![Outcome::Updated]
+    );
+    let (active, digest): (bool, Option<i64>) =
+        sqlx::query_as("SELECT active, digest FROM saas_users WHERE external_id = 'u1'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("read");
+    assert!(active);
+    assert_eq!(digest, first);
+
+    // A row without a digest but with the same content (as schema 1 wrote them) is
+    // unchanged; the run stores its digest.
+    sqlx::query("UPDATE saas_users SET digest = NULL")
+        .execute(&mut conn)
+        .await
+        .expect("clear");
+    assert_eq!(
+        run_all(&s, &o, vec![a()], true).await,
+        vec![Outcome::Unchanged]
+    );
+    assert_eq!(digest_of(&mut conn, "u1").await, first);
+
+    // A change of any content column is seen through the digest.
+    let mut changed = a();
+    changed.fields.insert("license".into(), json!("free"));
+    assert_eq!(
+        run_all(&s, &o, vec![changed], true).await,
+        vec![Outcome::Updated]
+    );
+    let fields: String =
+        sqlx::query_scalar("SELECT fields FROM saas_users WHERE external_id = 'u1'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("read fields");
+    assert_eq!(fields, r#"{"userName":"ada@example.com","license":"free"}"#);
+    assert_ne!(digest_of(&mut conn, "u1").await, first);
 }

@@ -19,12 +19,61 @@ use rollcall_core::integration::{Integration, Preference, Selection};
 use rollcall_core::observe::Observer;
 use rollcall_core::{Connector, FetchError, FetchOptions, Inputs, Item, Record};
 use rollcall_store::{
-    Counts, IncomingAccount, RunSummary, Stage, Store, StoreError, SyncOptions, UserKey,
+    Counts, IncomingAccount, RunGuard, RunSummary, Stage, Store, StoreError, SyncOptions, UserKey,
 };
 use serde_json::{Map, Value};
+use tokio::sync::mpsc;
 
 /// Records stored per [`RunGuard::apply_batch`](rollcall_store::RunGuard::apply_batch) call.
 const BATCH: usize = 256;
+
+/// Batches mapped ahead of the store (bounds memory: at most this many batches wait).
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// What the mapping hands to the writer task, in record order.
+enum ToStore {
+    /// Mapped records to apply.
+    Batch(Vec<IncomingAccount>),
+    /// A record that could not be extracted, for the run's error log.
+    Skipped { key: String, reason: String },
+}
+
+/// Applies what the mapping sends, in order, until the channel closes or the store fails;
+/// gives the guard back either way, so the caller can finish or fail the run.
+async fn write_batches(
+    mut guard: RunGuard,
+    opts: SyncOptions,
+    mut from_sync: mpsc::Receiver<ToStore>,
+) -> (RunGuard, Result<(), StoreError>) {
+    while let Some(message) = from_sync.recv().await {
+        let result = match message {
+            ToStore::Batch(batch) => guard.apply_batch(batch, &opts).await.map(drop),
+            ToStore::Skipped { key, reason } => {
+                guard.record_error(&key, Stage::Extract, &reason).await
+            }
+        };
+        if let Err(e) = result {
+            return (guard, Err(e));
+        }
+    }
+    (guard, Ok(()))
+}
+
+/// A spawned task that is aborted when its handle is dropped (the sync future dropped
+/// mid-run), so the writer never outlives the run that started it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// Why a sync did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -128,8 +177,13 @@ pub async fn run(
             return Err(SyncError::Fetch { run: run_id, error });
         }
     };
+    // Mapping (here) and storing (the writer task) run side by side: while the store
+    // writes one batch, the next is mapped and the fetch goes on.
+    let (to_store, from_sync) = mpsc::channel(BATCHES_IN_FLIGHT);
+    let writer = AbortOnDrop(tokio::spawn(write_batches(guard, opts, from_sync)));
     let mut counts = Counts::default();
     let mut batch: Vec<IncomingAccount> = Vec::with_capacity(BATCH);
+    let mut writer_stopped = false;
     loop {
         let item = fetch.items.recv().await;
         let end = item.is_none();
@@ -142,34 +196,68 @@ pub async fn run(
             Some(Item::Skipped(s)) => Some(s),
             None => None,
         };
-        // Store the pending records when the batch is full, at the end, and before an
-        // extraction error is recorded (so errors stay in record order).
+        // Hand the pending records over when the batch is full, at the end, and before an
+        // extraction error (so errors stay in record order).
         let flush = batch.len() >= BATCH || ((end || skipped.is_some()) && !batch.is_empty());
-        if flush && let Err(e) = guard.apply_batch(std::mem::take(&mut batch), &opts).await {
-            drop(fetch.items);
-            fetch.task.abort();
-            let message = e.to_string();
-            guard.fail(&message).await?;
-            return Err(SyncError::Aborted {
-                run: run_id,
-                message,
-            });
+        if flush {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if to_store.send(ToStore::Batch(full)).await.is_err() {
+                writer_stopped = true;
+                break;
+            }
         }
         if let Some(s) = skipped {
             counts.fetched += 1;
             counts.failed += 1;
             let key = s.key.clone().unwrap_or_else(|| s.position.clone());
-            guard
-                .record_error(
-                    &key,
-                    Stage::Extract,
-                    &format!("{}: {}", s.position, s.reason),
-                )
-                .await?;
+            let reason = format!("{}: {}", s.position, s.reason);
+            if to_store
+                .send(ToStore::Skipped { key, reason })
+                .await
+                .is_err()
+            {
+                writer_stopped = true;
+                break;
+            }
         }
         if end {
             break;
         }
+    }
+    drop(to_store);
+    let (guard, written) = match writer.join().await {
+        Ok(done) => done,
+        Err(join) => {
+            // The guard went down with the task: its transaction is rolled back and the
+            // next run marks this one interrupted.
+            drop(fetch.items);
+            fetch.task.abort();
+            return Err(SyncError::Aborted {
+                run: run_id,
+                message: format!("storing the records stopped: {join}"),
+            });
+        }
+    };
+    if let Err(e) = written {
+        drop(fetch.items);
+        fetch.task.abort();
+        let message = e.to_string();
+        guard.fail(&message).await?;
+        return Err(SyncError::Aborted {
+            run: run_id,
+            message,
+        });
+    }
+    if writer_stopped {
+        // Only an error stops the writer early, and that was handled above.
+        drop(fetch.items);
+        fetch.task.abort();
+        let message = "storing the records stopped early".to_owned();
+        guard.fail(&message).await?;
+        return Err(SyncError::Aborted {
+            run: run_id,
+            message,
+        });
     }
     let summary = match fetch.task.await {
         Ok(Ok(summary)) => summary,

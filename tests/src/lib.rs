@@ -3,6 +3,7 @@
 //! event, and a function that runs a fetch to the end.
 
 pub mod plugins;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};

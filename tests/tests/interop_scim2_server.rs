@@ -49,6 +49,108 @@ fn reads_every_user_when_the_server_returns_fewer_than_asked() {
     run_interop(Some(3), 10, 12);
 }
 
+#[test]
+fn the_generic_scim_connector_reads_and_deactivates_with_a_server_cap_below_its_page_size() {
+    // The shipped `scim` connector asks for 100 a page; the server returns at most 3.
+    let Some(server) = start_server_or_skip(Some(3)) else {
+        return;
+    };
+    let seeded = seed(&server);
+    let connector = match load_connector(
+        SourceFile::new(
+            "connectors/scim.yaml",
+            include_str!("../../connectors/scim.yaml"),
+        ),
+        "interop",
+    ) {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!("the scim manifest does not load:\n{}", e.render()),
+    };
+    let base_url = format!("{}/v2", server.origin);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (records, skipped, summary) = rt.block_on(fetch_all(
+        connector.clone(),
+        &base_url,
+        FetchOptions::default(),
+    ));
+    assert!(skipped.is_empty(), "records were skipped: {skipped:#?}");
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert!(summary.pages >= 12, "{} pages at 3 a page", summary.pages);
+    assert_eq!(records.len(), USERS);
+    let by_id: BTreeMap<&str, &Value> = records
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r))
+        .collect();
+    assert_eq!(by_id.len(), USERS, "every user once");
+    for u in &seeded {
+        let got = by_id
+            .get(u.id.as_str())
+            .unwrap_or_else(|| panic!("user {} was not read", u.index));
+        for k in [
+            "username",
+            "first_name",
+            "family_name",
+            "display_name",
+            "active",
+            "user_type",
+            "role",
+            "department",
+        ] {
+            assert_eq!(got[k], u.expected[k], "user {} field {k}", u.index);
+        }
+        // The generic connector takes the first address, primary or not.
+        assert!(
+            got["email"].as_str().is_some_and(|e| e.contains('@')),
+            "{got}"
+        );
+        assert!(
+            got["created_at"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{got}"
+        );
+    }
+
+    // Actions: scim2-server answers PATCH with 204; the user is then inactive.
+    use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
+    let mut provided = ProvidedInputs::new();
+    provided.provide("base_url", &base_url, Origin::Other("test".into()));
+    provided.provide("token", TOKEN, Origin::Other("test".into()));
+    let inputs = Inputs::resolve(&connector, provided).expect("inputs");
+    let runner = ActionRunner::new(connector, &inputs, Arc::new(Silent)).expect("a runner");
+    let active = seeded
+        .iter()
+        .find(|u| u.expected["active"] == json!(true))
+        .expect("an active user");
+    let call = ActionCall::new().param("id", active.id.clone());
+    let out = rt
+        .block_on(runner.call("deactivate_user", &call))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(out, ActionOutcome::Done { status: 204, .. }),
+        "{out:?}"
+    );
+    match rt
+        .block_on(runner.call("get_user", &call))
+        .unwrap_or_else(|e| panic!("{e}"))
+    {
+        ActionOutcome::Done {
+            record: Some(r), ..
+        } => {
+            assert_eq!(r.get("active"), Some(&json!(false)));
+            assert_eq!(r.key, active.id);
+        }
+        other => panic!("get_user: {other:?}"),
+    }
+    let gone = ActionCall::new().param("id", "no-such-user");
+    assert!(matches!(
+        rt.block_on(runner.call("get_user", &gone)),
+        Ok(ActionOutcome::NotFound { status: 404, .. })
+    ));
+}
+
 fn run_interop(max_results: Option<u32>, page_size: u32, min_pages: u64) {
     let Some(server) = start_server_or_skip(max_results) else {
         return;

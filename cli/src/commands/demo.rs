@@ -289,6 +289,7 @@ async fn source_of_truth_in(
             field: "active".into(),
             op: rollcall_store::FilterOp::Eq,
             value: "false".into(),
+            or_empty: false,
         }],
         sort: vec![("username".into(), false)],
         limit: Some(rows as u64),
@@ -302,5 +303,8 @@ async fn source_of_truth_in(
         .collect();
     super::lists::print_rows(&columns, &list, Format::Table)?;
     store.close().await;
+    println!(
+        "\nTo look at your own store in a browser: `rollcall serve` (then open http://127.0.0.1:8080)."
+    );
     Ok(())
 }

@@ -41,6 +41,9 @@ pub struct Args {
     /// variables, `--secret-env`, `--set`.
     #[arg(long, value_name = "NAME")]
     credential: Option<String>,
+    /// Write the HTTP exchanges to a cassette file (JSON, secrets redacted) for `rollcall test`.
+    #[arg(long, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
 }
 
 pub async fn run(
@@ -83,10 +86,20 @@ pub async fn run(
     let reporter = Arc::new(Reporter::new(args.explain, false));
     let stdout = std::io::stdout().lock();
     let mut writer = RecordWriter::new(BufWriter::new(stdout), args.format);
+    let recording = args
+        .record
+        .as_ref()
+        .map(|_| Arc::new(rollcall_core::http::cassette::Recording::new()));
     let options = FetchOptions {
         limit: args.limit,
+        tape: recording
+            .clone()
+            .map(rollcall_core::http::cassette::Tape::Record),
         ..FetchOptions::default()
     };
+    let recorded_at = options.sync_time;
+    let connector_name = connector.name.clone();
+    let plain_inputs = inputs.plain_values();
     let started = Instant::now();
     let summary = drive(
         Arc::new(connector),
@@ -98,6 +111,28 @@ pub async fn run(
     )
     .await;
     reporter.finish();
+    if let (Some(path), Some(rec)) = (&args.record, &recording) {
+        let cassette = rollcall_core::http::cassette::Cassette {
+            connector: connector_name,
+            stream: stream.clone(),
+            recorded_at,
+            inputs: plain_inputs.into_iter().collect(),
+            interactions: rec.interactions(),
+        };
+        let text = serde_json::to_string_pretty(&cassette)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write the cassette {}", path.display()))?;
+        eprintln!(
+            "recorded {} request{} to {} (secrets redacted)",
+            cassette.interactions.len(),
+            if cassette.interactions.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            path.display()
+        );
+    }
     let summary = summary?;
     eprintln!(
         "{} record{} in {:.2}s ({} page{}{}{}){}",

@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use anyhow::{Result, bail};
-use rollcall_store::{Filter, FilterOp, ListQuery};
+use anyhow::Result;
+use rollcall_store::{Filter, ListQuery};
 use serde_json::{Map, Value};
 
 use crate::output::{Format, csv_cell, pad, text};
@@ -58,38 +58,12 @@ impl ListArgs {
     }
 }
 
-/// Parses `field=value`, `field!=value`, `field<=value`, ... into a filter.
+/// Parses a `--filter` condition: the store's filter language (`Filter::parse`), the
+/// same one saved views, reports and the web page use.
 pub fn parse_filter(text: &str) -> Result<Filter> {
-    const OPS: [(&str, FilterOp); 7] = [
-        ("!=", FilterOp::Ne),
-        ("<=", FilterOp::Le),
-        (">=", FilterOp::Ge),
-        ("=", FilterOp::Eq),
-        ("<", FilterOp::Lt),
-        (">", FilterOp::Gt),
-        ("~", FilterOp::Contains),
-    ];
-    let first = text.find(['!', '<', '>', '=', '~']);
-    let Some(at) = first else {
-        bail!(
-            "`--filter {text}` has no comparison: write e.g. `active=true`, `last_seen_at<2026-01-01` or `email~@example.com`"
-        );
-    };
-    let rest = &text[at..];
-    let Some((op_text, op)) = OPS.iter().find(|(o, _)| rest.starts_with(o)) else {
-        bail!(
-            "`--filter {text}`: `{}` is not a comparison; use =, !=, <, >, <=, >= or ~",
-            &rest[..1]
-        );
-    };
-    let field = text[..at].trim();
-    if field.is_empty() {
-        bail!("`--filter {text}` names no field before `{op_text}`");
-    }
-    Ok(Filter {
-        field: field.to_string(),
-        op: *op,
-        value: rest[op_text.len()..].trim().to_string(),
+    Filter::parse(text).map_err(|e| match e {
+        rollcall_store::StoreError::InvalidQuery(m) => anyhow::anyhow!("{m}"),
+        other => other.into(),
     })
 }
 
@@ -199,46 +173,5 @@ pub fn columns_for(asked: &[String], default: &[&str], rows: &[Map<String, Value
             }
         }
         None => default.iter().map(|c| c.to_string()).collect(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filters_parse() {
-        let f = parse_filter("last_seen_at<=2026-01-01").unwrap();
-        assert_eq!(
-            (f.field.as_str(), f.op, f.value.as_str()),
-            ("last_seen_at", FilterOp::Le, "2026-01-01")
-        );
-        let f = parse_filter("email~@example.com").unwrap();
-        assert_eq!(f.op, FilterOp::Contains);
-        let f = parse_filter("active!=true").unwrap();
-        assert_eq!((f.op, f.value.as_str()), (FilterOp::Ne, "true"));
-        let f = parse_filter("fields.role=ADMIN=x").unwrap();
-        assert_eq!(
-            (f.field.as_str(), f.value.as_str()),
-            ("fields.role", "ADMIN=x")
-        );
-        assert!(
-            parse_filter("active")
-                .unwrap_err()
-                .to_string()
-                .contains("no comparison")
-        );
-        assert!(
-            parse_filter("=x")
-                .unwrap_err()
-                .to_string()
-                .contains("names no field")
-        );
-        assert!(
-            parse_filter("a!x")
-                .unwrap_err()
-                .to_string()
-                .contains("not a comparison")
-        );
     }
 }

@@ -37,8 +37,16 @@ pub fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
                     .values()
                     .map(|s| format!("{} ({} fields)", s.name, s.fields.fields.len()))
                     .collect();
+                let actions = if c.actions.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", actions: {}",
+                        c.actions.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                };
                 println!(
-                    "ok: {} — connector `{}` {}, streams: {}",
+                    "ok: {} — connector `{}` {}, streams: {}{actions}",
                     loc.describe(),
                     c.name,
                     c.version,

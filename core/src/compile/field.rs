@@ -220,6 +220,41 @@ fn apply(t: &Transform, v: Value) -> Result<Value, String> {
             }
             other => other,
         },
+        Transform::Not => match v {
+            Value::Bool(b) => Value::Bool(!b),
+            Value::String(s) => Value::Bool(
+                !parse_bool(&s)
+                    .ok_or_else(|| format!("`{s}` is not a boolean, so it cannot be negated"))?,
+            ),
+            other => {
+                return Err(format!(
+                    "{} is not a boolean, so it cannot be negated",
+                    describe(&other)
+                ));
+            }
+        },
+        Transform::UnixTime => match v {
+            Value::Number(ref n) => {
+                let secs = n.as_f64().unwrap_or(f64::NAN);
+                let t = (secs.is_finite() && secs.abs() < 1.0e11)
+                    .then(|| DateTime::<Utc>::from_timestamp_millis((secs * 1000.0).round() as i64))
+                    .flatten()
+                    .ok_or_else(|| format!("{n} is not a Unix time in seconds"))?;
+                Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+            }
+            Value::String(ref s) if s.trim().parse::<f64>().is_ok() => {
+                return apply(
+                    t,
+                    s.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                        .map(Value::Number)
+                        .unwrap_or(Value::Null),
+                );
+            }
+            other => other,
+        },
     })
 }
 
@@ -415,6 +450,23 @@ mod tests {
             field("$.b", FieldType::Bool, vec![Transform::ParseBool]).extract(&r, &ctx()),
             Ok(json!(false))
         );
+    }
+
+    #[test]
+    fn not_and_unix_time() {
+        let r = json!({"deleted": false, "flag": "True", "n": 3, "t": 1700000000, "ts": "1700000000.5"});
+        let not = |p: &str| field(p, FieldType::Bool, vec![Transform::Not]).extract(&r, &ctx());
+        assert_eq!(not("$.deleted"), Ok(json!(true)));
+        assert_eq!(not("$.flag"), Ok(json!(false)));
+        assert_eq!(
+            not("$.n").unwrap_err(),
+            "field `f`: a number (3) is not a boolean, so it cannot be negated"
+        );
+        let time =
+            |p: &str| field(p, FieldType::Datetime, vec![Transform::UnixTime]).extract(&r, &ctx());
+        assert_eq!(time("$.t"), Ok(json!("2023-11-14T22:13:20Z")));
+        assert_eq!(time("$.ts"), Ok(json!("2023-11-14T22:13:20.500Z")));
+        assert_eq!(time("$.missing"), Ok(Value::Null));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Compiling a manifest into a runnable [`Connector`]: every template and JSONPath
 //! parsed once, every reference checked, every problem reported with its location.
 
+pub mod action;
 pub mod field;
 pub mod path;
 mod plugins;
@@ -13,9 +14,10 @@ use indexmap::IndexMap;
 use rollcall_source::{Diagnostic, Document, suggest};
 
 use crate::manifest::{
-    AuthSpec, ConnectorManifest, CursorSource, FieldType, InputSpec, Method, PaginatorSpec,
-    RetrySpec, Transform,
+    AuthSpec, ConnectorManifest, CursorSource, FieldSpec, FieldType, InputSpec, Method,
+    PaginatorSpec, RetrySpec, Transform,
 };
+pub use action::{Action, ActionResult};
 pub use field::{Field, FieldSet, FieldSource, Record, RunContext};
 pub use path::JsonPath;
 pub use template::{Template, Templates};
@@ -43,6 +45,8 @@ pub struct Connector {
     pub auth: Auth,
     /// Streams by name, in manifest order.
     pub streams: IndexMap<String, Stream>,
+    /// Actions by name, in manifest order.
+    pub actions: IndexMap<String, Action>,
     /// The templates referenced above.
     pub templates: Templates,
 }
@@ -60,6 +64,36 @@ pub struct HttpConfig {
     pub retry: RetrySpec,
     /// Rate limit: requests per window.
     pub rate_limit: Option<(u32, Duration)>,
+    /// How a 2xx answer says it is an error, for APIs that do that.
+    pub body_errors: Option<BodyErrors>,
+}
+
+/// Compiled `http.body_errors`.
+#[derive(Clone, Debug)]
+pub struct BodyErrors {
+    /// The flag that is `true` in a good answer.
+    pub ok: JsonPath,
+    /// The error's text.
+    pub message: Option<JsonPath>,
+}
+
+impl BodyErrors {
+    /// An error when `body` (the answer to `request`) reports one.
+    pub fn check(&self, body: &serde_json::Value, request: &str) -> Result<(), crate::FetchError> {
+        if self.ok.first(body) == Some(&serde_json::Value::Bool(true)) {
+            return Ok(());
+        }
+        let detail = match self.message.as_ref().and_then(|m| m.first(body)) {
+            Some(serde_json::Value::String(s)) => format!(": {s}"),
+            Some(v) if !v.is_null() => format!(": {v}"),
+            _ => String::new(),
+        };
+        Err(crate::FetchError::InBody {
+            request: request.to_string(),
+            detail,
+            flag: self.ok.source().to_string(),
+        })
+    }
 }
 
 /// Compiled authentication.
@@ -186,6 +220,9 @@ pub enum CursorFrom {
     /// Header name.
     Header(String),
 }
+
+const JSONPATH_HINT: &str =
+    "JSONPath examples: `$.Resources[*]`, `$.name.givenName`, `$.emails[?@.primary == true].value`";
 
 const RESERVED_INPUT_NAMES: &[&str] = &["cursor", "page", "record", "response"];
 
@@ -323,12 +360,35 @@ pub fn compile_with_plugins(
         Some(rl) => Some((rl.requests, rl.per.get())),
         None => None,
     };
+    let body_errors = m.http.body_errors.as_ref().and_then(|b| {
+        let mut path = |pointer: &str, source: &str| match JsonPath::parse(source) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                diags.push(doc.error_at(pointer, e, Some("e.g. `$.ok`".into())));
+                None
+            }
+        };
+        let ok = path("/http/body_errors/ok_path", &b.ok_path);
+        let message = b
+            .message_path
+            .as_deref()
+            .map(|m| path("/http/body_errors/message_path", m));
+        match (ok, message) {
+            (Some(ok), None) => Some(BodyErrors { ok, message: None }),
+            (Some(ok), Some(Some(m))) => Some(BodyErrors {
+                ok,
+                message: Some(m),
+            }),
+            _ => None,
+        }
+    });
     let http = HttpConfig {
         base_url,
         headers,
         timeout: m.http.timeout.get(),
         retry: m.http.retry.clone(),
         rate_limit,
+        body_errors,
     };
 
     // Auth: every auth template must draw on a secret input, and only on inputs.
@@ -466,7 +526,7 @@ pub fn compile_with_plugins(
             match JsonPath::parse(source) {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    diags.push(doc.error_at(pointer, e, Some("JSONPath examples: `$.Resources[*]`, `$.name.givenName`, `$.emails[?@.primary == true].value`".into())));
+                    diags.push(doc.error_at(pointer, e, Some(JSONPATH_HINT.into())));
                     None
                 }
             }
@@ -539,123 +599,15 @@ pub fn compile_with_plugins(
             PaginatorSpec::None => Paginator::None,
         };
 
-        let mut fields = Vec::new();
-        for (fid, f) in &s.fields {
-            let fp = format!("{sp}/fields/{}", escape(fid));
-            if fid.is_empty() || !fid.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                diags.push(doc.error_at(
-                    &fp,
-                    format!("the field id `{fid}` may only use letters, digits and `_`"),
-                    Some("field ids become column names, e.g. `family_name`".into()),
-                ));
-            }
-            let source = match (&f.path, &f.computed) {
-                (Some(p), None) => jp(&mut diags, &format!("{fp}/path"), p).map(FieldSource::Path),
-                (None, Some(c)) => {
-                    if !matches!(
-                        f.field_type,
-                        FieldType::Datetime | FieldType::String | FieldType::Json
-                    ) {
-                        diags.push(doc.error_at(
-                            &format!("{fp}/type"),
-                            format!("the computed field `{fid}` is a date-time, so its type must be datetime, string or json"),
-                            Some("set `type: datetime`".into()),
-                        ));
-                    }
-                    Some(FieldSource::Computed(*c))
-                }
-                (Some(_), Some(_)) => {
-                    diags.push(doc.error_at(
-                        &fp,
-                        format!("the field `{fid}` has both `path` and `computed`"),
-                        Some("keep one of them".into()),
-                    ));
-                    None
-                }
-                (None, None) => {
-                    diags.push(doc.error_at(
-                        &fp,
-                        format!("the field `{fid}` has neither `path` nor `computed`"),
-                        Some("add e.g. `path: $.userName`".into()),
-                    ));
-                    None
-                }
-            };
-            if let Some(d) = &f.default
-                && let Err(e) = field::coerce(f.field_type, d.clone())
-            {
-                diags.push(doc.error_at(
-                    &format!("{fp}/default"),
-                    format!("the default of `{fid}` {e}"),
-                    None,
-                ));
-            }
-            for (i, t) in f.transforms.iter().enumerate() {
-                if matches!(t, Transform::ParseBool)
-                    && f.field_type != FieldType::Bool
-                    && f.field_type != FieldType::Json
-                {
-                    diags.push(
-                        doc.error_at(
-                            &format!("{fp}/transforms/{i}"),
-                            format!(
-                                "`parse_bool` makes a boolean, but `{fid}` has type {:?}",
-                                f.field_type
-                            )
-                            .to_lowercase(),
-                            Some("set `type: bool`".into()),
-                        ),
-                    );
-                }
-            }
-            let plugin = f.transform.as_ref().and_then(|t| {
-                opened.resolve(
-                    t,
-                    crate::plugin::CapabilityKind::FieldTransform,
-                    &format!("{fp}/transform"),
-                    doc,
-                    &mut diags,
-                )
-            });
-            if f.transform.is_some() && plugin.is_none() {
-                continue;
-            }
-            if let Some(source) = source {
-                fields.push(Field {
-                    id: fid.clone(),
-                    label: f.label.clone(),
-                    source,
-                    field_type: f.field_type,
-                    required: f.required,
-                    default: f.default.clone(),
-                    transforms: f.transforms.clone(),
-                    plugin,
-                });
-            }
-        }
-        let primary_key = match s.fields.get_index_of(&s.primary_key) {
-            Some(i) => i,
-            None => {
-                let hint = suggest(&s.primary_key, s.fields.keys().map(String::as_str))
-                    .map(|c| format!("did you mean `{c}`?"))
-                    .or_else(|| {
-                        Some(format!(
-                            "declare a field `{}` or name one of: {}",
-                            s.primary_key,
-                            s.fields.keys().cloned().collect::<Vec<_>>().join(", ")
-                        ))
-                    });
-                diags.push(doc.error_at(
-                    &format!("{sp}/primary_key"),
-                    format!(
-                        "the primary key `{}` is not a field of stream `{sname}`",
-                        s.primary_key
-                    ),
-                    hint,
-                ));
-                0
-            }
-        };
+        let fields = compile_fields(&s.fields, &sp, doc, &opened, &mut diags);
+        let primary_key = primary_key_index(
+            &s.fields,
+            &s.primary_key,
+            &format!("stream `{sname}`"),
+            &format!("{sp}/primary_key"),
+            doc,
+            &mut diags,
+        );
         let mut record_transforms = Vec::new();
         for (i, t) in s.record_transforms.iter().enumerate() {
             if let Some(p) = opened.resolve(
@@ -690,6 +642,8 @@ pub fn compile_with_plugins(
         }
     }
 
+    let actions = action::compile_actions(m, doc, &mut templates, &streams, &opened, &mut diags);
+
     if !diags.is_empty() {
         diags.sort_by_key(|d| (d.pos.line, d.pos.column));
         diags.dedup();
@@ -706,8 +660,154 @@ pub fn compile_with_plugins(
         http,
         auth,
         streams,
+        actions,
         templates,
     })
+}
+
+/// Compiles the fields of a stream (or an action's result) under the JSON pointer `sp`.
+fn compile_fields(
+    spec: &IndexMap<String, FieldSpec>,
+    sp: &str,
+    doc: &Document,
+    opened: &plugins::Opened,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Field> {
+    let jp = |diags: &mut Vec<Diagnostic>, pointer: &str, source: &str| -> Option<JsonPath> {
+        match JsonPath::parse(source) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                diags.push(doc.error_at(pointer, e, Some(JSONPATH_HINT.into())));
+                None
+            }
+        }
+    };
+    let mut fields = Vec::new();
+    for (fid, f) in spec {
+        let fp = format!("{sp}/fields/{}", escape(fid));
+        if fid.is_empty() || !fid.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            diags.push(doc.error_at(
+                &fp,
+                format!("the field id `{fid}` may only use letters, digits and `_`"),
+                Some("field ids become column names, e.g. `family_name`".into()),
+            ));
+        }
+        let source = match (&f.path, &f.computed) {
+            (Some(p), None) => jp(diags, &format!("{fp}/path"), p).map(FieldSource::Path),
+            (None, Some(c)) => {
+                if !matches!(
+                    f.field_type,
+                    FieldType::Datetime | FieldType::String | FieldType::Json
+                ) {
+                    diags.push(doc.error_at(
+                        &format!("{fp}/type"),
+                        format!("the computed field `{fid}` is a date-time, so its type must be datetime, string or json"),
+                        Some("set `type: datetime`".into()),
+                    ));
+                }
+                Some(FieldSource::Computed(*c))
+            }
+            (Some(_), Some(_)) => {
+                diags.push(doc.error_at(
+                    &fp,
+                    format!("the field `{fid}` has both `path` and `computed`"),
+                    Some("keep one of them".into()),
+                ));
+                None
+            }
+            (None, None) => {
+                diags.push(doc.error_at(
+                    &fp,
+                    format!("the field `{fid}` has neither `path` nor `computed`"),
+                    Some("add e.g. `path: $.userName`".into()),
+                ));
+                None
+            }
+        };
+        if let Some(d) = &f.default
+            && let Err(e) = field::coerce(f.field_type, d.clone())
+        {
+            diags.push(doc.error_at(
+                &format!("{fp}/default"),
+                format!("the default of `{fid}` {e}"),
+                None,
+            ));
+        }
+        for (i, t) in f.transforms.iter().enumerate() {
+            if matches!(t, Transform::ParseBool)
+                && f.field_type != FieldType::Bool
+                && f.field_type != FieldType::Json
+            {
+                diags.push(
+                    doc.error_at(
+                        &format!("{fp}/transforms/{i}"),
+                        format!(
+                            "`parse_bool` makes a boolean, but `{fid}` has type {:?}",
+                            f.field_type
+                        )
+                        .to_lowercase(),
+                        Some("set `type: bool`".into()),
+                    ),
+                );
+            }
+        }
+        let plugin = f.transform.as_ref().and_then(|t| {
+            opened.resolve(
+                t,
+                crate::plugin::CapabilityKind::FieldTransform,
+                &format!("{fp}/transform"),
+                doc,
+                diags,
+            )
+        });
+        if f.transform.is_some() && plugin.is_none() {
+            continue;
+        }
+        if let Some(source) = source {
+            fields.push(Field {
+                id: fid.clone(),
+                label: f.label.clone(),
+                source,
+                field_type: f.field_type,
+                required: f.required,
+                default: f.default.clone(),
+                transforms: f.transforms.clone(),
+                plugin,
+            });
+        }
+    }
+    fields
+}
+
+/// The index of the primary key `key` among `spec`'s fields (0, with a diagnostic, when
+/// absent). `owner` names what the fields belong to, e.g. "stream `users`".
+pub(crate) fn primary_key_index(
+    spec: &IndexMap<String, FieldSpec>,
+    key: &str,
+    owner: &str,
+    pointer: &str,
+    doc: &Document,
+    diags: &mut Vec<Diagnostic>,
+) -> usize {
+    match spec.get_index_of(key) {
+        Some(i) => i,
+        None => {
+            let hint = suggest(key, spec.keys().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"))
+                .or_else(|| {
+                    Some(format!(
+                        "declare a field `{key}` or name one of: {}",
+                        spec.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ))
+                });
+            diags.push(doc.error_at(
+                pointer,
+                format!("the primary key `{key}` is not a field of {owner}"),
+                hint,
+            ));
+            0
+        }
+    }
 }
 
 fn size_param(

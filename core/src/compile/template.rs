@@ -44,8 +44,19 @@ impl std::fmt::Debug for Templates {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters (letters, digits, `-._~`).
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 handlebars_helper!(urlencode: |s: str| {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, PATH_SEGMENT).to_string()
+});
+
+handlebars_helper!(json: |v: Json| {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_string())
 });
 
 impl Default for Templates {
@@ -61,6 +72,7 @@ impl Templates {
         registry.register_escape_fn(handlebars::no_escape);
         registry.set_strict_mode(true);
         registry.register_helper("urlencode", Box::new(urlencode));
+        registry.register_helper("json", Box::new(json));
         Templates { registry, next: 0 }
     }
 
@@ -95,8 +107,14 @@ impl Templates {
             .map(|v| (v.to_string(), Value::String("probe".into())))
             .collect();
         if let Err(e) = self.registry.render(&name, &Value::Object(probe)) {
-            let (msg, hint) = match e.reason() {
-                RenderErrorReason::MissingVariable(Some(var)) => {
+            // A helper's missing argument (`{{urlencode tenant}}`) is reported by
+            // handlebars without the variable's name: find it in the source.
+            let undeclared = match e.reason() {
+                RenderErrorReason::MissingVariable(Some(var)) => Some(var.clone()),
+                _ => undeclared_name(source, variables),
+            };
+            let (msg, hint) = match undeclared.as_ref() {
+                Some(var) => {
                     let hint = match rollcall_source::suggest(var, variables.iter().copied()) {
                         Some(s) => format!("did you mean `{{{{{s}}}}}`?"),
                         None if variables.is_empty() => {
@@ -111,8 +129,8 @@ impl Templates {
                         Some(hint),
                     )
                 }
-                other => (
-                    format!("the template `{source}` cannot be rendered: {other}"),
+                None => (
+                    format!("the template `{source}` cannot be rendered: {}", e.reason()),
                     None,
                 ),
             };
@@ -166,6 +184,30 @@ impl Templates {
     }
 }
 
+/// The first plain name inside `{{ }}` that is neither a helper, a keyword, a literal
+/// nor one of `variables`.
+fn undeclared_name(source: &str, variables: &[&str]) -> Option<String> {
+    const WORDS: &[&str] = &["urlencode", "json", "else", "this", "true", "false", "null"];
+    let mut rest = source;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let end = after.find("}}")?;
+        for word in after[..end].split_whitespace() {
+            let word = word.trim_matches(|c| c == '~' || c == '(' || c == ')');
+            let plain = word
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if plain && !WORDS.contains(&word) && !variables.contains(&word) {
+                return Some(word.to_string());
+            }
+        }
+        rest = &after[end..];
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,14 +239,40 @@ mod tests {
     }
 
     #[test]
+    fn json_helper_writes_values_as_json() {
+        let mut t = Templates::new();
+        let tpl = t
+            .compile("[{{json a}}, {{json b}}, {{json c}}]", &["a", "b", "c"])
+            .unwrap();
+        assert_eq!(
+            t.render(&tpl, &json!({"a": "say \"hi\"", "b": false, "c": 3}))
+                .unwrap(),
+            "[\"say \\\"hi\\\"\", false, 3]"
+        );
+    }
+
+    #[test]
+    fn an_undeclared_helper_argument_is_named() {
+        let mut t = Templates::new();
+        let (msg, hint) = t
+            .compile("/x/{{urlencode tenantt}}", &["tenant"])
+            .unwrap_err();
+        assert_eq!(
+            msg,
+            "the template `/x/{{urlencode tenantt}}` uses `tenantt`, which is not a declared input"
+        );
+        assert_eq!(hint.as_deref(), Some("did you mean `{{tenant}}`?"));
+    }
+
+    #[test]
     fn urlencode_helper() {
         let mut t = Templates::new();
         let tpl = t
             .compile("/orgs/{{urlencode org}}/members", &["org"])
             .unwrap();
         assert_eq!(
-            t.render(&tpl, &json!({"org": "a b/c"})).unwrap(),
-            "/orgs/a%20b%2Fc/members"
+            t.render(&tpl, &json!({"org": "a b/c-d_e.f~g"})).unwrap(),
+            "/orgs/a%20b%2Fc-d_e.f~g/members"
         );
     }
 }

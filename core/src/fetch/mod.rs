@@ -40,6 +40,8 @@ pub struct FetchOptions {
     pub sync_time: DateTime<Utc>,
     /// Capacity of the record channel.
     pub channel_capacity: usize,
+    /// Record the HTTP exchanges, or replay them from a cassette.
+    pub tape: Option<crate::http::Tape>,
 }
 
 impl Default for FetchOptions {
@@ -48,6 +50,7 @@ impl Default for FetchOptions {
             limit: None,
             sync_time: Utc::now(),
             channel_capacity: 1024,
+            tape: None,
         }
     }
 }
@@ -142,7 +145,13 @@ pub fn start(
             connector.name
         )));
     };
-    let prepared = prepare(&connector, s, inputs, observer.clone())?;
+    let prepared = prepare(
+        &connector,
+        s,
+        inputs,
+        options.tape.clone(),
+        observer.clone(),
+    )?;
     // Capacity in batches: about `channel_capacity` records wait for the consumer.
     let (tx, rx) = mpsc::channel((options.channel_capacity / BATCH).max(1));
     let stream_name = stream.to_string();
@@ -159,6 +168,7 @@ pub fn start(
                 paginator: stream.paginator.clone(),
                 url: prepared.url,
                 query: Arc::new(prepared.query),
+                body_errors: connector.http.body_errors.clone().map(Arc::new),
             },
             out: Emitter {
                 stream,
@@ -214,18 +224,51 @@ fn prepare(
     connector: &Connector,
     stream: &Stream,
     inputs: &Inputs,
+    tape: Option<crate::http::Tape>,
     observer: Arc<dyn Observer>,
 ) -> Result<Prepared, FetchError> {
+    let mut parts = engine_parts(
+        connector,
+        inputs,
+        &stream.headers,
+        connector.http.rate_limit,
+    )?;
+    let ctx = inputs.context();
+    let t = &connector.templates;
+    let render = |tpl| t.render(tpl, &ctx).map_err(FetchError::Template);
+    let path = render(&stream.path)?;
+    let url = join(&parts.config.origin, &path)?;
+    let mut query = Vec::new();
+    for (name, tpl) in &stream.query {
+        query.push((name.clone(), render(tpl)?));
+    }
+    parts.config.tape = tape;
+    let engine = HttpEngine::new(parts.config, Arc::new(parts.redactor), observer)?;
+    Ok(Prepared { engine, url, query })
+}
+
+/// What every request of a connector shares, rendered from the inputs: the base URL
+/// (as `origin`), the default headers (with `extra_headers`), the credentials, the
+/// retry policy and `rate_limit`; and a redactor that knows every secret.
+pub(crate) struct EngineParts {
+    pub config: EngineConfig,
+    pub redactor: crate::secret::Redactor,
+}
+
+pub(crate) fn engine_parts(
+    connector: &Connector,
+    inputs: &Inputs,
+    extra_headers: &[(String, crate::compile::Template)],
+    rate_limit: Option<(u32, std::time::Duration)>,
+) -> Result<EngineParts, FetchError> {
     let ctx = inputs.context();
     let t = &connector.templates;
     let render = |tpl| t.render(tpl, &ctx).map_err(FetchError::Template);
     let mut redactor = inputs.redactor();
     let base = render(&connector.http.base_url)?;
     let base = check_base_url(&base).map_err(FetchError::Url)?;
-    let path = render(&stream.path)?;
-    let url = join(&base, &path)?;
     let mut headers = HeaderMap::new();
-    for (name, tpl) in connector.http.headers.iter().chain(stream.headers.iter()) {
+    for (name, tpl) in connector.http.headers.iter().chain(extra_headers.iter()) {
         let value = render(tpl)?;
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| FetchError::Template(format!("`{name}` is not a valid header name")))?;
@@ -236,10 +279,6 @@ fn prepare(
         })?;
         value.set_sensitive(true);
         headers.insert(name, value);
-    }
-    let mut query = Vec::new();
-    for (name, tpl) in &stream.query {
-        query.push((name.clone(), render(tpl)?));
     }
     let auth = match &connector.auth {
         Auth::Bearer { token } => {
@@ -290,20 +329,19 @@ fn prepare(
         .filter(|(_, i)| i.secret)
         .map(|(n, _)| n.clone())
         .collect();
-    let engine = HttpEngine::new(
-        EngineConfig {
+    Ok(EngineParts {
+        config: EngineConfig {
             origin: base,
             headers,
             auth,
             timeout: connector.http.timeout,
             retry: connector.http.retry.clone(),
-            rate_limit: connector.http.rate_limit,
+            rate_limit,
             secret_inputs,
+            tape: None,
         },
-        Arc::new(redactor),
-        observer,
-    )?;
-    Ok(Prepared { engine, url, query })
+        redactor,
+    })
 }
 
 /// Appends a path to a base URL, keeping the base's own path (`/api/v1/scim` +
@@ -369,6 +407,7 @@ pub(crate) struct Requester {
     pub paginator: Paginator,
     pub url: Url,
     pub query: Arc<Vec<(String, String)>>,
+    pub body_errors: Option<Arc<crate::compile::BodyErrors>>,
 }
 
 /// The record side of a fetch: extraction, de-duplication, the channel.
@@ -454,6 +493,9 @@ impl Requester {
                 }
             })?
         };
+        if let Some(check) = &self.body_errors {
+            check.check(&body, &shown)?;
+        }
         Ok(Page {
             body,
             headers: resp.headers,

@@ -81,6 +81,18 @@ pub enum FetchError {
         /// What the body looked like.
         detail: String,
     },
+    /// A 2xx answer whose body reports an error (`http.body_errors`).
+    #[error(
+        "{request} answered with an error in its body ({flag} is not true){detail}; if it is about the token or its scopes, check the secret inputs"
+    )]
+    InBody {
+        /// The request.
+        request: String,
+        /// What the body said, prefixed with ": ".
+        detail: String,
+        /// The flag's JSONPath.
+        flag: String,
+    },
     /// A URL that cannot be used.
     #[error("{0}")]
     Url(String),

@@ -2,6 +2,7 @@
 //! with exponential backoff and jitter that honour `Retry-After`, same-origin
 //! redirects only, and readable errors with secrets redacted.
 
+pub mod cassette;
 pub mod error;
 
 use std::num::NonZeroU32;
@@ -19,6 +20,7 @@ use error::describe_error_body;
 use crate::manifest::RetrySpec;
 use crate::observe::{Observer, RequestEvent};
 use crate::secret::{Redactor, Secret};
+pub use cassette::Tape;
 
 /// Largest response body accepted (a page of users is far smaller).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -84,6 +86,8 @@ pub struct EngineConfig {
     pub rate_limit: Option<(u32, Duration)>,
     /// Names of the connector's secret inputs (for 401 messages).
     pub secret_inputs: Vec<String>,
+    /// Record the exchanges, or answer from a cassette instead of the network.
+    pub tape: Option<Tape>,
 }
 
 /// A response whose body was read completely.
@@ -149,6 +153,11 @@ impl HttpEngine {
             redactor,
             observer,
         })
+    }
+
+    /// The origin requests must stay on (the rendered base URL).
+    pub fn origin(&self) -> &Url {
+        &self.config.origin
     }
 
     /// The redactor (for callers building messages).
@@ -290,53 +299,53 @@ impl HttpEngine {
             if let AuthMaterial::Query(name, value) = &self.config.auth {
                 target.query_pairs_mut().append_pair(name, value.expose());
             }
-            let mut req = self
-                .client
-                .request(method.clone(), target)
-                .timeout(self.config.timeout)
-                .headers(self.config.headers.clone())
-                .headers(extra_headers.clone());
-            if let AuthMaterial::Header(name, value) = &self.config.auth {
-                match HeaderValue::from_str(value.expose()) {
-                    Ok(mut v) => {
-                        v.set_sensitive(true);
-                        req = req.header(name.clone(), v);
-                    }
-                    Err(_) => {
-                        return Attempt::Fail(FetchError::Template(format!(
-                            "the `{name}` header rendered from the credentials contains characters a header cannot carry (a line break?); check the secret inputs"
-                        )));
+            let (status, headers, body) = match &self.config.tape {
+                Some(Tape::Replay(player)) => {
+                    let url = self.redactor.redact(target.as_str());
+                    match player.answer(method.as_str(), &url) {
+                        Ok(r) => {
+                            let mut headers = HeaderMap::new();
+                            for (k, v) in &r.headers {
+                                if let (Ok(k), Ok(v)) = (
+                                    HeaderName::from_bytes(k.as_bytes()),
+                                    HeaderValue::from_str(v),
+                                ) {
+                                    headers.append(k, v);
+                                }
+                            }
+                            (r.status, headers, Some(r.bytes()))
+                        }
+                        Err(why) => return Attempt::Fail(FetchError::Protocol(why)),
                     }
                 }
-            }
-            if let AuthMaterial::Provider(p) = &self.config.auth {
-                let p = Arc::clone(p);
-                let headers = match tokio::task::spawn_blocking(move || p.headers()).await {
-                    Ok(Ok(h)) => h,
-                    Ok(Err(e)) => {
-                        return Attempt::Fail(FetchError::Template(self.redactor.redact(&e)));
+                _ => {
+                    let recorded_url = self.redactor.redact(target.as_str());
+                    match self
+                        .exchange(method, target, extra_headers, body.clone())
+                        .await
+                    {
+                        Ok((status, headers, got)) => {
+                            if let (Some(Tape::Record(rec)), Some(b)) = (&self.config.tape, &got) {
+                                let request_body = body
+                                    .as_ref()
+                                    .map(|b| self.redactor.redact(&String::from_utf8_lossy(b)));
+                                rec.push(
+                                    method.as_str(),
+                                    recorded_url,
+                                    request_body.as_deref(),
+                                    status,
+                                    &headers,
+                                    &self.redactor.redact(&String::from_utf8_lossy(b)),
+                                );
+                            }
+                            (status, headers, got)
+                        }
+                        Err(a) => return a,
                     }
-                    Err(e) => {
-                        return Attempt::Fail(FetchError::Template(format!(
-                            "the auth plugin stopped unexpectedly: {e}"
-                        )));
-                    }
-                };
-                for (name, value) in headers {
-                    req = req.header(name, value);
                 }
-            }
-            if let Some(b) = &body {
-                req = req.body(b.clone());
-            }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) => return self.transport_error(e),
             };
-            let status = resp.status().as_u16();
             if (300..400).contains(&status) && status != 304 {
-                let location = resp
-                    .headers()
+                let location = headers
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
@@ -365,11 +374,6 @@ impl HttpEngine {
                 current = next;
                 continue;
             }
-            let headers = resp.headers().clone();
-            let body = match read_body(resp).await {
-                Ok(b) => b,
-                Err(e) => return self.transport_error(e),
-            };
             let Some(body) = body else {
                 return Attempt::Fail(FetchError::Protocol(format!(
                     "{shown} answered with more than {} MiB; rollcall refuses bodies that large",
@@ -423,6 +427,67 @@ impl HttpEngine {
         Attempt::Fail(FetchError::Protocol(format!(
             "{shown} was redirected more than 5 times"
         )))
+    }
+
+    /// One request on the network: status, headers and the body (None when too large).
+    async fn exchange(
+        &self,
+        method: &reqwest::Method,
+        target: Url,
+        extra_headers: &HeaderMap,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, HeaderMap, Option<Vec<u8>>), Attempt> {
+        let mut req = self
+            .client
+            .request(method.clone(), target)
+            .timeout(self.config.timeout)
+            .headers(self.config.headers.clone())
+            .headers(extra_headers.clone());
+        if let AuthMaterial::Header(name, value) = &self.config.auth {
+            match HeaderValue::from_str(value.expose()) {
+                Ok(mut v) => {
+                    v.set_sensitive(true);
+                    req = req.header(name.clone(), v);
+                }
+                Err(_) => {
+                    return Err(Attempt::Fail(FetchError::Template(format!(
+                        "the `{name}` header rendered from the credentials contains characters a header cannot carry (a line break?); check the secret inputs"
+                    ))));
+                }
+            }
+        }
+        if let AuthMaterial::Provider(p) = &self.config.auth {
+            let p = Arc::clone(p);
+            let headers = match tokio::task::spawn_blocking(move || p.headers()).await {
+                Ok(Ok(h)) => h,
+                Ok(Err(e)) => {
+                    return Err(Attempt::Fail(FetchError::Template(
+                        self.redactor.redact(&e),
+                    )));
+                }
+                Err(e) => {
+                    return Err(Attempt::Fail(FetchError::Template(format!(
+                        "the auth plugin stopped unexpectedly: {e}"
+                    ))));
+                }
+            };
+            for (name, value) in headers {
+                req = req.header(name, value);
+            }
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Err(self.transport_error(e)),
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        match read_body(resp).await {
+            Ok(b) => Ok((status, headers, b)),
+            Err(e) => Err(self.transport_error(e)),
+        }
     }
 
     fn transport_error(&self, e: reqwest::Error) -> Attempt {

@@ -44,6 +44,10 @@ pub struct ConnectorManifest {
     /// Plugins used by fields and streams: plugin name → requirement (e.g. a sha256 pin).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub plugins: IndexMap<String, super::plugins::PluginRequirement>,
+    /// Operations on one object at a time (e.g. `get_user`, `deactivate_user`), sent with
+    /// the same auth, retries and rate limiting as the streams.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub actions: IndexMap<String, ActionSpec>,
 }
 
 /// Manifest format versions.
@@ -94,6 +98,22 @@ pub struct HttpSpec {
     /// A client-side rate limit, so the API's limit is never hit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitSpec>,
+    /// For APIs that report errors in the body of a 2xx answer (Slack's Web API answers
+    /// `{"ok": false, "error": "invalid_auth"}` with 200): how to tell a good answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_errors: Option<BodyErrorsSpec>,
+}
+
+/// How a 2xx answer says it is an error.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BodyErrorsSpec {
+    /// JSONPath to a flag that is `true` in every good answer, e.g. `$.ok`. An answer
+    /// where it is anything else is an error.
+    pub ok_path: String,
+    /// JSONPath to the error's text, e.g. `$.error`, shown in the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_path: Option<String>,
 }
 
 fn default_timeout() -> HumanDuration {
@@ -482,4 +502,88 @@ pub enum Transform {
     Join(String),
     /// Read a boolean from text such as "true", "False", "1", "0", "yes", "no".
     ParseBool,
+    /// Negate a boolean, e.g. an API's `deleted` flag into `active`.
+    Not,
+    /// A Unix time in seconds (number or numeric text) into an RFC 3339 date-time.
+    UnixTime,
+}
+
+/// One action: a single request on one object (look it up, deactivate it, ...).
+///
+/// Templates (path, query, headers, body) see the connector's inputs, the action's
+/// `params` (given on each call) and its `settings` (fixed in the manifest).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    /// What the action does, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Values given on each call, e.g. `id` (the object's id). All are required.
+    #[serde(default)]
+    pub params: IndexMap<String, ActionParamSpec>,
+    /// Fixed values the templates use (any JSON value), e.g. the PATCH `op` spelling an
+    /// API expects, or whether `active` is sent as a boolean or a string. Write
+    /// `{{json NAME}}` in a body to insert one as JSON.
+    #[serde(default)]
+    pub settings: IndexMap<String, serde_json::Value>,
+    /// The request, relative to `http.base_url`.
+    pub request: RequestSpec,
+    /// The JSON body template (handlebars). It must render to JSON; `{{json NAME}}`
+    /// writes a value as JSON (quoted and escaped for strings, bare for booleans).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The statuses that mean success, e.g. `[200, 204]`. Default: any 2xx.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub success: Vec<u16>,
+    /// The statuses that mean "no such object" (a typed outcome, not an error).
+    #[serde(default = "default_not_found")]
+    pub not_found: Vec<u16>,
+    /// Error texts (read with `http.body_errors.message_path`) that also mean "no such
+    /// object", for APIs that say it in a 200 answer (Slack: `user_not_found`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_found_errors: Vec<String>,
+    /// A rate limit for this action's requests (instead of `http.rate_limit`), e.g.
+    /// Miro's 100 PATCH requests per 30 seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimitSpec>,
+    /// How to read the answer into a record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ActionResultSpec>,
+}
+
+fn default_not_found() -> Vec<u16> {
+    vec![404]
+}
+
+/// One parameter of an action.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionParamSpec {
+    /// What the value is, e.g. `The user's SCIM id`.
+    pub description: String,
+    /// An example value, for documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+}
+
+/// How an action's answer becomes a record.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionResultSpec {
+    /// JSONPath selecting the object in the answer (default `$`, the whole body).
+    #[serde(default = "default_result_record")]
+    pub record: String,
+    /// Read the object with the fields of this stream (e.g. `users`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields_from: Option<String>,
+    /// Or with these fields (field id → definition), as in a stream.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub fields: IndexMap<String, FieldSpec>,
+    /// The field id that identifies the object (with `fields`; default `id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_key: Option<String>,
+}
+
+fn default_result_record() -> String {
+    "$".into()
 }

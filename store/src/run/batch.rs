@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde_json::{Map, Value, json};
 use sqlx::SqliteConnection;
 
-use super::{IncomingAccount, Outcome, Preference, Selection, SyncOptions};
+use super::{IncomingAccount, Outcome, Preference, Selection, SyncOptions, digest};
 use crate::users::{PersonFields, PersonOutcome, UserKey};
 use crate::{StoreError, time};
 
@@ -40,6 +40,8 @@ enum State {
     Updated,
     /// New; written with an `INSERT`.
     Created,
+    /// Unchanged, but stored without its digest: the digest is written with `last_seen_*`.
+    Stamped,
 }
 
 struct Person {
@@ -60,14 +62,76 @@ struct Account {
     id: i64,
     user_id: Option<i64>,
     app: String,
+    present: bool,
+    /// The digest of the content (see [`digest`](super::digest)): as stored, computed from
+    /// the stored columns for rows written before digests were kept, or of the new content.
+    digest: i64,
+    /// Whether the stored row lacks its digest (written by schema 1).
+    digest_missing: bool,
+    /// The content to write; only for created and updated accounts.
+    content: Option<Content>,
+    state: State,
+}
+
+/// An account's content columns, ready to write.
+struct Content {
     username: Option<String>,
     user_type: Option<String>,
     active: Option<bool>,
-    roles: Value,
+    /// JSON text.
+    roles: String,
     last_activity_at: Option<String>,
-    fields: Value,
-    present: bool,
-    state: State,
+    /// JSON text.
+    fields: String,
+}
+
+impl Content {
+    fn of(rec: &IncomingAccount, last_activity_at: Option<String>) -> Content {
+        Content {
+            username: rec.username.clone(),
+            user_type: rec.user_type.clone(),
+            active: rec.active,
+            roles: serde_json::to_string(&rec.roles).unwrap_or_else(|_| "[]".to_owned()),
+            last_activity_at,
+            fields: serde_json::to_string(&rec.fields).unwrap_or_else(|_| "{}".to_owned()),
+        }
+    }
+}
+
+/// Rows per multi-row `INSERT`: chunks are powers of two up to this, so a handful of
+/// statement shapes serve every batch size (sqlx keeps them prepared).
+const MAX_ROWS_PER_INSERT: usize = 128;
+
+/// Splits `n` rows into power-of-two chunks, largest first.
+fn chunks(mut n: usize) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        if n == 0 {
+            return None;
+        }
+        let size = if n >= MAX_ROWS_PER_INSERT {
+            MAX_ROWS_PER_INSERT
+        } else {
+            1 << (usize::BITS - 1 - n.leading_zeros())
+        };
+        n -= size;
+        Some(size)
+    })
+}
+
+/// `head VALUES row, row, …` with `rows` copies of `row` (a tuple of plain `?`
+/// parameters). Plain `?` keeps binding cheap: SQLite looks up the name of every numbered
+/// (`?NNN`) parameter by a linear scan, which sqlx does per bound value.
+fn insert_values(head: &str, rows: usize, row: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + 8 + rows * (row.len() + 2));
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(row);
+    }
+    sql
 }
 
 enum AccountOutcome {
@@ -87,18 +151,21 @@ type UserRow = (
     Option<String>,
 );
 
+/// An account as read: id, user, app, present, external id, digest, and (only when the
+/// digest is missing) the content columns to compute it from.
 type SaasRow = (
     i64,
     Option<i64>,
     String,
+    bool,
+    String,
+    Option<i64>,
     Option<String>,
     Option<String>,
     Option<bool>,
-    String,
     Option<String>,
-    String,
-    bool,
-    String,
+    Option<String>,
+    Option<String>,
 );
 
 const LOAD_USERS: &str = "SELECT id, username, email, first_name, last_name, role, custom,
@@ -117,6 +184,13 @@ const LOAD_USERS_CUSTOM: &str = "SELECT id, username, email, first_name, last_na
      UNION SELECT id, username, email, first_name, last_name, role, custom,
         lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
      WHERE lower(CAST(json_extract(custom, ?2) AS TEXT)) IN (SELECT value FROM json_each(?3))";
+
+/// The ids the next new person and account get.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct NextIds {
+    user: i64,
+    account: i64,
+}
 
 /// What a batch did, for the guard's bookkeeping.
 pub(super) struct Applied {
@@ -147,14 +221,26 @@ impl<'a> Batch<'a> {
         run_id: i64,
         integration: &'a str,
         custom_keys_seen: &HashSet<String>,
+        next_ids: &mut Option<NextIds>,
         recs: &[IncomingAccount],
     ) -> Result<Applied, StoreError> {
-        let (max_user, max_account): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT coalesce(max(id), 0) FROM users), (SELECT coalesce(max(id), 0) FROM saas_users)",
-        )
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(StoreError::db("read the highest user and account ids"))?;
+        // The run holds the write lock from its first batch to its end, so the ids read
+        // once stay the next free ones; later batches carry them on.
+        let next = match *next_ids {
+            Some(next) => next,
+            None => {
+                let (max_user, max_account): (i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT coalesce(max(id), 0) FROM users), (SELECT coalesce(max(id), 0) FROM saas_users)",
+                )
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(StoreError::db("read the highest user and account ids"))?;
+                NextIds {
+                    user: max_user + 1,
+                    account: max_account + 1,
+                }
+            }
+        };
         let mut batch = Batch {
             conn,
             opts,
@@ -165,8 +251,8 @@ impl<'a> Batch<'a> {
             by_username: HashMap::new(),
             by_email: HashMap::new(),
             accounts: HashMap::new(),
-            next_user_id: max_user + 1,
-            next_account_id: max_account + 1,
+            next_user_id: next.user,
+            next_account_id: next.account,
             declare: BTreeSet::new(),
         };
         batch.load(recs).await?;
@@ -175,6 +261,10 @@ impl<'a> Batch<'a> {
             outcomes.push(batch.decide(rec, custom_keys_seen).await?);
         }
         batch.write().await?;
+        *next_ids = Some(NextIds {
+            user: batch.next_user_id,
+            account: batch.next_account_id,
+        });
         Ok(Applied {
             outcomes,
             declared: batch.declare.into_iter().collect(),
@@ -250,8 +340,10 @@ impl<'a> Batch<'a> {
         }
         let ids: BTreeSet<&str> = recs.iter().map(|r| r.external_id.as_str()).collect();
         let rows: Vec<SaasRow> = sqlx::query_as(
-            "SELECT id, user_id, app, username, user_type, active, roles, last_activity_at, fields,
-                present, external_id
+            "SELECT id, user_id, app, present, external_id, digest,
+                iif(digest IS NULL, username, NULL), iif(digest IS NULL, user_type, NULL),
+                iif(digest IS NULL, active, NULL), iif(digest IS NULL, roles, NULL),
+                iif(digest IS NULL, last_activity_at, NULL), iif(digest IS NULL, fields, NULL)
              FROM saas_users WHERE instance = ?1 AND external_id IN (SELECT value FROM json_each(?2))",
         )
         .bind(&self.opts.instance)
@@ -266,37 +358,41 @@ impl<'a> Batch<'a> {
             id,
             user_id,
             app,
+            present,
+            ext,
+            digest,
             username,
             user_type,
             active,
             roles,
             activity,
             fields,
-            present,
-            ext,
         ) in rows
         {
-            let roles: Value = serde_json::from_str(&roles).map_err(|e| StoreError::Corrupt {
-                what: format!("roles of SaaS user {id}"),
-                detail: e.to_string(),
-            })?;
-            let fields: Value = serde_json::from_str(&fields).map_err(|e| StoreError::Corrupt {
-                what: format!("fields of SaaS user {id}"),
-                detail: e.to_string(),
-            })?;
+            let (digest, digest_missing) = match digest {
+                Some(d) => (d, false),
+                None => {
+                    let columns = digest::Columns {
+                        username: username.as_deref(),
+                        user_type: user_type.as_deref(),
+                        active,
+                        last_activity_at: activity.as_deref(),
+                    };
+                    let roles = roles.as_deref().unwrap_or("[]");
+                    let fields = fields.as_deref().unwrap_or("{}");
+                    (digest::stored(&columns, roles, fields), true)
+                }
+            };
             self.accounts.insert(
                 ext,
                 Account {
                     id,
                     user_id,
                     app,
-                    username,
-                    user_type,
-                    active,
-                    roles,
-                    last_activity_at: activity,
-                    fields,
                     present,
+                    digest,
+                    digest_missing,
+                    content: None,
                     state: State::Clean,
                 },
             );
@@ -552,9 +648,17 @@ impl<'a> Batch<'a> {
     }
 
     fn upsert_account(&mut self, user_id: i64, rec: &IncomingAccount) -> AccountOutcome {
-        let roles = json!(rec.roles);
-        let fields = Value::Object(rec.fields.clone());
         let last_activity = rec.last_activity_at.map(time::fmt);
+        let digest = digest::incoming(
+            &digest::Columns {
+                username: rec.username.as_deref(),
+                user_type: rec.user_type.as_deref(),
+                active: rec.active,
+                last_activity_at: last_activity.as_deref(),
+            },
+            &rec.roles,
+            &rec.fields,
+        );
         let Some(a) = self.accounts.get_mut(&rec.external_id) else {
             let id = self.next_account_id;
             self.next_account_id += 1;
@@ -564,41 +668,33 @@ impl<'a> Batch<'a> {
                     id,
                     user_id: Some(user_id),
                     app: self.opts.app.clone(),
-                    username: rec.username.clone(),
-                    user_type: rec.user_type.clone(),
-                    active: rec.active,
-                    roles,
-                    last_activity_at: last_activity,
-                    fields,
                     present: true,
+                    digest,
+                    digest_missing: false,
+                    content: Some(Content::of(rec, last_activity)),
                     state: State::Created,
                 },
             );
             return AccountOutcome::Created;
         };
-        let same = a.user_id == Some(user_id)
-            && a.app == self.opts.app
-            && a.username == rec.username
-            && a.user_type == rec.user_type
-            && a.active == rec.active
-            && a.roles == roles
-            && a.last_activity_at == last_activity
-            && a.fields == fields
-            && a.present;
+        let same =
+            a.user_id == Some(user_id) && a.app == self.opts.app && a.digest == digest && a.present;
         if same {
             if a.state == State::Clean {
-                a.state = State::Seen;
+                // A row without its digest gets it now, with the content it already has.
+                a.state = if a.digest_missing {
+                    State::Stamped
+                } else {
+                    State::Seen
+                };
             }
             return AccountOutcome::Unchanged;
         }
         a.user_id = Some(user_id);
         a.app = self.opts.app.clone();
-        a.username = rec.username.clone();
-        a.user_type = rec.user_type.clone();
-        a.active = rec.active;
-        a.roles = roles;
-        a.last_activity_at = last_activity;
-        a.fields = fields;
+        a.digest = digest;
+        a.digest_missing = false;
+        a.content = Some(Content::of(rec, last_activity));
         a.present = true;
         if a.state != State::Created {
             a.state = State::Updated;
@@ -634,7 +730,7 @@ impl<'a> Batch<'a> {
                 p.first_name,
                 p.last_name,
                 p.role,
-                Value::Object(p.custom.clone()).to_string()
+                serde_json::to_string(&p.custom).unwrap_or_else(|_| "{}".to_owned())
             ])
         };
         let mut updated = Vec::new();
@@ -650,8 +746,8 @@ impl<'a> Batch<'a> {
                     }
                     updated.push(row(id, p));
                 }
-                State::Created => created.push(row(id, p)),
-                State::Clean | State::Seen => {}
+                State::Created => created.push(id),
+                State::Clean | State::Seen | State::Stamped => {}
             }
         }
         if !moved.is_empty() {
@@ -678,55 +774,78 @@ impl<'a> Batch<'a> {
             .await
             .map_err(StoreError::db("update the users of a batch of records"))?;
         }
-        if !created.is_empty() {
-            sqlx::query(
-                "INSERT INTO users (id, username, email, first_name, last_name, role, custom, source,
-                    created_at, updated_at)
-                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-                    value ->> 6, ?1, ?2, ?2
-                 FROM json_each(?3)",
-            )
-            .bind(&self.opts.source)
-            .bind(&now)
-            .bind(Value::Array(created).to_string())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(StoreError::db("create the users of a batch of records"))?;
+        let mut created = created.as_slice();
+        for rows in chunks(created.len()) {
+            let (chunk, rest) = created.split_at(rows);
+            created = rest;
+            let sql = insert_values(
+                "INSERT INTO users (id, username, email, first_name, last_name, role, custom,
+                    source, created_at, updated_at)",
+                rows,
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            );
+            // The statement is assembled from the fixed text above; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for &id in chunk {
+                let p = &self.people[&id];
+                q = q
+                    .bind(id)
+                    .bind(&p.username)
+                    .bind(&p.email)
+                    .bind(&p.first_name)
+                    .bind(&p.last_name)
+                    .bind(&p.role)
+                    .bind(serde_json::to_string(&p.custom).unwrap_or_else(|_| "{}".to_owned()))
+                    .bind(&self.opts.source)
+                    .bind(&now)
+                    .bind(&now);
+            }
+            q.execute(&mut *self.conn)
+                .await
+                .map_err(StoreError::db("create the users of a batch of records"))?;
         }
         let mut accounts: Vec<(&String, &Account)> = self.accounts.iter().collect();
         accounts.sort_unstable_by_key(|(_, a)| a.id);
-        let row = |ext: &String, a: &Account| {
-            json!([
-                a.id,
-                a.user_id,
-                a.app,
-                ext,
-                a.username,
-                a.user_type,
-                a.active,
-                a.roles.to_string(),
-                a.last_activity_at,
-                a.fields.to_string()
-            ])
-        };
         let mut updated = Vec::new();
         let mut created = Vec::new();
         let mut seen = Vec::new();
+        let mut stamped = Vec::new();
         for (ext, a) in accounts {
-            match a.state {
-                State::Clean => {}
-                State::Seen => seen.push(a.id),
-                State::Updated => updated.push(row(ext, a)),
-                State::Created => created.push(row(ext, a)),
+            match (a.state, &a.content) {
+                (State::Clean, _) => {}
+                (State::Seen, _) => seen.push(a.id),
+                (State::Stamped, _) => stamped.push(json!([a.id, a.digest])),
+                (State::Updated, Some(c)) => updated.push(json!([
+                    a.id,
+                    a.user_id,
+                    a.app,
+                    ext,
+                    c.username,
+                    c.user_type,
+                    c.active,
+                    c.roles,
+                    c.last_activity_at,
+                    c.fields,
+                    a.digest
+                ])),
+                (State::Created, Some(c)) => created.push((ext, a, c)),
+                (State::Updated | State::Created, None) => {
+                    return Err(StoreError::InvalidInput {
+                        what: format!("SaaS user {}", a.id),
+                        detail: "changed without new content".to_owned(),
+                    });
+                }
             }
         }
-        let ctx = || format!("store the accounts of a batch of {}", self.opts.instance);
+        let instance = &self.opts.instance;
+        let ctx = || format!("store the accounts of a batch of {instance}");
         if !updated.is_empty() {
             sqlx::query(
                 "UPDATE saas_users SET user_id = j.value ->> 1, app = j.value ->> 2,
                     username = j.value ->> 4, user_type = j.value ->> 5, active = j.value ->> 6,
                     roles = j.value ->> 7, last_activity_at = j.value ->> 8, fields = j.value ->> 9,
-                    last_seen_at = ?1, last_seen_run_id = ?2, present = 1, updated_at = ?1
+                    digest = j.value ->> 10, last_seen_at = ?1, last_seen_run_id = ?2, present = 1,
+                    updated_at = ?1
                  FROM json_each(?3) AS j WHERE saas_users.id = j.value ->> 0",
             )
             .bind(&now)
@@ -736,22 +855,41 @@ impl<'a> Batch<'a> {
             .await
             .map_err(StoreError::db(ctx()))?;
         }
-        if !created.is_empty() {
-            sqlx::query(
-                "INSERT INTO saas_users (id, user_id, app, instance, external_id, username, user_type,
-                    active, roles, last_activity_at, fields, first_seen_at, last_seen_at,
-                    last_seen_run_id, present, updated_at)
-                 SELECT value ->> 0, value ->> 1, value ->> 2, ?1, value ->> 3, value ->> 4,
-                    value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, ?2, ?2, ?3, 1, ?2
-                 FROM json_each(?4)",
-            )
-            .bind(&self.opts.instance)
-            .bind(&now)
-            .bind(self.run_id)
-            .bind(Value::Array(created).to_string())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(StoreError::db(ctx()))?;
+        let mut created = created.as_slice();
+        for rows in chunks(created.len()) {
+            let (chunk, rest) = created.split_at(rows);
+            created = rest;
+            let sql = insert_values(
+                "INSERT INTO saas_users (id, user_id, app, instance, external_id, username,
+                    user_type, active, roles, last_activity_at, fields, digest, first_seen_at,
+                    last_seen_at, last_seen_run_id, present, updated_at)",
+                rows,
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            );
+            // The statement is assembled from the fixed text above; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (ext, a, c) in chunk {
+                q = q
+                    .bind(a.id)
+                    .bind(a.user_id)
+                    .bind(&a.app)
+                    .bind(instance)
+                    .bind(ext.as_str())
+                    .bind(&c.username)
+                    .bind(&c.user_type)
+                    .bind(c.active)
+                    .bind(&c.roles)
+                    .bind(&c.last_activity_at)
+                    .bind(&c.fields)
+                    .bind(a.digest)
+                    .bind(&now)
+                    .bind(&now)
+                    .bind(self.run_id)
+                    .bind(&now);
+            }
+            q.execute(&mut *self.conn)
+                .await
+                .map_err(StoreError::db(ctx()))?;
         }
         if !seen.is_empty() {
             sqlx::query(
@@ -761,6 +899,18 @@ impl<'a> Batch<'a> {
             .bind(&now)
             .bind(self.run_id)
             .bind(json!(seen).to_string())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(StoreError::db(ctx()))?;
+        }
+        if !stamped.is_empty() {
+            sqlx::query(
+                "UPDATE saas_users SET digest = j.value ->> 1, last_seen_at = ?1, last_seen_run_id = ?2
+                 FROM json_each(?3) AS j WHERE saas_users.id = j.value ->> 0",
+            )
+            .bind(&now)
+            .bind(self.run_id)
+            .bind(Value::Array(stamped).to_string())
             .execute(&mut *self.conn)
             .await
             .map_err(StoreError::db(ctx()))?;

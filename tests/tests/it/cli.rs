@@ -14,7 +14,7 @@ use serde_json::Value;
 const FIELD_ORDER: &str = "id,username,email,first_name,family_name,display_name,active,user_type,role,admin_roles,resource_type,department,cost_center,employee_number,manager_id,connector_sync_time";
 
 /// The binary, run from the workspace root, with no rollcall settings inherited.
-fn rollcall() -> Command {
+pub(crate) fn rollcall() -> Command {
     let mut c = Command::new(rollcall_bin());
     c.current_dir(workspace_root());
     for (k, _) in std::env::vars() {
@@ -25,13 +25,13 @@ fn rollcall() -> Command {
     c
 }
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-fn ran(cmd: &mut Command) -> Ran {
+pub(crate) fn ran(cmd: &mut Command) -> Ran {
     let out = cmd.output().expect("the binary runs");
     Ran {
         code: out.status.code().expect("exited, not killed"),
@@ -41,13 +41,13 @@ fn ran(cmd: &mut Command) -> Ran {
 }
 
 /// A test server on its own runtime, serving while the binary runs.
-struct Live {
-    server: ScimServer,
+pub(crate) struct Live {
+    pub(crate) server: ScimServer,
     _rt: tokio::runtime::Runtime,
 }
 
 impl Live {
-    fn new(users: usize) -> Live {
+    pub(crate) fn new(users: usize) -> Live {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -60,12 +60,12 @@ impl Live {
         Live { server, _rt: rt }
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         self.server.scim_base_url()
     }
 
     /// `rollcall fetch miro` against this server with the token from the environment.
-    fn fetch(&self, extra: &[&str]) -> Command {
+    pub(crate) fn fetch(&self, extra: &[&str]) -> Command {
         let mut c = rollcall();
         c.env("RC_TEST_SCIM_TOKEN", TOKEN)
             .args(["fetch", "miro", "--set"])

@@ -4,10 +4,13 @@
 //! SCIM server (`rollcall-testserver`) or a tiny custom server for response shapes
 //! the test server cannot produce; CLI tests run the real `rollcall` binary.
 
+mod actions;
+mod cassettes;
 mod cli;
 mod drift;
 mod fetch_records;
 mod http_errors;
+mod kit;
 mod manifests;
 mod redirects;
 mod secrets;

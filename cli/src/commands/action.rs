@@ -1,0 +1,162 @@
+//! `rollcall action CONNECTOR [ACTION]`: run one of a connector's actions by hand
+//! (or, with `--dry-run`, print the request it would send), or list its actions.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
+use rollcall_core::{Connector, Inputs, Origin, ProvidedInputs};
+use serde_json::Value;
+
+use super::fetch::{gather_inputs_into, problems};
+use crate::progress::Reporter;
+use crate::registry::Registry;
+
+/// Exit status when the API says the object does not exist.
+const NOT_FOUND: u8 = 3;
+
+/// Run a connector action (e.g. `get_user`, `deactivate_user`).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Connector name or manifest path.
+    connector: String,
+    /// The action; without it, the connector's actions are listed.
+    action: Option<String>,
+    /// A param or setting of the action, or a non-secret input, e.g. `--set id=3074...`.
+    /// Setting values that read as JSON (`false`, `3`, `"False"`) are taken as JSON. Repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+    /// Take a secret input from an environment variable, e.g. `--secret-env token=MIRO_TOKEN`. Repeatable.
+    #[arg(long = "secret-env", value_name = "INPUT=ENV_VAR")]
+    secret_env: Vec<String>,
+    /// Take inputs from a stored credential for this connector.
+    #[arg(long, value_name = "NAME")]
+    credential: Option<String>,
+    /// Print the request that would be sent (secrets redacted) and send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print each request (secrets redacted) and its status to stderr.
+    #[arg(long)]
+    explain: bool,
+}
+
+pub async fn run(
+    args: Args,
+    registry: &Registry,
+    data_dir: Option<std::path::PathBuf>,
+) -> Result<ExitCode> {
+    let connector = registry.load(&args.connector).map_err(|e| e.into_error())?;
+    let Some(action_name) = args.action.clone() else {
+        list(&connector);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let Some(action) = connector.actions.get(&action_name) else {
+        let names: Vec<&str> = connector.actions.keys().map(String::as_str).collect();
+        let hint = rollcall_source::suggest(&action_name, names.iter().copied())
+            .map(|s| format!(" Did you mean `{s}`?"))
+            .unwrap_or_default();
+        bail!(
+            "the connector `{}` has no action `{action_name}`.{hint} Its actions: {}",
+            connector.name,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    };
+    // `--set` carries the action's params and settings as well as inputs: the names
+    // cannot clash (the manifest check forbids it).
+    let mut call = ActionCall::new();
+    let mut input_sets = Vec::new();
+    for pair in &args.set {
+        let Some((name, value)) = pair.split_once('=') else {
+            bail!("`--set {pair}` should be NAME=VALUE, e.g. `--set id=3074457365265951581`");
+        };
+        let name = name.trim();
+        if action.params.contains_key(name) {
+            call.params.insert(name.to_string(), value.to_string());
+        } else if action.settings.contains_key(name) {
+            let v = serde_json::from_str::<Value>(value)
+                .ok()
+                .filter(|v| !v.is_object() && !v.is_array())
+                .unwrap_or_else(|| Value::String(value.to_string()));
+            call.settings.insert(name.to_string(), v);
+        } else {
+            input_sets.push(pair.clone());
+        }
+    }
+    let mut provided = ProvidedInputs::new();
+    if let Some(name) = &args.credential {
+        let values = super::credentials::credential_inputs(data_dir, name, &connector.name).await?;
+        for (input, value) in values {
+            provided.provide(input, value.expose(), Origin::Vault(name.clone()));
+        }
+    }
+    let provided = gather_inputs_into(provided, &connector, &input_sets, &args.secret_env)?;
+    let inputs = Inputs::resolve(&connector, provided).map_err(problems)?;
+    let reporter = Arc::new(Reporter::new(args.explain, true));
+    let connector = Arc::new(connector);
+    let runner = ActionRunner::new(connector.clone(), &inputs, reporter.clone())?;
+    if args.dry_run {
+        let plan = runner.plan(&action_name, &call)?;
+        println!("{} {}", plan.method, plan.url);
+        for (k, v) in &plan.headers {
+            println!("{k}: {v}");
+        }
+        if let Some(body) = &plan.body {
+            println!();
+            match serde_json::from_str::<Value>(body) {
+                Ok(v) => println!("{}", serde_json::to_string_pretty(&v)?),
+                Err(_) => println!("{body}"),
+            }
+        }
+        eprintln!("dry run: nothing was sent");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let outcome = runner.call(&action_name, &call).await;
+    reporter.finish();
+    match outcome? {
+        ActionOutcome::Done {
+            status,
+            record,
+            body,
+        } => {
+            match (record, body) {
+                (Some(r), _) => println!("{}", serde_json::to_string(&r)?),
+                (None, Value::Null) => {}
+                (None, b) => println!("{}", serde_json::to_string(&b)?),
+            }
+            eprintln!("{action_name}: done (HTTP {status})");
+            Ok(ExitCode::SUCCESS)
+        }
+        ActionOutcome::NotFound { status, detail } => {
+            let detail = if detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {detail}")
+            };
+            eprintln!("{action_name}: not found (HTTP {status}{detail})");
+            Ok(ExitCode::from(NOT_FOUND))
+        }
+    }
+}
+
+fn list(connector: &Connector) {
+    if connector.actions.is_empty() {
+        println!("the connector `{}` declares no actions", connector.name);
+        return;
+    }
+    for (name, a) in &connector.actions {
+        let params: Vec<String> = a.params.keys().map(|p| format!("--set {p}=...")).collect();
+        println!(
+            "{name:<20} {:<7} {}",
+            rollcall_core::compile::action::method_name(a.method),
+            params.join(" ")
+        );
+        if let Some(d) = &a.description {
+            println!("    {}", d.trim());
+        }
+    }
+}
