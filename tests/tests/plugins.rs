@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
+use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
 use rollcall_core::manifest::{LoadError, load_connector_with_plugins};
 use rollcall_core::plugin::{Plugin, PluginHost, RecordOutcome, Request, Response};
 use rollcall_core::{Connector, FetchOptions};
 use rollcall_plugins::{Host, HostOptions};
 use rollcall_source::SourceFile;
 use rollcall_tests::plugins::{install, install_script, library, library_file, python_example};
-use rollcall_tests::{TOKEN, TestManifest, inputs, rollcall_bin, server, workspace_root};
+use rollcall_tests::{Recorder, TOKEN, TestManifest, inputs, rollcall_bin, server, workspace_root};
 use serde_json::{Value, json};
 
 fn host(dir: &Path, timeout: Duration) -> Host {
@@ -424,6 +425,48 @@ async fn the_miro_overlay_fetches_with_the_library_plugin() {
 async fn the_miro_overlay_fetches_with_the_python_plugin() {
     let dir = python_dir();
     fetch_overlay(dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_reads_its_answer_with_the_plugin_field_transform() {
+    let dir = dylib_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let srv = server(5).await;
+    let c = compile(&overlay_text(10), &h);
+    let users = srv.handle().users();
+    let user = users
+        .iter()
+        .find(|u| u["userType"] == json!("Full (Trial)"))
+        .or_else(|| users.first())
+        .expect("the server has users");
+    let id = user["id"].as_str().unwrap();
+    let runner = ActionRunner::new(
+        c.clone(),
+        &inputs(&c, &srv.scim_base_url(), TOKEN),
+        Arc::new(Recorder::default()),
+    )
+    .expect("the runner is built");
+    let ActionOutcome::Done {
+        record: Some(rec), ..
+    } = runner
+        .call("get_user", &ActionCall::new().param("id", id))
+        .await
+        .unwrap()
+    else {
+        panic!("get_user should find the user and read it");
+    };
+    assert_eq!(rec.key, id);
+    let want = match user["userType"].as_str() {
+        Some("Full (Trial)") => "trial",
+        Some("Full" | "Standard" | "Advanced") => "full",
+        Some("Basic") => "occasional",
+        Some("Free") => "free",
+        Some("Free Restricted") => "restricted",
+        other => panic!("a licence the test does not know: {other:?}"),
+    };
+    assert_eq!(rec.get("seat_type"), Some(&json!(want)));
+    // `enrich` is a record transform: it runs on stream pages, not on an action's answer.
+    assert_eq!(rec.get("full_name"), Some(&Value::Null));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
