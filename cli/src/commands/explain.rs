@@ -173,6 +173,9 @@ pub fn explain(c: &Connector) -> String {
         );
         let _ = writeln!(o, "  pagination     {paging}");
         let _ = writeln!(o, "  records        {}", s.records.source());
+        for p in &s.record_transforms {
+            let _ = writeln!(o, "  record plugin  {}", p.who());
+        }
         let _ = writeln!(
             o,
             "  primary key    {}",
@@ -267,6 +270,13 @@ fn describe_field(f: &rollcall_core::compile::Field) -> String {
     if !f.transforms.is_empty() {
         let names: Vec<String> = f.transforms.iter().map(serde_name).collect();
         extra.push(format!("transforms [{}]", names.join(", ")));
+    }
+    if let Some(p) = &f.plugin {
+        extra.push(format!(
+            "then plugin `{}` function `{}`",
+            p.plugin.description().name,
+            p.function
+        ));
     }
     let ty = serde_name(&f.field_type);
     format!(
