@@ -8,6 +8,7 @@ mod progress;
 mod registry;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,19 @@ struct Cli {
         value_name = "DIR"
     )]
     connectors_dir: Option<std::path::PathBuf>,
+    /// Extra directory of plugins, searched before the data directory's `plugins/`.
+    #[arg(long, global = true, env = "ROLLCALL_PLUGINS_DIR", value_name = "DIR")]
+    plugins_dir: Option<std::path::PathBuf>,
+    /// The longest a subprocess plugin may take to answer one call, e.g. `10s`.
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLCALL_PLUGIN_TIMEOUT",
+        default_value = "10s",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    plugin_timeout: std::time::Duration,
     /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
     #[arg(
         long,
@@ -67,6 +81,8 @@ enum Command {
     Runs(commands::runs::RunsArgs),
     /// The skipped and failed records of a run, and why.
     Errors(commands::runs::ErrorsArgs),
+    /// Plugins: what is installed, its version and functions, and whether it loads.
+    Plugins(commands::plugins::Args),
     /// Run a connector action by hand (e.g. get_user, deactivate_user), or list them.
     Action(commands::action::Args),
     /// Replay a recorded cassette offline and compare the records with the expected output.
@@ -98,7 +114,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let registry = registry::Registry::new(cli.connectors_dir.clone());
+    let plugins = Arc::new(commands::plugins::host(
+        cli.plugins_dir.clone(),
+        cli.data_dir.clone(),
+        cli.plugin_timeout,
+    ));
+    let registry =
+        registry::Registry::new(cli.connectors_dir.clone()).with_plugins(plugins.clone());
     let data_dir = cli.data_dir.clone();
     let result = runtime.block_on(async {
         match cli.command {
@@ -115,6 +137,7 @@ fn main() -> ExitCode {
             Command::Views(a) => commands::views::run(a, data_dir).await,
             Command::Runs(a) => commands::runs::runs(a, data_dir).await,
             Command::Errors(a) => commands::runs::errors(a, data_dir).await,
+            Command::Plugins(a) => commands::plugins::run(a, &plugins),
             Command::Action(a) => commands::action::run(a, &registry, data_dir).await,
             Command::Test(a) => commands::test::run(a, &registry).await,
             Command::Check(a) => commands::check::run(a, &registry, data_dir).await,
@@ -132,6 +155,10 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    rollcall_core::duration::HumanDuration::parse(text).map(|d| d.get())
 }
 
 fn init_logging(level: &str) {

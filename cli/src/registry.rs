@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use rollcall_core::Connector;
-use rollcall_core::manifest::{LoadError, load_connector};
+use std::sync::Arc;
+
+use rollcall_core::manifest::{LoadError, load_connector_with_plugins};
+use rollcall_core::plugin::{NoPlugins, PluginHost};
 use rollcall_source::SourceFile;
 
 /// Where a manifest lives.
@@ -29,15 +32,38 @@ impl Location {
 }
 
 /// The connector catalogue of this invocation.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Registry {
     dir: Option<PathBuf>,
+    plugins: Arc<dyn PluginHost>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
     /// A registry with an optional user directory.
     pub fn new(dir: Option<PathBuf>) -> Self {
-        Registry { dir }
+        Registry {
+            dir,
+            plugins: Arc::new(NoPlugins),
+        }
+    }
+
+    /// The same registry, opening manifests' plugins through `host`.
+    pub fn with_plugins(mut self, host: Arc<dyn PluginHost>) -> Self {
+        self.plugins = host;
+        self
+    }
+
+    /// Reads and compiles the manifest at a location, with this registry's plugins.
+    pub fn load_at(&self, loc: &Location) -> Result<Connector, LoadFailure> {
+        load_location_with(loc, self.plugins.as_ref())
     }
 
     /// Every connector name with its location, user directory first.
@@ -103,7 +129,7 @@ impl Registry {
     /// Reads and compiles a connector.
     pub fn load(&self, spec: &str) -> Result<Connector, LoadFailure> {
         let loc = self.locate(spec).map_err(LoadFailure::Other)?;
-        load_location(&loc)
+        self.load_at(&loc)
     }
 }
 
@@ -125,8 +151,11 @@ impl LoadFailure {
     }
 }
 
-/// Reads and compiles the manifest at a location.
-pub fn load_location(loc: &Location) -> Result<Connector, LoadFailure> {
+/// Reads and compiles the manifest at a location, opening plugins through `plugins`.
+pub fn load_location_with(
+    loc: &Location,
+    plugins: &dyn PluginHost,
+) -> Result<Connector, LoadFailure> {
     let (file, origin) = match loc {
         Location::BuiltIn(b) => (
             SourceFile::new(format!("connectors/{}", b.file), b.text),
@@ -142,7 +171,7 @@ pub fn load_location(loc: &Location) -> Result<Connector, LoadFailure> {
             }
         },
     };
-    load_connector(file, &origin).map_err(LoadFailure::Manifest)
+    load_connector_with_plugins(file, &origin, plugins).map_err(LoadFailure::Manifest)
 }
 
 fn stem(p: &Path) -> String {

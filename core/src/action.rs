@@ -365,6 +365,11 @@ impl ActionRunner {
             AuthMaterial::Query(name, _) => {
                 url.query_pairs_mut().append_pair(name, REDACTED);
             }
+            // The auth plugin makes its headers when a request is sent; a plan does not call it.
+            AuthMaterial::Provider(_) => headers.push((
+                "(headers from the auth plugin)".to_string(),
+                REDACTED.to_string(),
+            )),
             AuthMaterial::None => {}
         }
         for (k, v) in &r.headers {

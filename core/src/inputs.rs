@@ -158,6 +158,11 @@ impl Inputs {
         r
     }
 
+    /// Every input with its value, in manifest order.
+    pub fn values(&self) -> impl Iterator<Item = (&String, &InputValue)> {
+        self.values.iter()
+    }
+
     /// Whether an input has a value.
     pub fn has(&self, name: &str) -> bool {
         self.values.contains_key(name)

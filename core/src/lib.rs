@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod integration;
 pub mod manifest;
 pub mod observe;
+pub mod plugin;
 pub mod secret;
 
 pub use compile::{Connector, Record};

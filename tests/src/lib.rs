@@ -2,6 +2,7 @@
 //! copies of the built-in Miro manifest, inputs, an observer that records every
 //! event, and a function that runs a fetch to the end.
 
+pub mod plugins;
 pub mod web;
 
 use std::path::{Path, PathBuf};

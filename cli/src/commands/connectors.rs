@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::registry::{Registry, load_location};
+use crate::registry::Registry;
 
 /// List connectors.
 #[derive(clap::Args, Debug)]
@@ -14,7 +14,7 @@ pub fn run(_args: Args, registry: &Registry) -> Result<ExitCode> {
     let all = registry.list()?;
     println!("{:<16} {:<10} {:<24} SOURCE", "NAME", "VERSION", "STREAMS");
     for (name, loc) in all {
-        match load_location(&loc) {
+        match registry.load_at(&loc) {
             Ok(c) => {
                 let streams = c.streams.keys().cloned().collect::<Vec<_>>().join(",");
                 println!(

@@ -66,6 +66,7 @@ pub fn explain(c: &Connector) -> String {
         Auth::Header { name, value } => format!("{name}: {}", value.source()),
         Auth::Basic { username, .. } => format!("basic, user {}", username.source()),
         Auth::Query { name, value } => format!("query parameter {name}={}", value.source()),
+        Auth::Plugin(p) => format!("headers from {}", p.who()),
         Auth::None => "none".into(),
     };
     let _ = writeln!(o, "  auth           {auth}");
@@ -172,6 +173,9 @@ pub fn explain(c: &Connector) -> String {
         );
         let _ = writeln!(o, "  pagination     {paging}");
         let _ = writeln!(o, "  records        {}", s.records.source());
+        for p in &s.record_transforms {
+            let _ = writeln!(o, "  record plugin  {}", p.who());
+        }
         let _ = writeln!(
             o,
             "  primary key    {}",
@@ -266,6 +270,13 @@ fn describe_field(f: &rollcall_core::compile::Field) -> String {
     if !f.transforms.is_empty() {
         let names: Vec<String> = f.transforms.iter().map(serde_name).collect();
         extra.push(format!("transforms [{}]", names.join(", ")));
+    }
+    if let Some(p) = &f.plugin {
+        extra.push(format!(
+            "then plugin `{}` function `{}`",
+            p.plugin.description().name,
+            p.function
+        ));
     }
     let ty = serde_name(&f.field_type);
     format!(

@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod init;
 pub mod integrations;
 pub mod lists;
+pub mod plugins;
 pub mod prices;
 pub mod report;
 pub mod run;

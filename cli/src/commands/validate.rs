@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::registry::{Location, Registry, load_location};
+use crate::registry::{Location, Registry};
 
 /// Check connector manifests.
 #[derive(clap::Args, Debug)]
@@ -30,7 +30,7 @@ pub fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
                 }
             }
         };
-        match load_location(&loc) {
+        match registry.load_at(&loc) {
             Ok(c) => {
                 let streams: Vec<String> = c
                     .streams

@@ -11,6 +11,7 @@ use rollcall_source::{Diagnostic, Document, suggest};
 use serde_json::Value;
 
 use super::field::FieldSet;
+use super::plugins::Opened;
 use super::{
     JsonPath, RESERVED_INPUT_NAMES, Stream, Template, Templates, check_header_name, compile_fields,
     escape, primary_key_index,
@@ -73,18 +74,19 @@ impl Action {
 
 /// Compiles every action of `m`. Problems go to `diags`; an action with problems is
 /// left out (the connector does not load anyway).
-pub(crate) fn compile_actions(
+pub(super) fn compile_actions(
     m: &ConnectorManifest,
     doc: &Document,
     templates: &mut Templates,
     streams: &IndexMap<String, Stream>,
+    opened: &Opened,
     diags: &mut Vec<Diagnostic>,
 ) -> IndexMap<String, Action> {
     let mut out = IndexMap::new();
     for (name, a) in &m.actions {
         let ap = format!("/actions/{}", escape(name));
         let before = diags.len();
-        let action = compile_action(m, name, a, &ap, doc, templates, streams, diags);
+        let action = compile_action(m, name, a, &ap, doc, templates, streams, opened, diags);
         if diags.len() == before {
             out.insert(name.clone(), action);
         }
@@ -101,6 +103,7 @@ fn compile_action(
     doc: &Document,
     templates: &mut Templates,
     streams: &IndexMap<String, Stream>,
+    opened: &Opened,
     diags: &mut Vec<Diagnostic>,
 ) -> Action {
     let err = |diags: &mut Vec<Diagnostic>, pointer: &str, msg: String, hint: Option<&str>| {
@@ -296,7 +299,7 @@ fn compile_action(
                     }
                 },
                 (None, false) => {
-                    let fields = compile_fields(&r.fields, &rp, doc, diags);
+                    let fields = compile_fields(&r.fields, &rp, doc, opened, diags);
                     let key = r.primary_key.as_deref().unwrap_or("id");
                     let primary_key = primary_key_index(
                         &r.fields,

@@ -35,6 +35,8 @@ pub struct Field {
     pub default: Option<Value>,
     /// Transforms, in order.
     pub transforms: Vec<Transform>,
+    /// A plugin field transform, applied after `transforms`.
+    pub plugin: Option<crate::plugin::PluginFn>,
 }
 
 /// The ordered fields of a stream.
@@ -131,7 +133,9 @@ impl Field {
     pub fn extract(&self, raw: &Value, ctx: &RunContext) -> Result<Value, String> {
         let found: Option<Value> = match &self.source {
             // Computed once per run, already in its final form (compile checks the type).
-            FieldSource::Computed(Computed::SyncTime) if self.transforms.is_empty() => {
+            FieldSource::Computed(Computed::SyncTime)
+                if self.transforms.is_empty() && self.plugin.is_none() =>
+            {
                 return Ok(ctx.sync_time.clone());
             }
             FieldSource::Computed(Computed::SyncTime) => Some(ctx.sync_time.clone()),
@@ -164,6 +168,13 @@ impl Field {
         };
         for t in &self.transforms {
             value = apply(t, value).map_err(|e| format!("field `{}`: {e}", self.id))?;
+        }
+        if let Some(p) = &self.plugin
+            && !value.is_null()
+        {
+            value = p
+                .transform(value, raw)
+                .map_err(|e| format!("field `{}`: {e}", self.id))?;
         }
         if value.is_null() {
             return self.missing();
@@ -366,6 +377,7 @@ mod tests {
             required: false,
             default: None,
             transforms,
+            plugin: None,
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod field;
 pub mod path;
+mod plugins;
 pub mod template;
 
 use std::sync::Arc;
@@ -124,6 +125,8 @@ pub enum Auth {
         /// Value template.
         value: Template,
     },
+    /// Headers from an auth-provider plugin.
+    Plugin(crate::plugin::PluginFn),
     /// None.
     None,
 }
@@ -157,6 +160,8 @@ pub struct Stream {
     pub uses_inputs: Vec<String>,
     /// Joins: fields copied from other streams by key.
     pub enrich: Vec<Enrich>,
+    /// Plugin record transforms, applied in order to each page of raw records.
+    pub record_transforms: Vec<crate::plugin::PluginFn>,
 }
 
 /// A compiled join (`enrich` in a stream).
@@ -176,7 +181,7 @@ fn auth_templates(auth: &Auth) -> Vec<&Template> {
         Auth::Bearer { token } => vec![token],
         Auth::Header { value, .. } | Auth::Query { value, .. } => vec![value],
         Auth::Basic { username, password } => vec![username, password],
-        Auth::None => Vec::new(),
+        Auth::Plugin(_) | Auth::None => Vec::new(),
     }
 }
 
@@ -348,13 +353,24 @@ const JSONPATH_HINT: &str =
 const RESERVED_INPUT_NAMES: &[&str] = &["cursor", "page", "record", "response"];
 
 /// Compiles a deserialized manifest. `doc` locates problems; every problem found is
-/// returned, not just the first.
+/// returned, not just the first. Plugins cannot be loaded (see [`compile_with_plugins`]).
 pub fn compile(
     m: &ConnectorManifest,
     doc: &Document,
     origin: &str,
 ) -> Result<Connector, Vec<Diagnostic>> {
+    compile_with_plugins(m, doc, origin, &crate::plugin::NoPlugins)
+}
+
+/// [`compile`], opening the manifest's plugins through `host`.
+pub fn compile_with_plugins(
+    m: &ConnectorManifest,
+    doc: &Document,
+    origin: &str,
+    host: &dyn crate::plugin::PluginHost,
+) -> Result<Connector, Vec<Diagnostic>> {
     let mut diags = Vec::new();
+    let opened = plugins::open_all(m, doc, host, &mut diags);
     let mut err = |pointer: &str, msg: String, hint: Option<String>| {
         diags.push(doc.error_at(pointer, msg, hint));
     };
@@ -577,6 +593,16 @@ pub fn compile(
                     value: t,
                 }
             }
+            AuthSpec::Plugin(spec) => match opened.resolve(
+                spec,
+                crate::plugin::CapabilityKind::Auth,
+                &format!("{at}/plugin"),
+                doc,
+                diags,
+            ) {
+                Some(p) => Auth::Plugin(p),
+                None => Auth::None,
+            },
             AuthSpec::None => Auth::None,
         }
     };
@@ -719,7 +745,7 @@ pub fn compile(
             .filter(|n| used.iter().any(|t| templates.needs(t, n, &input_names)))
             .map(|n| n.to_string())
             .collect();
-        let fields = compile_fields(&s.fields, &sp, doc, &mut diags);
+        let fields = compile_fields(&s.fields, &sp, doc, &opened, &mut diags);
         let primary_key = primary_key_index(
             &s.fields,
             &s.primary_key,
@@ -728,6 +754,18 @@ pub fn compile(
             doc,
             &mut diags,
         );
+        let mut record_transforms = Vec::new();
+        for (i, t) in s.record_transforms.iter().enumerate() {
+            if let Some(p) = opened.resolve(
+                t,
+                crate::plugin::CapabilityKind::RecordTransform,
+                &format!("{sp}/record_transforms/{i}"),
+                doc,
+                &mut diags,
+            ) {
+                record_transforms.push(p);
+            }
+        }
         if let (Some(records), true) = (records, fields.len() == s.fields.len()) {
             streams.insert(
                 sname.clone(),
@@ -748,12 +786,13 @@ pub fn compile(
                     auth,
                     uses_inputs,
                     enrich: compile_enrich(m, sname, &sp, doc, &mut diags),
+                    record_transforms,
                 },
             );
         }
     }
 
-    let actions = action::compile_actions(m, doc, &mut templates, &streams, &mut diags);
+    let actions = action::compile_actions(m, doc, &mut templates, &streams, &opened, &mut diags);
 
     if !diags.is_empty() {
         diags.sort_by_key(|d| (d.pos.line, d.pos.column));
@@ -777,10 +816,11 @@ pub fn compile(
 }
 
 /// Compiles the fields of a stream (or an action's result) under the JSON pointer `sp`.
-pub(crate) fn compile_fields(
+fn compile_fields(
     spec: &IndexMap<String, FieldSpec>,
     sp: &str,
     doc: &Document,
+    opened: &plugins::Opened,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Field> {
     let jp = |diags: &mut Vec<Diagnostic>, pointer: &str, source: &str| -> Option<JsonPath> {
@@ -861,6 +901,18 @@ pub(crate) fn compile_fields(
                 );
             }
         }
+        let plugin = f.transform.as_ref().and_then(|t| {
+            opened.resolve(
+                t,
+                crate::plugin::CapabilityKind::FieldTransform,
+                &format!("{fp}/transform"),
+                doc,
+                diags,
+            )
+        });
+        if f.transform.is_some() && plugin.is_none() {
+            continue;
+        }
         if let Some(source) = source {
             fields.push(Field {
                 id: fid.clone(),
@@ -870,6 +922,7 @@ pub(crate) fn compile_fields(
                 required: f.required,
                 default: f.default.clone(),
                 transforms: f.transforms.clone(),
+                plugin,
             });
         }
     }

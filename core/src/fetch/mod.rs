@@ -7,6 +7,8 @@
 
 mod cursor;
 mod page;
+mod plugin_auth;
+mod record_transforms;
 mod scim;
 mod simple;
 
@@ -27,6 +29,7 @@ use crate::observe::{Observer, PageEvent};
 use crate::secret::Secret;
 
 pub use page::Page;
+pub use plugin_auth::PluginAuth;
 
 /// Options of one fetch.
 #[derive(Clone, Debug)]
@@ -320,6 +323,16 @@ pub(crate) fn engine_parts(
             redactor.add(&secret);
             AuthMaterial::Query(name.clone(), secret)
         }
+        Auth::Plugin(call) => {
+            // Asked once now, so a failing plugin stops the fetch before any request,
+            // and the first headers are known to the redactor.
+            let provider = plugin_auth::PluginAuth::new(call.clone(), inputs);
+            provider.headers().map_err(FetchError::Template)?;
+            for s in provider.secrets() {
+                redactor.add(&s);
+            }
+            AuthMaterial::Provider(Arc::new(provider))
+        }
         Auth::None => AuthMaterial::None,
     };
     let secret_inputs = connector
@@ -524,6 +537,11 @@ impl Emitter<'_> {
         };
         let last_index = records.len().saturating_sub(1);
         let mut batch = Vec::with_capacity(records.len().min(BATCH));
+        let transformed = if self.stream.record_transforms.is_empty() {
+            Vec::new()
+        } else {
+            record_transforms::apply(&self.stream.record_transforms, &records).await
+        };
         for (i, raw) in records.into_iter().enumerate() {
             if self.limit.is_some_and(|l| self.summary.records >= l) {
                 self.stopped = true;
@@ -531,7 +549,14 @@ impl Emitter<'_> {
             if self.stopped {
                 break;
             }
-            let item = match self.stream.fields.extract(raw, &self.run) {
+            let extracted = match transformed.get(i) {
+                None => self.stream.fields.extract(raw, &self.run),
+                Some(record_transforms::Outcome::Keep(v)) => {
+                    self.stream.fields.extract(v, &self.run)
+                }
+                Some(record_transforms::Outcome::Drop(reason)) => Err(reason.clone()),
+            };
+            let item = match extracted {
                 Ok(rec) => {
                     if i == 0 {
                         out.first_key = Some(rec.key.clone());

@@ -62,6 +62,9 @@ pub enum AuthMaterial {
     Header(HeaderName, Secret),
     /// A query parameter.
     Query(String, Secret),
+    /// Headers from an auth-provider plugin, asked for before each request (it
+    /// caches them until they expire).
+    Provider(Arc<crate::fetch::PluginAuth>),
     /// None.
     None,
 }
@@ -451,6 +454,25 @@ impl HttpEngine {
                         "the `{name}` header rendered from the credentials contains characters a header cannot carry (a line break?); check the secret inputs"
                     ))));
                 }
+            }
+        }
+        if let AuthMaterial::Provider(p) = &self.config.auth {
+            let p = Arc::clone(p);
+            let headers = match tokio::task::spawn_blocking(move || p.headers()).await {
+                Ok(Ok(h)) => h,
+                Ok(Err(e)) => {
+                    return Err(Attempt::Fail(FetchError::Template(
+                        self.redactor.redact(&e),
+                    )));
+                }
+                Err(e) => {
+                    return Err(Attempt::Fail(FetchError::Template(format!(
+                        "the auth plugin stopped unexpectedly: {e}"
+                    ))));
+                }
+            };
+            for (name, value) in headers {
+                req = req.header(name, value);
             }
         }
         if let Some(b) = body {

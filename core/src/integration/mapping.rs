@@ -337,6 +337,7 @@ mod tests {
                 required: false,
                 default: None,
                 transforms: Vec::new(),
+                plugin: None,
             })
             .collect()
     }

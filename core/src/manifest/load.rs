@@ -9,7 +9,7 @@ use rollcall_source::{Diagnostic, SourceFile, check_schema, parse};
 use schemars::generate::SchemaSettings;
 
 use super::model::ConnectorManifest;
-use crate::compile::{Connector, compile};
+use crate::compile::{Connector, compile_with_plugins};
 
 /// A manifest that could not be loaded, with every problem found.
 #[derive(Debug)]
@@ -63,8 +63,18 @@ pub fn manifest_schema() -> &'static serde_json::Value {
 }
 
 /// Loads and compiles a manifest. `origin` says where it came from (a path or
-/// `built-in:NAME`).
+/// `built-in:NAME`). A manifest that uses plugins fails (see
+/// [`load_connector_with_plugins`]).
 pub fn load_connector(file: SourceFile, origin: &str) -> Result<Connector, LoadError> {
+    load_connector_with_plugins(file, origin, &crate::plugin::NoPlugins)
+}
+
+/// [`load_connector`], opening the manifest's plugins through `host`.
+pub fn load_connector_with_plugins(
+    file: SourceFile,
+    origin: &str,
+    host: &dyn crate::plugin::PluginHost,
+) -> Result<Connector, LoadError> {
     let text = file.text.clone();
     let fail = |diagnostics: Vec<Diagnostic>| LoadError {
         diagnostics,
@@ -76,5 +86,5 @@ pub fn load_connector(file: SourceFile, origin: &str) -> Result<Connector, LoadE
         return Err(fail(problems));
     }
     let manifest: ConnectorManifest = doc.deserialize().map_err(|d| fail(vec![d]))?;
-    compile(&manifest, &doc, origin).map_err(fail)
+    compile_with_plugins(&manifest, &doc, origin, host).map_err(fail)
 }

@@ -3,6 +3,8 @@
 
 pub mod load;
 pub mod model;
+pub mod plugins;
 
-pub use load::{LoadError, load_connector, manifest_schema};
+pub use load::{LoadError, load_connector, load_connector_with_plugins, manifest_schema};
 pub use model::*;
+pub use plugins::{PluginCallSpec, PluginRequirement};

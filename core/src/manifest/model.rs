@@ -41,6 +41,9 @@ pub struct ConnectorManifest {
     pub auth: AuthSpec,
     /// The record streams this connector can read (e.g. `users`).
     pub streams: IndexMap<String, StreamSpec>,
+    /// Plugins used by fields and streams: plugin name → requirement (e.g. a sha256 pin).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub plugins: IndexMap<String, super::plugins::PluginRequirement>,
     /// Operations on one object at a time (e.g. `get_user`, `deactivate_user`), sent with
     /// the same auth, retries and rate limiting as the streams.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -210,6 +213,9 @@ pub enum AuthSpec {
         /// Parameter value template.
         value: String,
     },
+    /// Headers from an auth-provider plugin, given the inputs and secrets; reused
+    /// until they expire.
+    Plugin(super::plugins::PluginCallSpec),
     /// No authentication.
     #[default]
     None,
@@ -248,6 +254,10 @@ pub struct StreamSpec {
     /// `from` stream and it does not turn enrichment off.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enrich: Vec<EnrichSpec>,
+    /// Plugin record transforms and filters, applied in order to each page of raw
+    /// records before the fields are extracted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub record_transforms: Vec<super::plugins::PluginCallSpec>,
 }
 
 /// A join: fields of another stream copied onto this stream's records by key.
@@ -469,6 +479,9 @@ pub struct FieldSpec {
     /// Built-in transforms applied in order, before the type coercion.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transforms: Vec<Transform>,
+    /// A plugin field transform, applied after `transforms` and before the type coercion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<super::plugins::PluginCallSpec>,
 }
 
 /// Values rollcall computes.

@@ -1,0 +1,136 @@
+//! Auth-provider plugins: the headers for every request come from a plugin, given
+//! the connector's inputs and secrets, and are reused until they expire.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::inputs::{InputValue, Inputs};
+use crate::plugin::{PluginFn, Request, Response};
+use crate::secret::Secret;
+
+/// Headers from a plugin, cached until they expire.
+pub struct PluginAuth {
+    call: PluginFn,
+    inputs: BTreeMap<String, String>,
+    secrets: BTreeMap<String, Secret>,
+    cache: Mutex<Option<Cached>>,
+}
+
+struct Cached {
+    headers: Vec<(HeaderName, HeaderValue)>,
+    until: Option<Instant>,
+}
+
+impl fmt::Debug for PluginAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginAuth")
+            .field("call", &self.call)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginAuth {
+    /// An auth provider over the run's inputs.
+    pub fn new(call: PluginFn, inputs: &Inputs) -> Self {
+        let mut plain = BTreeMap::new();
+        let mut secrets = BTreeMap::new();
+        for (name, v) in inputs.values() {
+            match v {
+                InputValue::Plain(s) => {
+                    plain.insert(name.clone(), s.clone());
+                }
+                InputValue::Secret(s) => {
+                    secrets.insert(name.clone(), s.clone());
+                }
+            }
+        }
+        PluginAuth {
+            call,
+            inputs: plain,
+            secrets,
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// The headers to send: cached ones while they are valid, else fresh ones from
+    /// the plugin (a blocking call). Header values are marked sensitive.
+    pub fn headers(&self) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| format!("{}: an earlier call crashed", self.call.who()))?;
+        if let Some(c) = cache.as_ref()
+            && c.until.is_none_or(|u| Instant::now() < u)
+        {
+            return Ok(c.headers.clone());
+        }
+        let request = Request::Auth {
+            function: self.call.function.clone(),
+            inputs: self.inputs.clone(),
+            secrets: self
+                .secrets
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string()))
+                .collect(),
+            config: self.call.config.clone(),
+        };
+        let asked = Instant::now();
+        let (headers, expires_in) = match self.call.plugin.invoke(&request)? {
+            Response::Headers {
+                headers,
+                expires_in,
+            } => (headers, expires_in),
+            Response::Error { message } => {
+                return Err(format!("{} failed: {message}", self.call.who()));
+            }
+            _ => {
+                return Err(format!(
+                    "{} answered something other than `headers`",
+                    self.call.who()
+                ));
+            }
+        };
+        let mut out = Vec::with_capacity(headers.len());
+        for (name, value) in headers {
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                format!(
+                    "{} returned `{name}`, which is not a header name",
+                    self.call.who()
+                )
+            })?;
+            let mut v = HeaderValue::from_str(&value).map_err(|_| {
+                format!(
+                    "{} returned a value for `{name}` that a header cannot carry",
+                    self.call.who()
+                )
+            })?;
+            v.set_sensitive(true);
+            out.push((n, v));
+        }
+        *cache = Some(Cached {
+            headers: out.clone(),
+            until: expires_in.map(|s| asked + Duration::from_secs(s)),
+        });
+        Ok(out)
+    }
+
+    /// The current header values as secrets (for the redactor).
+    pub fn secrets(&self) -> Vec<Secret> {
+        self.cache
+            .lock()
+            .ok()
+            .and_then(|c| {
+                c.as_ref().map(|c| {
+                    c.headers
+                        .iter()
+                        .filter_map(|(_, v)| v.to_str().ok().map(|s| Secret::new(s.to_string())))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,314 @@
+//! The messages between the host and a plugin. Plain serde types: the same JSON goes
+//! through the C ABI (as bytes) and through a subprocess's stdin/stdout (one message
+//! a line).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What a plugin is and what it offers.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Description {
+    /// The plugin's name, the same as its file name without `lib` and extension.
+    pub name: String,
+    /// The plugin's version (semver).
+    pub version: String,
+    /// What the plugin does, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The functions it offers.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// A JSON Schema for the `config` a manifest may pass to its functions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_schema: Option<Value>,
+}
+
+impl Description {
+    /// The capability offering `function`, if any.
+    pub fn function(&self, function: &str) -> Option<&Capability> {
+        self.capabilities.iter().find(|c| c.function == function)
+    }
+}
+
+/// One function a plugin offers.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Capability {
+    /// What kind of function it is.
+    pub kind: CapabilityKind,
+    /// The function's name, as manifests write it.
+    pub function: String,
+    /// What it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// For field transforms: whether the host should send the whole raw record with
+    /// each value (costs time; ask only when the function reads other attributes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_record: bool,
+}
+
+/// Kinds of plugin functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapabilityKind {
+    /// A value in, a value out ([`Request::Transform`]).
+    FieldTransform,
+    /// A page of raw records in, each kept (maybe changed) or dropped ([`Request::Batch`]).
+    RecordTransform,
+    /// Headers for requests, from the connector's inputs and secrets ([`Request::Auth`]).
+    Auth,
+    /// A kind this host does not know (a newer plugin); ignored.
+    #[serde(other)]
+    Unknown,
+}
+
+/// What the host sends.
+///
+/// Read through [`RawRequest`] (a flat struct) rather than serde's internally tagged
+/// enum support, which buffers the whole message before reading it: a page of records
+/// is parsed once, straight into its values.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "RawRequest")]
+pub enum Request {
+    /// Subprocess plugins only: the first message. The plugin answers
+    /// [`Response::Hello`].
+    Hello {
+        /// The host's [`crate::ABI_VERSION`].
+        protocol: u32,
+        /// The host program and version, e.g. `rollcall 0.1.0`.
+        host: String,
+    },
+    /// A field transform: one value (never null) in, one value out.
+    Transform {
+        /// The function.
+        function: String,
+        /// The field's value (after the manifest's built-in transforms).
+        value: Value,
+        /// The raw record, when the capability has `needs_record`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<Value>,
+        /// The manifest's `config` for this use, or null.
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        config: Value,
+    },
+    /// A record transform or filter: one page of raw records. The answer is
+    /// [`Response::Records`] with one outcome per record, in order.
+    Batch {
+        /// The function.
+        function: String,
+        /// The raw records of the page, as the API returned them.
+        records: Vec<Value>,
+        /// The manifest's `config` for this use, or null.
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        config: Value,
+    },
+    /// An auth provider: the headers to send with requests. The answer is
+    /// [`Response::Headers`].
+    Auth {
+        /// The function.
+        function: String,
+        /// The connector's non-secret inputs.
+        inputs: BTreeMap<String, String>,
+        /// The connector's secret inputs. Never log them.
+        secrets: BTreeMap<String, String>,
+        /// The manifest's `config` for this use, or null.
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        config: Value,
+    },
+    /// Subprocess plugins only: the host is done; the plugin should exit.
+    Goodbye,
+}
+
+/// What a plugin answers. Read through [`RawResponse`], like [`Request`].
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "RawResponse")]
+pub enum Response {
+    /// The answer to [`Request::Hello`].
+    Hello {
+        /// The plugin's [`crate::ABI_VERSION`].
+        protocol: u32,
+        /// What the plugin offers.
+        plugin: Description,
+    },
+    /// The answer to [`Request::Transform`].
+    Value {
+        /// The new value (null: the field has no value).
+        value: Value,
+    },
+    /// The answer to [`Request::Batch`]: exactly one outcome per record sent.
+    Records {
+        /// Outcomes, in the order of the records sent.
+        records: Vec<RecordOutcome>,
+    },
+    /// The answer to [`Request::Auth`].
+    Headers {
+        /// Header name → value.
+        headers: BTreeMap<String, String>,
+        /// Seconds the headers stay valid; the host asks again after that. None:
+        /// valid for the whole run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_in: Option<u64>,
+    },
+    /// The request failed; `message` says why (a sentence).
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// What became of one record of a [`Request::Batch`].
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordOutcome {
+    /// The record to use (changed or not): `{"keep": {...}}`.
+    Keep(Value),
+    /// The record is dropped; the reason reaches the run's error log: `{"drop": "why"}`.
+    Drop(String),
+}
+
+/// Any request, as a flat struct (see [`Request`]).
+#[derive(Deserialize)]
+#[doc(hidden)]
+pub struct RawRequest {
+    #[serde(rename = "type")]
+    kind: String,
+    protocol: Option<u32>,
+    host: Option<String>,
+    function: Option<String>,
+    value: Option<Value>,
+    record: Option<Value>,
+    records: Option<Vec<Value>>,
+    inputs: Option<BTreeMap<String, String>>,
+    secrets: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    config: Value,
+}
+
+fn need<T>(v: Option<T>, kind: &str, field: &str) -> Result<T, String> {
+    v.ok_or_else(|| format!("a `{kind}` message needs `{field}`"))
+}
+
+impl TryFrom<RawRequest> for Request {
+    type Error = String;
+
+    fn try_from(r: RawRequest) -> Result<Self, String> {
+        let k = r.kind.as_str();
+        Ok(match k {
+            "hello" => Request::Hello {
+                protocol: need(r.protocol, k, "protocol")?,
+                host: r.host.unwrap_or_default(),
+            },
+            "transform" => Request::Transform {
+                function: need(r.function, k, "function")?,
+                // A JSON null value arrives as None.
+                value: r.value.unwrap_or(Value::Null),
+                record: r.record,
+                config: r.config,
+            },
+            "batch" => Request::Batch {
+                function: need(r.function, k, "function")?,
+                records: need(r.records, k, "records")?,
+                config: r.config,
+            },
+            "auth" => Request::Auth {
+                function: need(r.function, k, "function")?,
+                inputs: r.inputs.unwrap_or_default(),
+                secrets: r.secrets.unwrap_or_default(),
+                config: r.config,
+            },
+            "goodbye" => Request::Goodbye,
+            other => return Err(format!("unknown request type `{other}`")),
+        })
+    }
+}
+
+/// Any response, as a flat struct (see [`Response`]).
+#[derive(Deserialize)]
+#[doc(hidden)]
+pub struct RawResponse {
+    #[serde(rename = "type")]
+    kind: String,
+    protocol: Option<u32>,
+    plugin: Option<Description>,
+    #[serde(default)]
+    value: Value,
+    records: Option<Vec<RecordOutcome>>,
+    headers: Option<BTreeMap<String, String>>,
+    expires_in: Option<u64>,
+    message: Option<String>,
+}
+
+impl TryFrom<RawResponse> for Response {
+    type Error = String;
+
+    fn try_from(r: RawResponse) -> Result<Self, String> {
+        let k = r.kind.as_str();
+        Ok(match k {
+            "hello" => Response::Hello {
+                protocol: need(r.protocol, k, "protocol")?,
+                plugin: need(r.plugin, k, "plugin")?,
+            },
+            "value" => Response::Value { value: r.value },
+            "records" => Response::Records {
+                records: need(r.records, k, "records")?,
+            },
+            "headers" => Response::Headers {
+                headers: need(r.headers, k, "headers")?,
+                expires_in: r.expires_in,
+            },
+            "error" => Response::Error {
+                message: need(r.message, k, "message")?,
+            },
+            other => return Err(format!("unknown response type `{other}`")),
+        })
+    }
+}
+
+impl Response {
+    /// An error response.
+    pub fn error(message: impl Into<String>) -> Self {
+        Response::Error {
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn wire_format() {
+        let r = Request::Transform {
+            function: "seat_type".into(),
+            value: json!("Full"),
+            record: None,
+            config: Value::Null,
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"type":"transform","function":"seat_type","value":"Full"}"#
+        );
+        let back: Response = serde_json::from_str(
+            r#"{"type":"records","records":[{"keep":{"a":1}},{"drop":"no id"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            back,
+            Response::Records {
+                records: vec![
+                    RecordOutcome::Keep(json!({"a": 1})),
+                    RecordOutcome::Drop("no id".into())
+                ]
+            }
+        );
+        let d: Description = serde_json::from_value(json!({
+            "name": "x", "version": "1.0.0",
+            "capabilities": [{"kind": "paginator", "function": "next"}]
+        }))
+        .unwrap();
+        assert_eq!(d.capabilities[0].kind, CapabilityKind::Unknown);
+    }
+}

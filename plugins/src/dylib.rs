@@ -1,0 +1,144 @@
+//! Dynamic-library plugins through libloading: the ABI version is read before
+//! anything else, then the three other symbols; a library is never unloaded
+//! (thread-local destructors of an unloaded Rust library crash at thread exit).
+
+use std::ffi::{CStr, c_char};
+use std::path::{Path, PathBuf};
+
+use libloading::Library;
+use rollcall_core::plugin::{Description, Plugin, Request, Response};
+use rollcall_plugin_sdk::{
+    ABI_VERSION, INVOKE_BAD_REQUEST, INVOKE_OK, INVOKE_PANICKED, SYMBOL_ABI_VERSION,
+    SYMBOL_DESCRIBE, SYMBOL_FREE, SYMBOL_INVOKE,
+};
+
+type AbiVersionFn = unsafe extern "C" fn() -> u32;
+type DescribeFn = unsafe extern "C" fn() -> *const c_char;
+type InvokeFn = unsafe extern "C" fn(*const u8, usize, *mut *mut u8, *mut usize) -> i32;
+type FreeFn = unsafe extern "C" fn(*mut u8, usize);
+
+/// A loaded plugin library.
+pub struct LibraryPlugin {
+    name: String,
+    file: PathBuf,
+    description: Description,
+    invoke: InvokeFn,
+    free: FreeFn,
+}
+
+impl LibraryPlugin {
+    /// Loads the library at `file` as plugin `name`.
+    pub fn load(name: &str, file: &Path) -> Result<Self, String> {
+        let shown = file.display();
+        // SAFETY: loading a library runs its initialisers, i.e. trusted code. The file
+        // comes from a plugin directory the user configured and has passed its
+        // sha256 pin, which is the trust model documented in docs/plugins.md.
+        let library = unsafe { Library::new(file) }.map_err(|e| {
+            format!("the plugin `{name}` ({shown}) cannot be loaded as a dynamic library: {e}")
+        })?;
+        // Never unloaded: the library lives as long as the process.
+        let library: &'static Library = Box::leak(Box::new(library));
+        let missing = |symbol: &str, e: libloading::Error| {
+            format!(
+                "the plugin `{name}` ({shown}) is not a rollcall plugin: it does not export `{symbol}` ({e}); build it with rollcall_plugin_sdk::export_plugin!"
+            )
+        };
+        // SAFETY: the symbol is declared by the ABI as `uint32_t (void)`, which is
+        // `AbiVersionFn`; the library is never unloaded, so the pointer stays valid.
+        let abi_version: AbiVersionFn = *unsafe { library.get::<AbiVersionFn>(SYMBOL_ABI_VERSION) }
+            .map_err(|e| missing(SYMBOL_ABI_VERSION, e))?;
+        // SAFETY: calling `uint32_t (void)` with no arguments; it only returns a constant.
+        let version = unsafe { abi_version() };
+        if version != ABI_VERSION {
+            return Err(format!(
+                "the plugin `{name}` ({shown}) was built for plugin ABI version {version}, but this rollcall speaks version {ABI_VERSION}; rebuild the plugin against a matching rollcall-plugin-sdk"
+            ));
+        }
+        // SAFETY: the ABI version matched, so the library promises these three
+        // symbols have the documented signatures, which are the types given here.
+        let describe: DescribeFn = *unsafe { library.get::<DescribeFn>(SYMBOL_DESCRIBE) }
+            .map_err(|e| missing(SYMBOL_DESCRIBE, e))?;
+        // SAFETY: as above.
+        let invoke: InvokeFn = *unsafe { library.get::<InvokeFn>(SYMBOL_INVOKE) }
+            .map_err(|e| missing(SYMBOL_INVOKE, e))?;
+        // SAFETY: as above.
+        let free: FreeFn =
+            *unsafe { library.get::<FreeFn>(SYMBOL_FREE) }.map_err(|e| missing(SYMBOL_FREE, e))?;
+        // SAFETY: `describe` has the documented signature (ABI version checked).
+        let text = unsafe { describe() };
+        if text.is_null() {
+            return Err(format!(
+                "the plugin `{name}` ({shown}) could not describe itself (its describe function returned nothing, e.g. it panicked)"
+            ));
+        }
+        // SAFETY: the ABI says a non-null result is a NUL-terminated string owned by
+        // the library, which is never unloaded; we copy it at once.
+        let text = unsafe { CStr::from_ptr(text) }
+            .to_string_lossy()
+            .into_owned();
+        let description: Description = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "the plugin `{name}` ({shown}) described itself with invalid JSON ({e}); it starts with: {}",
+                crate::shorten(&text, 80)
+            )
+        })?;
+        crate::check_name(name, file, &description)?;
+        Ok(LibraryPlugin {
+            name: name.to_string(),
+            file: file.to_path_buf(),
+            description,
+            invoke,
+            free,
+        })
+    }
+}
+
+impl Plugin for LibraryPlugin {
+    fn description(&self) -> &Description {
+        &self.description
+    }
+
+    fn file(&self) -> &Path {
+        &self.file
+    }
+
+    fn invoke(&self, request: &Request) -> Result<Response, String> {
+        let who = || format!("the plugin `{}` ({})", self.name, self.file.display());
+        let bytes = serde_json::to_vec(request)
+            .map_err(|e| format!("cannot write the request for {}: {e}", who()))?;
+        let mut out: *mut u8 = std::ptr::null_mut();
+        let mut out_len: usize = 0;
+        // SAFETY: `invoke` has the documented signature (ABI version checked at load);
+        // `bytes` is readable for its length during the call; `out` and `out_len` are
+        // valid, writable locals.
+        let code = unsafe { (self.invoke)(bytes.as_ptr(), bytes.len(), &mut out, &mut out_len) };
+        if out.is_null() {
+            return Err(format!("{} gave no response (status {code})", who()));
+        }
+        let parsed = {
+            // SAFETY: the ABI says a non-null `out` points to `out_len` bytes that stay
+            // valid until they are given back to `free`, which happens below.
+            let answer = unsafe { std::slice::from_raw_parts(out, out_len) };
+            serde_json::from_slice::<Response>(answer).map_err(|e| {
+                format!(
+                    "{} answered with something that is not a rollcall message ({e}); it starts with: {}",
+                    who(),
+                    crate::shorten(&String::from_utf8_lossy(answer), 80)
+                )
+            })
+        };
+        // SAFETY: `out`/`out_len` are exactly what `invoke` returned, freed once, by the
+        // library that allocated them; `answer` is no longer used.
+        unsafe { (self.free)(out, out_len) };
+        let response = parsed?;
+        match (code, response) {
+            (INVOKE_OK, r) => Ok(r),
+            (INVOKE_PANICKED, Response::Error { message }) => Err(format!("{}: {message}", who())),
+            (INVOKE_PANICKED, _) => Err(format!("{} panicked", who())),
+            (INVOKE_BAD_REQUEST, Response::Error { message }) => {
+                Err(format!("{} could not use the request: {message}", who()))
+            }
+            (other, _) => Err(format!("{} returned the unknown status {other}", who())),
+        }
+    }
+}

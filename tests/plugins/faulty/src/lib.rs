@@ -1,0 +1,60 @@
+//! Test plugin `faulty`: built with the SDK, misbehaving on purpose.
+//!
+//! - `panic` (field transform): panics.
+//! - `wrong_kind` (field transform): answers with records instead of a value.
+//! - `short` (record transform): answers one outcome fewer than it was sent.
+//! - `upper` (field transform): uppercases text (a working function).
+
+use rollcall_plugin_sdk::{Capability, CapabilityKind, Description, Request, Response};
+use serde_json::Value;
+
+rollcall_plugin_sdk::export_plugin!(describe: describe, handle: handle);
+
+fn describe() -> Description {
+    let cap = |kind, function: &str| Capability {
+        kind,
+        function: function.into(),
+        description: None,
+        needs_record: false,
+    };
+    Description {
+        name: "faulty".into(),
+        version: "0.0.1".into(),
+        description: None,
+        capabilities: vec![
+            cap(CapabilityKind::FieldTransform, "panic"),
+            cap(CapabilityKind::FieldTransform, "wrong_kind"),
+            cap(CapabilityKind::RecordTransform, "short"),
+            cap(CapabilityKind::FieldTransform, "upper"),
+        ],
+        config_schema: None,
+    }
+}
+
+fn handle(request: Request) -> Result<Response, String> {
+    match request {
+        Request::Transform {
+            function, value, ..
+        } => match function.as_str() {
+            "panic" => panic!("the faulty plugin panics on {value}"),
+            "wrong_kind" => Ok(Response::Records { records: vec![] }),
+            "upper" => Ok(Response::Value {
+                value: value
+                    .as_str()
+                    .map(|s| Value::from(s.to_uppercase()))
+                    .unwrap_or(value),
+            }),
+            other => Err(format!("no function `{other}`")),
+        },
+        Request::Batch { mut records, .. } => {
+            records.pop();
+            Ok(Response::Records {
+                records: records
+                    .into_iter()
+                    .map(rollcall_plugin_sdk::RecordOutcome::Keep)
+                    .collect(),
+            })
+        }
+        _ => Err("unsupported".into()),
+    }
+}

@@ -1,0 +1,96 @@
+//! Plugins for the tests: the workspace's plugin crates built once per test process,
+//! and plugin directories holding copies of them.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::workspace_root;
+
+/// The plugin crates the tests load (package names).
+const PLUGIN_PACKAGES: &[&str] = &[
+    "rollcall-plugin-seat-type",
+    "rollcall-test-plugin-faulty",
+    "rollcall-test-plugin-wrong-abi",
+    "rollcall-test-plugin-no-invoke",
+    "rollcall-test-plugin-bad-json",
+];
+
+/// The cargo target directory (honours `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        }
+        None => workspace_root().join("target"),
+    }
+}
+
+/// The built dynamic library of a plugin crate, by its library name (`seat_type`,
+/// `faulty`, `wrong_abi`, `no_invoke`, `bad_json`). The crates are built once per
+/// test process with `cargo build`.
+pub fn library(lib_name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "--quiet"]).current_dir(workspace_root());
+        for p in PLUGIN_PACKAGES {
+            cmd.args(["-p", p]);
+        }
+        let status = cmd
+            .status()
+            .expect("cannot run `cargo build` for the plugins");
+        assert!(status.success(), "building the plugin crates failed");
+    });
+    let file = target_dir().join("debug").join(library_file(lib_name));
+    assert!(file.is_file(), "no plugin library at {}", file.display());
+    file
+}
+
+/// `libNAME.so` (or the platform's form).
+pub fn library_file(name: &str) -> String {
+    format!(
+        "{}{name}.{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_EXTENSION
+    )
+}
+
+/// The Python example plugin (`examples/plugin-seat-type-py/seat_type.py`).
+pub fn python_example() -> PathBuf {
+    workspace_root().join("examples/plugin-seat-type-py/seat_type.py")
+}
+
+/// Copies `file` into `dir` as `name`, executable.
+pub fn install(dir: &Path, file: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::copy(file, &to).unwrap_or_else(|e| panic!("cannot copy {}: {e}", file.display()));
+    make_executable(&to);
+    to
+}
+
+/// Writes an executable script into `dir`.
+pub fn install_script(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::write(&to, text).expect("the script is written");
+    make_executable(&to);
+    to
+}
+
+#[cfg(unix)]
+fn make_executable(file: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut p = std::fs::metadata(file)
+        .expect("the file exists")
+        .permissions();
+    p.set_mode(0o755);
+    std::fs::set_permissions(file, p).expect("permissions are set");
+}
+
+#[cfg(not(unix))]
+fn make_executable(_file: &Path) {}

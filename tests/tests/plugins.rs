@@ -1,0 +1,823 @@
+//! Plugins: dynamic libraries and subprocesses built from this workspace, loaded
+//! through the real host; every failure the plugin issue lists (library missing, ABI
+//! mismatch, missing symbol, panic, invalid JSON, a subprocess that exits, hangs or
+//! writes garbage, a sha256 mismatch), and fetches and CLI runs that use them.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
+use rollcall_core::manifest::{LoadError, load_connector_with_plugins};
+use rollcall_core::plugin::{Plugin, PluginHost, RecordOutcome, Request, Response};
+use rollcall_core::{Connector, FetchOptions};
+use rollcall_plugins::{Host, HostOptions};
+use rollcall_source::SourceFile;
+use rollcall_tests::plugins::{install, install_script, library, library_file, python_example};
+use rollcall_tests::{Recorder, TOKEN, TestManifest, inputs, rollcall_bin, server, workspace_root};
+use serde_json::{Value, json};
+
+fn host(dir: &Path, timeout: Duration) -> Host {
+    Host::new(HostOptions {
+        dirs: vec![dir.to_path_buf()],
+        timeout,
+    })
+}
+
+/// A plugin directory with the Rust example as `libseat_type.so`.
+fn dylib_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    install(
+        dir.path(),
+        &library("seat_type"),
+        &library_file("seat_type"),
+    );
+    dir
+}
+
+/// A plugin directory with the Python example as `seat_type.py`.
+fn python_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &python_example(), "seat_type.py");
+    dir
+}
+
+fn transform(p: &dyn Plugin, function: &str, value: Value, record: Option<Value>) -> Response {
+    p.invoke(&Request::Transform {
+        function: function.into(),
+        value,
+        record,
+        config: Value::Null,
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn open_err(h: &Host, name: &str) -> String {
+    match h.open(name, None) {
+        Ok(_) => panic!("the plugin `{name}` should not open"),
+        Err(e) => e,
+    }
+}
+
+fn check_example(p: &dyn Plugin) {
+    let d = p.description();
+    assert_eq!(d.name, "seat_type");
+    let functions: Vec<&str> = d.capabilities.iter().map(|c| c.function.as_str()).collect();
+    assert_eq!(functions, ["seat_type", "full_name", "enrich"]);
+    assert_eq!(
+        transform(p, "seat_type", json!("Full (Trial)"), None),
+        Response::Value {
+            value: json!("trial")
+        }
+    );
+    assert_eq!(
+        transform(
+            p,
+            "full_name",
+            json!("x"),
+            Some(json!({"name": {"givenName": "Ada", "familyName": "Lovelace"}}))
+        ),
+        Response::Value {
+            value: json!("Ada Lovelace")
+        }
+    );
+    let batch = p
+        .invoke(&Request::Batch {
+            function: "enrich".into(),
+            records: vec![
+                json!({"userName": "a@x", "userType": "Free Restricted", "displayName": "A"}),
+                json!({"id": "2"}),
+            ],
+            config: Value::Null,
+        })
+        .unwrap();
+    assert_eq!(
+        batch,
+        Response::Records {
+            records: vec![
+                RecordOutcome::Keep(
+                    json!({"userName": "a@x", "userType": "Free Restricted", "displayName": "A", "seatType": "restricted", "fullName": "A"})
+                ),
+                RecordOutcome::Drop("it has no userName".into()),
+            ]
+        }
+    );
+    // The plugin's own refusal is a response, not a failure of the plugin.
+    assert!(matches!(
+        transform(p, "seat_type", json!(3), None),
+        Response::Error { .. }
+    ));
+}
+
+#[test]
+fn the_rust_example_loads_as_a_dynamic_library_and_answers() {
+    let dir = dylib_dir();
+    let h = host(dir.path(), Duration::from_secs(5));
+    let p = h.open("seat_type", None).unwrap();
+    check_example(p.as_ref());
+    // Opened once per process.
+    assert!(Arc::ptr_eq(&p, &h.open("seat_type", None).unwrap()));
+}
+
+#[test]
+fn the_python_example_runs_as_a_subprocess_and_answers_the_same() {
+    let dir = python_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let p = h.open("seat_type", None).unwrap();
+    check_example(p.as_ref());
+}
+
+#[test]
+fn a_missing_plugin_names_the_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open_err(&host(dir.path(), Duration::from_secs(1)), "seat_type");
+    assert!(e.contains("the plugin `seat_type` was not found"), "{e}");
+    assert!(e.contains(&dir.path().display().to_string()), "{e}");
+}
+
+#[test]
+fn a_library_that_is_not_a_library_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(library_file("broken"));
+    std::fs::write(&file, b"not an ELF file").unwrap();
+    let e = open_err(&host(dir.path(), Duration::from_secs(1)), "broken");
+    assert!(e.contains("cannot be loaded as a dynamic library"), "{e}");
+    assert!(e.contains(&file.display().to_string()), "{e}");
+}
+
+#[test]
+fn an_abi_version_mismatch_is_refused_before_anything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = install(
+        dir.path(),
+        &library("wrong_abi"),
+        &library_file("wrong_abi"),
+    );
+    let e = open_err(&host(dir.path(), Duration::from_secs(1)), "wrong_abi");
+    assert!(e.contains("plugin ABI version 9999"), "{e}");
+    assert!(e.contains("speaks version 1"), "{e}");
+    assert!(e.contains(&file.display().to_string()), "{e}");
+}
+
+#[test]
+fn a_missing_symbol_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = install(
+        dir.path(),
+        &library("no_invoke"),
+        &library_file("no_invoke"),
+    );
+    let e = open_err(&host(dir.path(), Duration::from_secs(1)), "no_invoke");
+    assert!(
+        e.contains("does not export `rollcall_plugin_invoke`"),
+        "{e}"
+    );
+    assert!(e.contains(&file.display().to_string()), "{e}");
+}
+
+#[test]
+fn a_panic_inside_a_library_is_an_error_and_the_host_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let h = host(dir.path(), Duration::from_secs(1));
+    let p = h.open("faulty", None).unwrap();
+    let call = |function: &str| {
+        p.invoke(&Request::Transform {
+            function: function.into(),
+            value: json!("x"),
+            record: None,
+            config: Value::Null,
+        })
+    };
+    let e = call("panic").unwrap_err();
+    assert!(
+        e.contains("panicked: the faulty plugin panics on \"x\""),
+        "{e}"
+    );
+    assert!(e.contains(&file.display().to_string()), "{e}");
+    // The library still works after the panic.
+    assert_eq!(
+        call("upper").unwrap(),
+        Response::Value { value: json!("X") }
+    );
+}
+
+#[test]
+fn invalid_json_from_a_library_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = install(dir.path(), &library("bad_json"), &library_file("bad_json"));
+    let h = host(dir.path(), Duration::from_secs(1));
+    let p = h.open("bad_json", None).unwrap();
+    let e = p
+        .invoke(&Request::Transform {
+            function: "anything".into(),
+            value: json!(1),
+            record: None,
+            config: Value::Null,
+        })
+        .unwrap_err();
+    assert!(e.contains("not a rollcall message"), "{e}");
+    assert!(e.contains("<html>this is not JSON"), "{e}");
+    assert!(e.contains(&file.display().to_string()), "{e}");
+}
+
+/// A Python subprocess plugin that says hello, then behaves as `on_request` says.
+fn script(on_request: &str) -> String {
+    format!(
+        r#"#!/usr/bin/env python3
+import json, sys, time
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["type"] == "hello":
+        desc = {{"name": "odd", "version": "0.0.1", "capabilities": [
+            {{"kind": "field_transform", "function": "f"}},
+            {{"kind": "record_transform", "function": "batch"}}]}}
+        print(json.dumps({{"type": "hello", "protocol": 1, "plugin": desc}}), flush=True)
+        continue
+{on_request}
+"#
+    )
+}
+
+fn call_f(p: &dyn Plugin) -> Result<Response, String> {
+    p.invoke(&Request::Transform {
+        function: "f".into(),
+        value: json!("v"),
+        record: None,
+        config: Value::Null,
+    })
+}
+
+#[test]
+fn a_subprocess_that_exits_is_reported_with_its_stderr_then_restarted_a_few_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = install_script(
+        dir.path(),
+        "odd.py",
+        &script("    sys.stderr.write('odd: giving up\\n'); sys.exit(3)"),
+    );
+    let h = host(dir.path(), Duration::from_secs(5));
+    let p = h.open("odd", None).unwrap();
+    let e = call_f(p.as_ref()).unwrap_err();
+    assert!(e.contains("exited without answering"), "{e}");
+    assert!(e.contains("exit status: 3"), "{e}");
+    assert!(e.contains("odd: giving up"), "{e}");
+    assert!(e.contains(&file.display().to_string()), "{e}");
+    for _ in 0..rollcall_plugins::process::MAX_RESTARTS {
+        assert!(call_f(p.as_ref()).unwrap_err().contains("exited"));
+    }
+    let e = call_f(p.as_ref()).unwrap_err();
+    assert!(e.contains("is not started again"), "{e}");
+}
+
+#[test]
+fn a_subprocess_that_hangs_times_out_and_the_next_call_gets_a_fresh_process() {
+    let dir = tempfile::tempdir().unwrap();
+    // Hangs on its first request only: a marker file tells the restarted process.
+    let marker = dir.path().join("hung-once");
+    let body = format!(
+        "    import os\n    if not os.path.exists({m:?}):\n        open({m:?}, 'w').close(); time.sleep(60)\n    print(json.dumps({{'type': 'value', 'value': req['value']}}), flush=True)",
+        m = marker.display().to_string()
+    );
+    install_script(dir.path(), "odd.py", &script(&body));
+    let h = host(dir.path(), Duration::from_millis(500));
+    let p = h.open("odd", None).unwrap();
+    let started = Instant::now();
+    let e = call_f(p.as_ref()).unwrap_err();
+    assert!(
+        e.contains("did not answer within 0.5s and was stopped"),
+        "{e}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        call_f(p.as_ref()).unwrap(),
+        Response::Value { value: json!("v") }
+    );
+}
+
+#[test]
+fn a_subprocess_that_writes_garbage_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = install_script(
+        dir.path(),
+        "odd.py",
+        &script("    print('Traceback? no, just some text', flush=True)"),
+    );
+    let h = host(dir.path(), Duration::from_secs(5));
+    let p = h.open("odd", None).unwrap();
+    let e = call_f(p.as_ref()).unwrap_err();
+    assert!(
+        e.contains("wrote something that is not a rollcall message"),
+        "{e}"
+    );
+    assert!(e.contains("just some text"), "{e}");
+    assert!(e.contains(&file.display().to_string()), "{e}");
+}
+
+#[test]
+fn a_subprocess_without_a_handshake_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    install_script(dir.path(), "mute.sh", "#!/bin/sh\necho hi there\n");
+    let e = open_err(&host(dir.path(), Duration::from_secs(5)), "mute");
+    assert!(e.contains("not a rollcall message"), "{e}");
+}
+
+#[test]
+fn a_sha256_pin_is_checked() {
+    let dir = dylib_dir();
+    let file = dir.path().join(library_file("seat_type"));
+    let digest = rollcall_plugins::pin::sha256_file(&file).unwrap();
+    let wrong = "0".repeat(64);
+    let h = host(dir.path(), Duration::from_secs(1));
+    let e = match h.open("seat_type", Some(&wrong)) {
+        Ok(_) => panic!("a wrong pin must refuse the plugin"),
+        Err(e) => e,
+    };
+    assert!(e.contains(&format!("has sha256 {digest}")), "{e}");
+    assert!(e.contains("refusing to load it"), "{e}");
+    assert!(e.contains(&file.display().to_string()), "{e}");
+    assert!(h.open("seat_type", Some(&digest.to_uppercase())).is_ok());
+    // Once loaded, another pin is still checked against the loaded file.
+    assert!(h.open("seat_type", Some(&wrong)).is_err());
+}
+
+/// The example overlay manifest with small pages (so a run has several).
+fn overlay_text(page_size: u32) -> String {
+    let text =
+        std::fs::read_to_string(workspace_root().join("connectors/examples/miro-seat-type.yaml"))
+            .expect("the example overlay exists");
+    assert!(text.contains("scim: { page_size: 200, concurrency: 4 }"));
+    text.replace(
+        "scim: { page_size: 200, concurrency: 4 }",
+        &format!("scim: {{ page_size: {page_size}, concurrency: 1 }}"),
+    )
+}
+
+fn load_with(text: &str, host: &Host) -> Result<Connector, LoadError> {
+    load_connector_with_plugins(SourceFile::new("overlay.yaml", text), "test", host)
+}
+
+fn compile(text: &str, host: &Host) -> Arc<Connector> {
+    Arc::new(load_with(text, host).unwrap_or_else(|e| panic!("{}", e.render())))
+}
+
+/// A user the example's `enrich` drops: it has no `userName`.
+fn nameless() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": "nameless-1",
+        "active": true,
+        "name": {"givenName": "No", "familyName": "Name"},
+        "userType": "Full"
+    })
+}
+
+async fn fetch_overlay(dir: &Path) {
+    let h = host(dir, Duration::from_secs(10));
+    let srv = server(25).await;
+    srv.handle().insert_user(nameless());
+    let c = compile(&overlay_text(10), &h);
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let summary = out.summary();
+    assert!(summary.complete);
+    assert_eq!(out.records.len(), 25);
+    let users = srv.handle().users();
+    for r in &out.records {
+        let raw = users.iter().find(|u| u["id"] == r.key.as_str()).unwrap();
+        let licence = raw["userType"].as_str();
+        let want = match licence {
+            Some("Full" | "Standard" | "Advanced") => json!("full"),
+            Some("Full (Trial)") => json!("trial"),
+            Some("Basic") => json!("occasional"),
+            Some("Free") => json!("free"),
+            Some("Free Restricted") => json!("restricted"),
+            Some(other) => panic!("a licence the test does not know: {other}"),
+            None => Value::Null,
+        };
+        assert_eq!(r.get("seat_type"), Some(&want), "{}", r.key);
+        let given = raw["name"]["givenName"].as_str().unwrap();
+        let family = raw["name"]["familyName"].as_str().unwrap();
+        assert_eq!(
+            r.get("full_name"),
+            Some(&json!(format!("{given} {family}")))
+        );
+    }
+    assert_eq!(out.skipped.len(), 1, "{:?}", out.skipped);
+    let s = &out.skipped[0];
+    assert_eq!(s.key.as_deref(), Some("nameless-1"));
+    assert!(
+        s.reason.starts_with("dropped by plugin `seat_type` (")
+            && s.reason.ends_with("function `enrich`: it has no userName"),
+        "{}",
+        s.reason
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_miro_overlay_fetches_with_the_library_plugin() {
+    let dir = dylib_dir();
+    fetch_overlay(dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_miro_overlay_fetches_with_the_python_plugin() {
+    let dir = python_dir();
+    fetch_overlay(dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_reads_its_answer_with_the_plugin_field_transform() {
+    let dir = dylib_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let srv = server(5).await;
+    let c = compile(&overlay_text(10), &h);
+    let users = srv.handle().users();
+    let user = users
+        .iter()
+        .find(|u| u["userType"] == json!("Full (Trial)"))
+        .or_else(|| users.first())
+        .expect("the server has users");
+    let id = user["id"].as_str().unwrap();
+    let runner = ActionRunner::new(
+        c.clone(),
+        &inputs(&c, &srv.scim_base_url(), TOKEN),
+        Arc::new(Recorder::default()),
+    )
+    .expect("the runner is built");
+    let ActionOutcome::Done {
+        record: Some(rec), ..
+    } = runner
+        .call("get_user", &ActionCall::new().param("id", id))
+        .await
+        .unwrap()
+    else {
+        panic!("get_user should find the user and read it");
+    };
+    assert_eq!(rec.key, id);
+    let want = match user["userType"].as_str() {
+        Some("Full (Trial)") => "trial",
+        Some("Full" | "Standard" | "Advanced") => "full",
+        Some("Basic") => "occasional",
+        Some("Free") => "free",
+        Some("Free Restricted") => "restricted",
+        other => panic!("a licence the test does not know: {other:?}"),
+    };
+    assert_eq!(rec.get("seat_type"), Some(&json!(want)));
+    // `enrich` is a record transform: it runs on stream pages, not on an action's answer.
+    assert_eq!(rec.get("full_name"), Some(&Value::Null));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_goes_on_when_a_subprocess_plugin_dies_and_its_records_reach_the_error_log() {
+    let dir = tempfile::tempdir().unwrap();
+    // Keeps every record, but exits instead of answering its second page.
+    let marker = dir.path().join("died-once");
+    let body = format!(
+        "    import os\n    if req['type'] == 'batch' and os.path.exists({m:?}) and not os.path.exists({m:?} + '.2'):\n        open({m:?} + '.2', 'w').close(); sys.stderr.write('dying on purpose\\n'); sys.exit(9)\n    open({m:?}, 'w').close()\n    print(json.dumps({{'type': 'records', 'records': [{{'keep': r}} for r in req['records']]}}), flush=True)",
+        m = marker.display().to_string()
+    );
+    install_script(dir.path(), "odd.py", &script(&body));
+    let h = host(dir.path(), Duration::from_secs(10));
+    let text = TestManifest {
+        page_size: 10,
+        concurrency: 1,
+        ..TestManifest::default()
+    }
+    .text()
+    .replace("\nstreams:\n", "\nplugins:\n  odd: {}\nstreams:\n")
+    .replace(
+        "    primary_key: id\n",
+        "    primary_key: id\n    record_transforms:\n      - { plugin: odd, function: batch }\n",
+    );
+    let c = compile(&text, &h);
+    let srv = server(30).await;
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = rollcall_store::Store::open(store_dir.path()).await.unwrap();
+    let integration_text = "name: Miro Users\nconnector: miro\nusers: user-plus-saas-user\nsaas: { app: Miro, instance: Miro EU }\npreference: create-and-update\nrole: Employee\nsync_key: username\nmappings:\n  smart: true\n";
+    let cc = c.clone();
+    let find = move |name: &str| (name == "miro").then(|| cc.clone());
+    let integration = rollcall_core::integration::load_integration(
+        SourceFile::new("it.yaml", integration_text),
+        &find,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let report = rollcall_sync::run(
+        &store,
+        &integration,
+        c,
+        &i,
+        rollcall_sync::RunOptions {
+            dry_run: false,
+            sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap(),
+        },
+        Arc::new(rollcall_core::observe::Silent),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the run should go on: {e}"));
+    let counts = &report.summary.counts;
+    // The records of page 2 were lost; the restarted process did the pages after it.
+    assert!(report.summary.complete, "{:?}", report.summary);
+    // Records the fetch could not use count as failed in a sync.
+    assert!(counts.failed > 0 && counts.failed <= 10, "{counts:?}");
+    assert_eq!(counts.failed + counts.created, 30, "{counts:?}");
+    let errors = store.run_errors(report.summary.id).await.unwrap();
+    assert_eq!(errors.len() as u64, counts.failed);
+    for e in &errors {
+        assert!(e.reason.contains("the plugin `odd` ("), "{}", e.reason);
+        assert!(
+            e.reason
+                .contains("exited without answering (exit status: 9)"),
+            "{}",
+            e.reason
+        );
+        assert!(e.reason.contains("dying on purpose"), "{}", e.reason);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_field_transform_skips_the_record_and_the_fetch_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let h = host(dir.path(), Duration::from_secs(5));
+    let text = TestManifest::default()
+        .text()
+        .replace("\nstreams:\n", "\nplugins:\n  faulty: {}\nstreams:\n")
+        .replace(
+            "        path: $.userType\n",
+            "        path: $.userType\n        transform: { plugin: faulty, function: panic }\n",
+        );
+    let c = compile(&text, &h);
+    let srv = server(5).await;
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    assert!(out.summary().complete);
+    let with_licence = srv
+        .handle()
+        .users()
+        .iter()
+        .filter(|u| u["userType"].is_string())
+        .count();
+    assert!(with_licence > 0);
+    assert_eq!(out.skipped.len(), with_licence);
+    assert_eq!(out.records.len(), 5 - with_licence);
+    for s in &out.skipped {
+        assert!(
+            s.reason
+                .starts_with("field `user_type`: the plugin `faulty` ("),
+            "{}",
+            s.reason
+        );
+        assert!(s.reason.contains("panicked"), "{}", s.reason);
+    }
+}
+
+#[test]
+fn manifest_mistakes_about_plugins_are_located() {
+    let dir = dylib_dir();
+    let h = host(dir.path(), Duration::from_secs(5));
+    let text = overlay_text(10)
+        .replace("function: enrich", "function: enrichh")
+        .replace(
+            "transform: { plugin: seat_type, function: seat_type }",
+            "transform: { plugin: seat_typ, function: seat_type }",
+        )
+        .replace("        path: $.fullName\n", "        path: $.fullName\n        transform: { plugin: seat_type, function: enrich }\n");
+    let e = load_with(&text, &h).unwrap_err();
+    let all = e.to_string();
+    assert_eq!(e.diagnostics.len(), 3, "{all}");
+    assert!(
+        all.contains("the plugin `seat_type` (") && all.contains("has no function `enrichh`"),
+        "{all}"
+    );
+    assert!(all.contains("did you mean `enrich`?"), "{}", e.render());
+    assert!(
+        all.contains("the plugin `seat_typ` is not declared under `plugins:`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("`enrich` of plugin `seat_type` is a record transform, not a field transform"),
+        "{all}"
+    );
+    for d in &e.diagnostics {
+        rollcall_tests::assert_located("overlay.yaml", &d.to_string());
+    }
+
+    let pinned = overlay_text(10).replace("  seat_type: {}\n", "  seat_type: { sha256: abc }\n");
+    let e = load_with(&pinned, &h).unwrap_err().to_string();
+    assert!(e.contains("should be 64 hexadecimal digits"), "{e}");
+    let pinned = overlay_text(10).replace(
+        "  seat_type: {}\n",
+        &format!("  seat_type: {{ sha256: {} }}\n", "ab".repeat(32)),
+    );
+    let e = load_with(&pinned, &host(dir.path(), Duration::from_secs(5)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("overlay.yaml:") && e.contains("refusing to load it"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_cli_lists_plugins_and_fetches_with_them() {
+    let dir = dylib_dir();
+    install(
+        dir.path(),
+        &library("wrong_abi"),
+        &library_file("wrong_abi"),
+    );
+    let list = std::process::Command::new(rollcall_bin())
+        .args(["plugins", "list", "--plugins-dir"])
+        .arg(dir.path())
+        .env("ROLLCALL_HOME", dir.path().join("home"))
+        .output()
+        .unwrap();
+    assert!(list.status.success());
+    let stdout = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        stdout.contains("seat_type 0.1.0 (dynamic library)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  loads: yes\n  field_transform `seat_type`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("record_transform `enrich`"), "{stdout}");
+    let digest =
+        rollcall_plugins::pin::sha256_file(&dir.path().join(library_file("seat_type"))).unwrap();
+    assert!(stdout.contains(&format!("sha256: {digest}")), "{stdout}");
+    assert!(stdout.contains("wrong_abi - (dynamic library)"), "{stdout}");
+    assert!(
+        stdout.contains("loads: no: the plugin `wrong_abi`"),
+        "{stdout}"
+    );
+
+    // A fetch through the real binary, with the plugin pinned.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let srv = rt.block_on(server(12));
+    srv.handle().insert_user(nameless());
+    let manifest = dir.path().join("miro.yaml");
+    std::fs::write(
+        &manifest,
+        overlay_text(5).replace(
+            "  seat_type: {}\n",
+            &format!("  seat_type: {{ sha256: {digest} }}\n"),
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(rollcall_bin())
+        .arg("fetch")
+        .arg(&manifest)
+        .args(["--set", &format!("base_url={}", srv.scim_base_url())])
+        .args(["--secret-env", "token=PLUGIN_TEST_TOKEN"])
+        .env("PLUGIN_TEST_TOKEN", TOKEN)
+        .env("ROLLCALL_PLUGINS_DIR", dir.path())
+        .env("ROLLCALL_HOME", dir.path().join("home"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 12);
+    assert!(lines.iter().all(|r| r["full_name"].is_string()));
+    assert!(lines.iter().any(|r| r["seat_type"] == "full"));
+    assert!(
+        stderr.contains("(id nameless-1): dropped by plugin `seat_type`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("function `enrich`: it has no userName"),
+        "{stderr}"
+    );
+
+    // Without the plugin directory the manifest does not load, and says why.
+    let out = std::process::Command::new(rollcall_bin())
+        .args(["validate"])
+        .arg(&manifest)
+        .env("ROLLCALL_HOME", dir.path().join("home"))
+        .env_remove("ROLLCALL_PLUGINS_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap() + &String::from_utf8(out.stdout).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("the plugin `seat_type` was not found"),
+        "{stderr}"
+    );
+}
+
+/// An auth-provider subprocess plugin: `Authorization: Bearer <secret token>`, valid
+/// for `config.expires_in` seconds; `config.fail` makes it refuse. Every call is
+/// logged to `calls.log` next to it.
+fn signer_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.log");
+    install_script(
+        dir.path(),
+        "signer.py",
+        &format!(
+            r#"#!/usr/bin/env python3
+import json, sys
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["type"] == "hello":
+        desc = {{"name": "signer", "version": "0.0.1", "capabilities": [{{"kind": "auth", "function": "sign"}}]}}
+        out = {{"type": "hello", "protocol": 1, "plugin": desc}}
+    elif req.get("config", {{}}).get("fail"):
+        out = {{"type": "error", "message": "the key server said no"}}
+    else:
+        with open({log:?}, "a") as f:
+            f.write(",".join(sorted(req["inputs"])) + ";" + ",".join(sorted(req["secrets"])) + "\n")
+        out = {{"type": "headers", "headers": {{"Authorization": "Bearer " + req["secrets"]["token"]}}}}
+        if "expires_in" in req.get("config", {{}}):
+            out["expires_in"] = req["config"]["expires_in"]
+    print(json.dumps(out), flush=True)
+"#,
+            log = log.display().to_string()
+        ),
+    );
+    dir
+}
+
+fn signer_manifest(config: &str) -> String {
+    TestManifest {
+        page_size: 10,
+        concurrency: 1,
+        ..TestManifest::default()
+    }
+    .text()
+    .replace(
+        "auth:\n  bearer:\n    token: \"{{token}}\"\n",
+        &format!(
+            "plugins:\n  signer: {{}}\nauth:\n  plugin: {{ plugin: signer, function: sign, config: {config} }}\n"
+        ),
+    )
+}
+
+fn auth_calls(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("calls.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auth_plugin_gives_the_headers_and_they_are_reused_until_they_expire() {
+    let srv = server(30).await;
+    // No expiry: asked once for the whole fetch.
+    let dir = signer_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let c = compile(&signer_manifest("{}"), &h);
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    assert_eq!(out.records.len(), 30);
+    let requests = out.recorder.requests.lock().unwrap().len();
+    assert!(requests >= 3, "{requests}");
+    assert_eq!(auth_calls(dir.path()), ["base_url;token"]);
+
+    // Expired at once: asked again before every request.
+    let dir = signer_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let c = compile(&signer_manifest("{ expires_in: 0 }"), &h);
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    assert_eq!(out.records.len(), 30);
+    let requests = out.recorder.requests.lock().unwrap().len();
+    assert_eq!(auth_calls(dir.path()).len(), requests + 1);
+
+    // A refusal stops the fetch before any request, naming the plugin.
+    let dir = signer_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let c = compile(&signer_manifest("{ fail: true }"), &h);
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let before = srv.handle().request_count();
+    let e = match rollcall_core::fetch::start(
+        c,
+        "users",
+        &i,
+        FetchOptions::default(),
+        Arc::new(rollcall_core::observe::Silent),
+    ) {
+        Ok(_) => panic!("a refusing auth plugin must stop the fetch"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("plugin `signer` ("), "{e}");
+    assert!(
+        e.contains("function `sign` failed: the key server said no"),
+        "{e}"
+    );
+    assert_eq!(srv.handle().request_count(), before);
+}
