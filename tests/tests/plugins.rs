@@ -786,7 +786,7 @@ async fn an_auth_plugin_gives_the_headers_and_they_are_reused_until_they_expire(
     assert_eq!(out.records.len(), 30);
     let requests = out.recorder.requests.lock().unwrap().len();
     assert!(requests >= 3, "{requests}");
-    assert_eq!(auth_calls(dir.path()), ["base_url;token"]);
+    assert_eq!(auth_calls(dir.path()), ["base_url,rest_base_url;token"]);
 
     // Expired at once: asked again before every request.
     let dir = signer_dir();
