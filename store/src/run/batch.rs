@@ -140,6 +140,8 @@ enum AccountOutcome {
     Unchanged,
 }
 
+/// A person as read: id, username, email, first and last name, role, custom fields, and
+/// the custom sync key's value as the lookup sees it.
 type UserRow = (
     i64,
     String,
@@ -147,43 +149,64 @@ type UserRow = (
     Option<String>,
     Option<String>,
     Option<String>,
-    String,
+    Map<String, Value>,
     Option<String>,
 );
 
-/// An account as read: id, user, app, present, external id, digest, and (only when the
-/// digest is missing) the content columns to compute it from.
+/// An account as read: id, user, app, present (0 or 1), external id, digest, and (only when
+/// the digest is missing) the content columns to compute it from, the JSON ones as text.
 type SaasRow = (
     i64,
     Option<i64>,
     String,
-    bool,
+    i64,
     String,
     Option<i64>,
     Option<String>,
     Option<String>,
-    Option<bool>,
+    Option<i64>,
     Option<String>,
     Option<String>,
     Option<String>,
 );
 
-const LOAD_USERS: &str = "SELECT id, username, email, first_name, last_name, role, custom,
-        lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
-     WHERE username IN (SELECT value FROM json_each(?1))
-     UNION SELECT id, username, email, first_name, last_name, role, custom,
-        lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
-     WHERE email IN (SELECT value FROM json_each(?1))";
+/// Reads the one row of a `json_group_array(...)` query: the batch's rows as one JSON text,
+/// so the rows cross from SQLite in one value rather than one message each.
+async fn fetch_json_rows<T: serde::de::DeserializeOwned>(
+    q: sqlx::query::QueryScalar<'_, sqlx::Sqlite, String, sqlx::sqlite::SqliteArguments>,
+    conn: &mut SqliteConnection,
+    what: &str,
+) -> Result<Vec<T>, StoreError> {
+    let text = q
+        .fetch_one(conn)
+        .await
+        .map_err(StoreError::db(what.to_owned()))?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+        what: what.to_owned(),
+        detail: format!("the rows read are not as expected ({e})"),
+    })
+}
 
-const LOAD_USERS_CUSTOM: &str = "SELECT id, username, email, first_name, last_name, role, custom,
-        lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
-     WHERE username IN (SELECT value FROM json_each(?1))
-     UNION SELECT id, username, email, first_name, last_name, role, custom,
-        lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
-     WHERE email IN (SELECT value FROM json_each(?1))
-     UNION SELECT id, username, email, first_name, last_name, role, custom,
-        lower(CAST(json_extract(custom, ?2) AS TEXT)) FROM users
-     WHERE lower(CAST(json_extract(custom, ?2) AS TEXT)) IN (SELECT value FROM json_each(?3))";
+/// The people a batch can touch, as one JSON array of [`UserRow`]s. `?1` is the JSON array
+/// of folded names (usernames and emails), `?2` the JSON path of a custom sync key (or
+/// NULL), `?3` the JSON array of folded custom key values (or NULL).
+const LOAD_USERS: &str = "SELECT coalesce(json_group_array(json_array(id, username, email,
+        first_name, last_name, role, json(custom), lower(CAST(json_extract(custom, ?2) AS TEXT)))), '[]')
+     FROM users WHERE id IN (
+        SELECT id FROM users WHERE username IN (SELECT value FROM json_each(?1))
+        UNION SELECT id FROM users WHERE email IN (SELECT value FROM json_each(?1))
+        UNION SELECT id FROM users
+            WHERE ?3 IS NOT NULL
+            AND lower(CAST(json_extract(custom, ?2) AS TEXT)) IN (SELECT value FROM json_each(?3)))";
+
+/// The accounts of a batch, as one JSON array of [`SaasRow`]s. `?1` is the instance, `?2`
+/// the JSON array of external ids.
+const LOAD_ACCOUNTS: &str = "SELECT coalesce(json_group_array(json_array(id, user_id, app, present,
+        external_id, digest,
+        iif(digest IS NULL, username, NULL), iif(digest IS NULL, user_type, NULL),
+        iif(digest IS NULL, active, NULL), iif(digest IS NULL, roles, NULL),
+        iif(digest IS NULL, last_activity_at, NULL), iif(digest IS NULL, fields, NULL))), '[]')
+     FROM saas_users WHERE instance = ?1 AND external_id IN (SELECT value FROM json_each(?2))";
 
 /// The ids the next new person and account get.
 #[derive(Clone, Copy, Debug)]
@@ -291,30 +314,20 @@ impl<'a> Batch<'a> {
             }
         }
         let names = json!(names).to_string();
-        let rows: Vec<UserRow> = match &self.opts.sync_key {
-            UserKey::Custom(key) => {
-                sqlx::query_as(LOAD_USERS_CUSTOM)
-                    .bind(&names)
-                    .bind(crate::query::json_path(key))
-                    .bind(json!(key_values).to_string())
-                    .fetch_all(&mut *self.conn)
-                    .await
-            }
-            _ => {
-                sqlx::query_as(LOAD_USERS)
-                    .bind(&names)
-                    .bind(None::<String>)
-                    .fetch_all(&mut *self.conn)
-                    .await
-            }
-        }
-        .map_err(StoreError::db("look up the users of a batch of records"))?;
+        let (path, key_values) = match &self.opts.sync_key {
+            UserKey::Custom(key) => (
+                Some(crate::query::json_path(key)),
+                Some(json!(key_values).to_string()),
+            ),
+            _ => (None, None),
+        };
+        let q = sqlx::query_scalar(LOAD_USERS)
+            .bind(&names)
+            .bind(path)
+            .bind(key_values);
+        let rows: Vec<UserRow> =
+            fetch_json_rows(q, self.conn, "look up the users of a batch of records").await?;
         for (id, username, email, first_name, last_name, role, custom, key_value) in rows {
-            let custom: Map<String, Value> =
-                serde_json::from_str(&custom).map_err(|e| StoreError::Corrupt {
-                    what: format!("custom fields of user {id}"),
-                    detail: format!("not a JSON object ({e})"),
-                })?;
             self.by_username.insert(fold(&username), id);
             if let Some(e) = &email {
                 self.by_email.insert(fold(e), id);
@@ -339,21 +352,14 @@ impl<'a> Batch<'a> {
             return Ok(());
         }
         let ids: BTreeSet<&str> = recs.iter().map(|r| r.external_id.as_str()).collect();
-        let rows: Vec<SaasRow> = sqlx::query_as(
-            "SELECT id, user_id, app, present, external_id, digest,
-                iif(digest IS NULL, username, NULL), iif(digest IS NULL, user_type, NULL),
-                iif(digest IS NULL, active, NULL), iif(digest IS NULL, roles, NULL),
-                iif(digest IS NULL, last_activity_at, NULL), iif(digest IS NULL, fields, NULL)
-             FROM saas_users WHERE instance = ?1 AND external_id IN (SELECT value FROM json_each(?2))",
-        )
-        .bind(&self.opts.instance)
-        .bind(json!(ids).to_string())
-        .fetch_all(&mut *self.conn)
-        .await
-        .map_err(StoreError::db(format!(
+        let q = sqlx::query_scalar(LOAD_ACCOUNTS)
+            .bind(&self.opts.instance)
+            .bind(json!(ids).to_string());
+        let what = format!(
             "look up the accounts of a batch of records of {}",
             self.opts.instance
-        )))?;
+        );
+        let rows: Vec<SaasRow> = fetch_json_rows(q, self.conn, &what).await?;
         for (
             id,
             user_id,
@@ -375,7 +381,7 @@ impl<'a> Batch<'a> {
                     let columns = digest::Columns {
                         username: username.as_deref(),
                         user_type: user_type.as_deref(),
-                        active,
+                        active: active.map(|a| a != 0),
                         last_activity_at: activity.as_deref(),
                     };
                     let roles = roles.as_deref().unwrap_or("[]");
@@ -389,7 +395,7 @@ impl<'a> Batch<'a> {
                     id,
                     user_id,
                     app,
-                    present,
+                    present: present != 0,
                     digest,
                     digest_missing,
                     content: None,
