@@ -370,6 +370,11 @@ impl ActionRunner {
                 "(headers from the auth plugin)".to_string(),
                 REDACTED.to_string(),
             )),
+            // The token is fetched when a request is sent; a plan does not fetch it.
+            AuthMaterial::Token(_) => headers.push((
+                "(header with the token from the token endpoint)".to_string(),
+                REDACTED.to_string(),
+            )),
             AuthMaterial::None => {}
         }
         for (k, v) in &r.headers {

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
+use rollcall_core::Connector;
 use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
-use rollcall_core::{Connector, Inputs, Origin, ProvidedInputs};
 use serde_json::Value;
 
-use super::fetch::{gather_inputs_into, problems};
+use super::fetch::resolve_inputs;
 use crate::progress::Reporter;
 use crate::registry::Registry;
 
@@ -87,15 +87,14 @@ pub async fn run(
             input_sets.push(pair.clone());
         }
     }
-    let mut provided = ProvidedInputs::new();
-    if let Some(name) = &args.credential {
-        let values = super::credentials::credential_inputs(data_dir, name, &connector.name).await?;
-        for (input, value) in values {
-            provided.provide(input, value.expose(), Origin::Vault(name.clone()));
-        }
-    }
-    let provided = gather_inputs_into(provided, &connector, &input_sets, &args.secret_env)?;
-    let inputs = Inputs::resolve(&connector, provided).map_err(problems)?;
+    let inputs = resolve_inputs(
+        &connector,
+        &input_sets,
+        &args.secret_env,
+        args.credential.as_deref(),
+        data_dir,
+    )
+    .await?;
     let reporter = Arc::new(Reporter::new(args.explain, true));
     let connector = Arc::new(connector);
     let runner = ActionRunner::new(connector.clone(), &inputs, reporter.clone())?;

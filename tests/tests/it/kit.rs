@@ -28,6 +28,12 @@ fn check_says_ok_or_plainly_what_is_wrong() {
         r.stdout
     );
 
+    // The smallest request: one page of one record.
+    let sent = live.server.handle().requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].query_param("count").as_deref(), Some("1"));
+    assert_eq!(sent[0].query_param("startIndex").as_deref(), Some("1"));
+
     let r = ran(rollcall()
         .env("RC_T", "not-the-token")
         .args(["check", "miro", "--secret-env", "token=RC_T", "--set"])
