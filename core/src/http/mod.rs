@@ -223,6 +223,15 @@ impl HttpEngine {
             {
                 // The API refused the token (expired early, revoked): one new token, once.
                 tracing::info!(message = "The API refused the access token; fetching a new one.", request = %shown);
+                self.observer.request(&RequestEvent {
+                    request: shown.clone(),
+                    status: Some(401),
+                    attempt,
+                    elapsed: t0.elapsed(),
+                    note: Some(
+                        "the API refused the access token; sending again with a new one".into(),
+                    ),
+                });
                 t.invalidate(*generation).await;
                 outcome = self
                     .attempt(&method, &url, extra_headers, body.clone(), &shown)

@@ -218,6 +218,21 @@ impl TokenAuth {
             asked + keep
         });
         self.issued.fetch_add(1, Ordering::Relaxed);
+        via.observer.request(&crate::observe::RequestEvent {
+            request: shown.clone(),
+            status: Some(resp.status),
+            attempt: 1,
+            elapsed: resp.elapsed,
+            note: Some(match until {
+                Some(u) => format!(
+                    "a new access token (shown as ***), used for {}s",
+                    u.saturating_duration_since(asked).as_secs()
+                ),
+                None => {
+                    "a new access token (shown as ***), used until the API refuses it".to_string()
+                }
+            }),
+        });
         tracing::debug!(message = "Fetched an access token.", request = %shown, lifetime_s = until.map(|u| u.saturating_duration_since(asked).as_secs()));
         Ok((value, until))
     }
