@@ -220,7 +220,7 @@ pub enum AuthSpec {
     /// Zoom's account credentials, ...) and sent on every request. It is kept until
     /// shortly before it expires, shared by concurrent requests, and asked for again
     /// once when the API answers 401. The token is a secret: never printed or recorded.
-    TokenEndpoint(TokenEndpointSpec),
+    TokenEndpoint(Box<TokenEndpointSpec>),
     /// No authentication.
     #[default]
     None,
