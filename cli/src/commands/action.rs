@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use rollcall_core::Connector;
-use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
+use rollcall_core::action::{ActionCall, ActionOptions, ActionOutcome, ActionRunner};
+use rollcall_core::http::cassette::{Cassette, Recording, Tape, TapedAction};
 use serde_json::Value;
 
 use super::fetch::resolve_inputs;
@@ -39,6 +40,10 @@ pub struct Args {
     /// Print each request (secrets redacted) and its status to stderr.
     #[arg(long)]
     explain: bool,
+    /// Write the HTTP exchange to a cassette file (JSON, secrets redacted), which
+    /// `rollcall test` replays offline to check the request and the outcome.
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    record: Option<std::path::PathBuf>,
 }
 
 pub async fn run(
@@ -97,7 +102,13 @@ pub async fn run(
     .await?;
     let reporter = Arc::new(Reporter::new(args.explain, true));
     let connector = Arc::new(connector);
-    let runner = ActionRunner::new(connector.clone(), &inputs, reporter.clone())?;
+    let recording = args.record.as_ref().map(|_| Arc::new(Recording::new()));
+    let options = ActionOptions {
+        tape: recording.clone().map(Tape::Record),
+        sync_time: None,
+    };
+    let recorded_at = chrono::Utc::now();
+    let runner = ActionRunner::with_options(connector.clone(), &inputs, reporter.clone(), options)?;
     if args.dry_run {
         let plan = runner.plan(&action_name, &call)?;
         println!("{} {}", plan.method, plan.url);
@@ -116,6 +127,21 @@ pub async fn run(
     }
     let outcome = runner.call(&action_name, &call).await;
     reporter.finish();
+    if let (Some(path), Some(rec)) = (&args.record, &recording) {
+        let cassette = Cassette {
+            connector: connector.name.clone(),
+            stream: String::new(),
+            action: Some(TapedAction {
+                name: action_name.clone(),
+                params: call.params.clone(),
+                settings: call.settings.clone(),
+            }),
+            recorded_at,
+            inputs: inputs.plain_values().into_iter().collect(),
+            interactions: rec.interactions(),
+        };
+        super::fetch::write_cassette(path, &cassette)?;
+    }
     match outcome? {
         ActionOutcome::Done {
             status,

@@ -94,23 +94,12 @@ pub async fn run(
         let cassette = rollcall_core::http::cassette::Cassette {
             connector: connector_name,
             stream: stream.clone(),
+            action: None,
             recorded_at,
             inputs: plain_inputs.into_iter().collect(),
             interactions: rec.interactions(),
         };
-        let text = serde_json::to_string_pretty(&cassette)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write the cassette {}", path.display()))?;
-        eprintln!(
-            "recorded {} request{} to {} (secrets redacted)",
-            cassette.interactions.len(),
-            if cassette.interactions.len() == 1 {
-                ""
-            } else {
-                "s"
-            },
-            path.display()
-        );
+        write_cassette(path, &cassette)?;
     }
     let summary = summary?;
     eprintln!(
@@ -137,6 +126,23 @@ pub async fn run(
         },
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a cassette and says so on stderr.
+pub fn write_cassette(
+    path: &std::path::Path,
+    cassette: &rollcall_core::http::cassette::Cassette,
+) -> Result<()> {
+    let text = serde_json::to_string_pretty(cassette)?;
+    std::fs::write(path, text + "\n")
+        .with_context(|| format!("cannot write the cassette {}", path.display()))?;
+    let n = cassette.interactions.len();
+    eprintln!(
+        "recorded {n} request{} to {} (secrets redacted)",
+        if n == 1 { "" } else { "s" },
+        path.display()
+    );
+    Ok(())
 }
 
 /// Runs a fetch into `writer`, printing skipped records to stderr.

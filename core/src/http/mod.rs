@@ -351,7 +351,10 @@ impl HttpEngine {
             let (status, headers, body) = match &self.config.tape {
                 Some(Tape::Replay(player)) => {
                     let url = self.redactor.redact(target.as_str());
-                    match player.answer(method.as_str(), &url) {
+                    let sent = body
+                        .as_ref()
+                        .map(|b| self.redactor.redact(&String::from_utf8_lossy(b)));
+                    match player.answer(method.as_str(), &url, sent.as_deref()) {
                         Ok(r) => {
                             let mut headers = HeaderMap::new();
                             for (k, v) in &r.headers {
