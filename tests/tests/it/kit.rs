@@ -64,6 +64,34 @@ fn check_says_ok_or_plainly_what_is_wrong() {
 }
 
 #[test]
+fn check_stops_at_a_first_record_that_does_not_fit_the_manifest() {
+    let live = Live::new(50);
+    let h = live.server.handle();
+    let first = h.user_ids()[0].clone();
+    // No `id`: the manifest's required primary key is missing.
+    assert!(h.replace_user(
+        &first,
+        serde_json::json!({"userName": "no-id@example.com", "active": true})
+    ));
+    let r = with_token(&["check", "miro"], &live.base());
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("the credentials work, but the first record does not fit the manifest: "),
+        "{}",
+        r.stdout
+    );
+    // One page of one record, not a walk through the list looking for a good one.
+    let sent = h.requests();
+    assert!(sent.len() <= 2, "{} requests", sent.len());
+    assert!(
+        sent.iter()
+            .all(|r| r.query_param("count").as_deref() == Some("1")),
+        "{sent:?}"
+    );
+}
+
+#[test]
 fn explain_shows_inputs_requests_paging_fields_and_actions() {
     let r = ran(rollcall().args(["explain", "miro"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
