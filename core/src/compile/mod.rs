@@ -1043,3 +1043,61 @@ fn check_header_name(name: &str, pointer: &str, doc: &Document, diags: &mut Vec<
 pub fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(p: &Paginator) -> Option<u32> {
+        match p {
+            Paginator::Scim { page_size, .. }
+            | Paginator::Offset { page_size, .. }
+            | Paginator::Page { page_size, .. } => Some(*page_size),
+            Paginator::Cursor { size, .. } | Paginator::LinkHeader { size } => {
+                size.as_ref().map(|(_, n)| *n)
+            }
+            Paginator::None => None,
+        }
+    }
+
+    #[test]
+    fn a_limit_cuts_every_declared_page_size() {
+        let all = [
+            Paginator::Scim {
+                page_size: 200,
+                concurrency: 4,
+                max_passes: 3,
+            },
+            Paginator::Offset {
+                page_size: 100,
+                offset_param: "offset".into(),
+                limit_param: "limit".into(),
+                start: 0,
+                total: None,
+            },
+            Paginator::Page {
+                page_size: 50,
+                page_param: "page".into(),
+                size_param: "per_page".into(),
+                start_page: 1,
+                total_pages: None,
+            },
+            Paginator::Cursor {
+                next: CursorFrom::Header("X-Next".into()),
+                cursor_param: "cursor".into(),
+                size: Some(("limit".into(), 200)),
+            },
+            Paginator::LinkHeader {
+                size: Some(("per_page".into(), 100)),
+            },
+        ];
+        for p in &all {
+            assert_eq!(sizes(&p.limited_to(Some(1))), Some(1), "{p:?}");
+            assert_eq!(sizes(&p.limited_to(Some(0))), Some(1), "never a page of 0");
+            assert_eq!(sizes(&p.limited_to(None)), sizes(p));
+            assert_eq!(sizes(&p.limited_to(Some(100_000))), sizes(p));
+        }
+        let bare = Paginator::LinkHeader { size: None };
+        assert_eq!(sizes(&bare.limited_to(Some(1))), None);
+    }
+}
