@@ -199,7 +199,11 @@ impl TokenAuth {
                 )));
             }
         };
-        via.redactor.learn(&token);
+        // A replayed answer already has `***` in its place: nothing to learn.
+        let replayed = token.expose() == crate::secret::REDACTED;
+        if !replayed {
+            via.redactor.learn(&token);
+        }
         let text = format!("{}{}{}", r.around.0, token.expose(), r.around.1);
         let mut value = HeaderValue::from_str(&text).map_err(|_| {
             FetchError::Protocol(format!(
@@ -207,7 +211,9 @@ impl TokenAuth {
             ))
         })?;
         value.set_sensitive(true);
-        via.redactor.learn(&Secret::new(text));
+        if !replayed {
+            via.redactor.learn(&Secret::new(text));
+        }
         let until = r.expires_in.first(&body).and_then(seconds).map(|s| {
             let life = Duration::from_secs(s);
             let keep = if life > r.refresh_margin * 2 {
