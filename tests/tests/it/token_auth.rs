@@ -390,3 +390,60 @@ fn check_says_plainly_when_the_client_credentials_are_wrong() {
     );
     assert!(!r.stdout.contains("wrong-secret-4471"));
 }
+
+#[tokio::test]
+async fn actions_share_the_token_of_the_runner() {
+    use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
+    let srv = start(3, ServerConfig::default()).await;
+    let c = zoom(10, 1);
+    let i = zoom_inputs(&c, &srv, SECRET);
+    let runner = ActionRunner::new(c, &i, Arc::new(rollcall_core::observe::Silent)).unwrap();
+    for id in srv.handle().user_ids() {
+        let out = runner
+            .call(
+                "deactivate_user",
+                &ActionCall::new().param("id", id.clone()),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(out, ActionOutcome::Done { status: 200, .. }),
+            "{out:?}"
+        );
+        assert_eq!(srv.handle().user(&id).unwrap()["active"], false);
+    }
+    let out = runner
+        .call(
+            "deactivate_user",
+            &ActionCall::new().param("id", "no-such-user"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(out, ActionOutcome::NotFound { status: 404, .. }),
+        "{out:?}"
+    );
+    assert_eq!(srv.handle().tokens_issued(), 1, "one token for every call");
+    let plan = runner
+        .plan("get_user", &ActionCall::new().param("id", "x"))
+        .unwrap();
+    assert!(
+        plan.headers
+            .iter()
+            .any(|(k, v)| k.contains("token endpoint") && v == "***"),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn explain_shows_where_the_token_comes_from() {
+    let r = crate::cli::ran(crate::cli::rollcall().args(["explain", "zoom"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(
+            "auth           Authorization: Bearer {{access_token}}, the token from POST {{token_url}}?grant_type=account_credentials&account_id={{urlencode account_id}} ($.access_token), kept until 60s before it expires"
+        ),
+        "{}",
+        r.stdout
+    );
+}
