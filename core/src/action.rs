@@ -160,6 +160,16 @@ pub struct PlannedRequest {
     pub body: Option<String>,
 }
 
+/// Options of an [`ActionRunner`].
+#[derive(Clone, Debug, Default)]
+pub struct ActionOptions {
+    /// Record the HTTP exchanges, or replay them from a cassette.
+    pub tape: Option<crate::http::Tape>,
+    /// The time computed fields (`sync_time`) of answers get (default: now). A replay
+    /// uses the recording's time, so its records are stable.
+    pub sync_time: Option<chrono::DateTime<Utc>>,
+}
+
 /// Runs the actions of one connector with one set of inputs.
 pub struct ActionRunner {
     connector: Arc<Connector>,
@@ -168,6 +178,7 @@ pub struct ActionRunner {
     redactor: Arc<Redactor>,
     auth: AuthMaterial,
     default_headers: Vec<(String, String)>,
+    sync_time: Option<chrono::DateTime<Utc>>,
 }
 
 struct Rendered {
@@ -184,13 +195,24 @@ impl ActionRunner {
         inputs: &Inputs,
         observer: Arc<dyn Observer>,
     ) -> Result<ActionRunner, FetchError> {
-        let shared = engine_parts(
+        Self::with_options(connector, inputs, observer, ActionOptions::default())
+    }
+
+    /// [`ActionRunner::new`] with a cassette (to record or replay) and a fixed time.
+    pub fn with_options(
+        connector: Arc<Connector>,
+        inputs: &Inputs,
+        observer: Arc<dyn Observer>,
+        options: ActionOptions,
+    ) -> Result<ActionRunner, FetchError> {
+        let mut shared = engine_parts(
             &connector,
             inputs,
             Overrides::default(),
             &[],
             connector.http.rate_limit,
         )?;
+        shared.config.tape = options.tape;
         let redactor = Arc::new(shared.redactor);
         let default_headers = shared
             .config
@@ -219,6 +241,7 @@ impl ActionRunner {
             engines,
             redactor,
             default_headers,
+            sync_time: options.sync_time,
         })
     }
 
@@ -370,6 +393,11 @@ impl ActionRunner {
                 "(headers from the auth plugin)".to_string(),
                 REDACTED.to_string(),
             )),
+            // The token is fetched when a request is sent; a plan does not fetch it.
+            AuthMaterial::Token(_) => headers.push((
+                "(header with the token from the token endpoint)".to_string(),
+                REDACTED.to_string(),
+            )),
             AuthMaterial::None => {}
         }
         for (k, v) in &r.headers {
@@ -464,7 +492,10 @@ impl ActionRunner {
                 Some(raw) => Some(
                     result
                         .fields
-                        .extract(raw, &RunContext::new(Utc::now()))
+                        .extract(
+                            raw,
+                            &RunContext::new(self.sync_time.unwrap_or_else(Utc::now)),
+                        )
                         .map_err(|why| ActionError::BadAnswer {
                             action: action.name.clone(),
                             request: shown.clone(),

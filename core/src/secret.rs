@@ -6,7 +6,7 @@
 //! that leaves the engine (error messages, `--explain` lines, logs).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// A secret string (a token, a password, a rendered auth header).
 #[derive(Clone, PartialEq, Eq)]
@@ -39,9 +39,21 @@ impl fmt::Debug for Secret {
 pub const REDACTED: &str = "***";
 
 /// Scrubs known secret values out of text.
-#[derive(Clone, Debug, Default)]
+///
+/// Secrets are taught before a run with [`Redactor::add`], and during it with
+/// [`Redactor::learn`] (an access token fetched from a token endpoint), so a redactor
+/// shared by the engines of a run knows every secret the run has seen.
+#[derive(Debug, Default)]
 pub struct Redactor {
-    secrets: Vec<Secret>,
+    secrets: RwLock<Vec<Secret>>,
+}
+
+impl Clone for Redactor {
+    fn clone(&self) -> Self {
+        Redactor {
+            secrets: RwLock::new(self.read().clone()),
+        }
+    }
 }
 
 impl Redactor {
@@ -50,22 +62,30 @@ impl Redactor {
         Self::default()
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Secret>> {
+        self.secrets.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Teaches the redactor one more secret. Very short secrets (under 4 characters)
     /// are still scrubbed; empty ones are ignored.
     pub fn add(&mut self, secret: &Secret) {
-        if secret.is_empty() || self.secrets.iter().any(|s| s == secret) {
+        let list = self.secrets.get_mut().unwrap_or_else(|e| e.into_inner());
+        insert(list, secret);
+    }
+
+    /// [`Redactor::add`] on a shared redactor, for secrets that appear during a run.
+    pub fn learn(&self, secret: &Secret) {
+        if secret.is_empty() || self.read().iter().any(|s| s == secret) {
             return;
         }
-        self.secrets.push(secret.clone());
-        // Longest first, so a secret that contains another is scrubbed whole.
-        self.secrets
-            .sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
+        let mut list = self.secrets.write().unwrap_or_else(|e| e.into_inner());
+        insert(&mut list, secret);
     }
 
     /// `text` with every known secret (and its percent-encoded form) replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for secret in &self.secrets {
+        for secret in self.read().iter() {
             let raw = secret.expose();
             if out.contains(raw) {
                 out = out.replace(raw, REDACTED);
@@ -86,6 +106,15 @@ impl Redactor {
     }
 }
 
+fn insert(list: &mut Vec<Secret>, secret: &Secret) {
+    if secret.is_empty() || list.iter().any(|s| s == secret) {
+        return;
+    }
+    list.push(secret.clone());
+    // Longest first, so a secret that contains another is scrubbed whole.
+    list.sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +132,16 @@ mod tests {
         r.add(&Secret::new("a b/c"));
         r.add(&Secret::new("tok"));
         assert_eq!(r.redact("x a b/c y a%20b%2Fc z tok"), "x *** y *** z ***");
+    }
+
+    #[test]
+    fn a_shared_redactor_learns_during_a_run() {
+        let r = Arc::new(Redactor::new());
+        let copy = r.clone();
+        copy.learn(&Secret::new("fresh-access-token"));
+        assert_eq!(r.redact("Bearer fresh-access-token"), "Bearer ***");
+        let snapshot = (*r).clone();
+        r.learn(&Secret::new("later"));
+        assert_eq!(snapshot.redact("later"), "later");
     }
 }

@@ -41,6 +41,9 @@ fn classify(state: &Inner, method: &Method, path: &str) -> Match {
     if method == Method::GET && path.starts_with("/v2/orgs/") && path.ends_with("/members") {
         return Match::Members;
     }
+    if method == Method::POST && path == "/oauth/token" {
+        return Match::Token;
+    }
     Match::Any
 }
 

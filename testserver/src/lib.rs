@@ -5,7 +5,9 @@
 //!   the way Miro documents it (RFC 7644 paging, `userName eq`/`active eq` filters, Miro's
 //!   PATCH forms, errors with `status` as a string);
 //! - Miro's REST organization members endpoint (`/v2/orgs/{org_id}/members`, cursor paging),
-//!   the only source of `lastActivityAt`.
+//!   the only source of `lastActivityAt`;
+//! - an OAuth 2 token endpoint (`POST /oauth/token`, client credentials) whose tokens the
+//!   SCIM endpoints accept too.
 //!
 //! Users are generated deterministically from a seed. Tests reach into the state through
 //! [`ServerHandle`]: inspect and mutate users, inject [`Fault`]s, simulate [`Drift`] while a
@@ -25,6 +27,7 @@
 mod faults;
 pub mod generate;
 mod members;
+mod oauth;
 mod scim;
 mod store;
 
@@ -67,6 +70,15 @@ pub struct ServerConfig {
     /// Record every request for [`ServerHandle::requests`] (default true). Turn off for long
     /// benchmarks so memory stays flat.
     pub record_requests: bool,
+    /// Client id the token endpoint accepts (default `"test-client-id"`).
+    pub oauth_client_id: String,
+    /// Client secret the token endpoint accepts (default `"test-client-secret"`).
+    pub oauth_client_secret: String,
+    /// `expires_in` of issued tokens, in seconds (default 3600).
+    pub oauth_expires_in: u64,
+    /// How many SCIM requests each issued token authorizes before it is refused with 401
+    /// (default `None`: any number).
+    pub oauth_token_uses: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +99,10 @@ impl Default for ServerConfig {
             now_unix,
             port: 0,
             record_requests: true,
+            oauth_client_id: "test-client-id".into(),
+            oauth_client_secret: "test-client-secret".into(),
+            oauth_expires_in: 3600,
+            oauth_token_uses: None,
         }
     }
 }
@@ -104,6 +120,8 @@ pub enum Match {
     PatchUser,
     /// `GET /v2/orgs/{org_id}/members`.
     Members,
+    /// `POST /oauth/token`.
+    Token,
 }
 
 /// Body of a [`FaultKind::Status`] answer.
@@ -271,6 +289,7 @@ struct Inner {
     requests: Mutex<Vec<RecordedRequest>>,
     drifts: Mutex<Vec<(usize, Drift)>>,
     list_pages: AtomicUsize,
+    oauth: Mutex<Vec<oauth::Issued>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -503,6 +522,26 @@ impl ServerHandle {
     pub fn reset_requests(&self) {
         lock(&self.inner.requests).clear();
     }
+
+    /// The tokens the token endpoint issued, in order.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.inner.oauth)
+            .iter()
+            .map(|t| t.token.clone())
+            .collect()
+    }
+
+    /// How many tokens the token endpoint issued.
+    pub fn tokens_issued(&self) -> usize {
+        lock(&self.inner.oauth).len()
+    }
+
+    /// Expires every token issued so far: the SCIM endpoints answer 401 to them.
+    pub fn expire_tokens(&self) {
+        for t in lock(&self.inner.oauth).iter_mut() {
+            t.expired = true;
+        }
+    }
 }
 
 /// A running server. Dropping it, or calling [`ScimServer::shutdown`], stops it.
@@ -550,6 +589,7 @@ impl ScimServer {
             requests: Mutex::new(Vec::new()),
             drifts: Mutex::new(Vec::new()),
             list_pages: AtomicUsize::new(0),
+            oauth: Mutex::new(Vec::new()),
         });
         let router = scim::router(inner.clone());
         let (tx, rx) = oneshot::channel::<()>();

@@ -41,6 +41,10 @@ pub(crate) fn router(state: Arc<Inner>) -> Router {
             "/v2/orgs/{org_id}/members",
             with_405(get(crate::members::list_members)),
         )
+        .route(
+            "/oauth/token",
+            with_405(axum::routing::post(crate::oauth::token)),
+        )
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), crate::faults::middleware))
         .with_state(state)
@@ -140,7 +144,14 @@ pub(crate) fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
 }
 
 fn check_scim_auth(state: &Inner, headers: &HeaderMap) -> Result<(), ScimError> {
-    if bearer_matches(headers, &state.config.token) {
+    let issued = || {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().strip_prefix("Bearer "))
+            .is_some_and(|t| crate::oauth::accept(state, t.trim()))
+    };
+    if bearer_matches(headers, &state.config.token) || issued() {
         Ok(())
     } else {
         Err(ScimError {

@@ -5,11 +5,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
-use rollcall_core::{Connector, Inputs, Origin, ProvidedInputs};
+use rollcall_core::Connector;
+use rollcall_core::action::{ActionCall, ActionOptions, ActionOutcome, ActionRunner};
+use rollcall_core::http::cassette::{Cassette, Recording, Tape, TapedAction};
 use serde_json::Value;
 
-use super::fetch::{gather_inputs_into, problems};
+use super::fetch::resolve_inputs;
 use crate::progress::Reporter;
 use crate::registry::Registry;
 
@@ -39,6 +40,10 @@ pub struct Args {
     /// Print each request (secrets redacted) and its status to stderr.
     #[arg(long)]
     explain: bool,
+    /// Write the HTTP exchange to a cassette file (JSON, secrets redacted), which
+    /// `rollcall test` replays offline to check the request and the outcome.
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    record: Option<std::path::PathBuf>,
 }
 
 pub async fn run(
@@ -87,18 +92,23 @@ pub async fn run(
             input_sets.push(pair.clone());
         }
     }
-    let mut provided = ProvidedInputs::new();
-    if let Some(name) = &args.credential {
-        let values = super::credentials::credential_inputs(data_dir, name, &connector.name).await?;
-        for (input, value) in values {
-            provided.provide(input, value.expose(), Origin::Vault(name.clone()));
-        }
-    }
-    let provided = gather_inputs_into(provided, &connector, &input_sets, &args.secret_env)?;
-    let inputs = Inputs::resolve(&connector, provided).map_err(problems)?;
+    let inputs = resolve_inputs(
+        &connector,
+        &input_sets,
+        &args.secret_env,
+        args.credential.as_deref(),
+        data_dir,
+    )
+    .await?;
     let reporter = Arc::new(Reporter::new(args.explain, true));
     let connector = Arc::new(connector);
-    let runner = ActionRunner::new(connector.clone(), &inputs, reporter.clone())?;
+    let recording = args.record.as_ref().map(|_| Arc::new(Recording::new()));
+    let options = ActionOptions {
+        tape: recording.clone().map(Tape::Record),
+        sync_time: None,
+    };
+    let recorded_at = chrono::Utc::now();
+    let runner = ActionRunner::with_options(connector.clone(), &inputs, reporter.clone(), options)?;
     if args.dry_run {
         let plan = runner.plan(&action_name, &call)?;
         println!("{} {}", plan.method, plan.url);
@@ -117,6 +127,21 @@ pub async fn run(
     }
     let outcome = runner.call(&action_name, &call).await;
     reporter.finish();
+    if let (Some(path), Some(rec)) = (&args.record, &recording) {
+        let cassette = Cassette {
+            connector: connector.name.clone(),
+            stream: String::new(),
+            action: Some(TapedAction {
+                name: action_name.clone(),
+                params: call.params.clone(),
+                settings: call.settings.clone(),
+            }),
+            recorded_at,
+            inputs: inputs.plain_values().into_iter().collect(),
+            interactions: rec.interactions(),
+        };
+        super::fetch::write_cassette(path, &cassette)?;
+    }
     match outcome? {
         ActionOutcome::Done {
             status,

@@ -1,6 +1,6 @@
 //! `rollcall check CONNECTOR ...`: the smallest read that proves the inputs and the
-//! credentials work (the first page of the first stream, one record kept), and a plain
-//! explanation when they do not.
+//! credentials work (one record of the first stream, asked for as a page of one where
+//! the paginator sends a page size), and a plain explanation when they do not.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use rollcall_core::fetch::{self, FetchOptions};
 use rollcall_core::observe::Silent;
-use rollcall_core::{FetchError, Inputs, Item, Origin, ProvidedInputs};
+use rollcall_core::{FetchError, Item};
 
-use super::fetch::{gather_inputs_into, problems};
+use super::fetch::InputArgs;
 use crate::registry::Registry;
 
 /// Check a connector's inputs and credentials with one small read.
@@ -21,15 +21,8 @@ pub struct Args {
     /// Stream to read (default: the first).
     #[arg(long)]
     stream: Option<String>,
-    /// A non-secret input, e.g. `--set base_url=https://...`. Repeatable.
-    #[arg(long = "set", value_name = "INPUT=VALUE")]
-    set: Vec<String>,
-    /// Take a secret input from an environment variable. Repeatable.
-    #[arg(long = "secret-env", value_name = "INPUT=ENV_VAR")]
-    secret_env: Vec<String>,
-    /// Take inputs from a stored credential for this connector.
-    #[arg(long, value_name = "NAME")]
-    credential: Option<String>,
+    #[command(flatten)]
+    inputs: InputArgs,
 }
 
 pub async fn run(
@@ -38,15 +31,7 @@ pub async fn run(
     data_dir: Option<std::path::PathBuf>,
 ) -> Result<ExitCode> {
     let connector = registry.load(&args.connector).map_err(|e| e.into_error())?;
-    let mut provided = ProvidedInputs::new();
-    if let Some(name) = &args.credential {
-        let values = super::credentials::credential_inputs(data_dir, name, &connector.name).await?;
-        for (input, value) in values {
-            provided.provide(input, value.expose(), Origin::Vault(name.clone()));
-        }
-    }
-    let provided = gather_inputs_into(provided, &connector, &args.set, &args.secret_env)?;
-    let inputs = Inputs::resolve(&connector, provided).map_err(problems)?;
+    let inputs = args.inputs.resolve(&connector, data_dir).await?;
     let stream = match &args.stream {
         Some(s) => s.clone(),
         None => connector.streams.keys().next().cloned().unwrap_or_default(),
@@ -63,27 +48,25 @@ pub async fn run(
         options,
         Arc::new(Silent),
     )?;
-    let mut got = 0;
-    let mut skipped = Vec::new();
-    while let Some(item) = f.items.recv().await {
-        match item {
-            Item::Record(_) => got += 1,
-            Item::Skipped(s) => skipped.push(s.reason),
-        }
+    // One record answers the question; a first record that does not fit the manifest
+    // answers it too, so the read stops there instead of paging on for a good one.
+    let first = f.items.recv().await;
+    drop(f.items);
+    if let Some(Item::Skipped(s)) = &first {
+        f.task.abort();
+        println!(
+            "the credentials work, but the first record does not fit the manifest: {}",
+            s.reason
+        );
+        return Ok(ExitCode::from(1));
     }
+    let got = usize::from(matches!(first, Some(Item::Record(_))));
     match f.task.await? {
         Ok(_) if got > 0 => {
             println!(
-                "ok: `{name}` reads `{stream}` with these inputs and credentials (the first page held records)"
+                "ok: `{name}` reads `{stream}` with these inputs and credentials (the first record was read)"
             );
             Ok(ExitCode::SUCCESS)
-        }
-        Ok(_) if !skipped.is_empty() => {
-            println!(
-                "the credentials work, but the first record does not fit the manifest: {}",
-                skipped[0]
-            );
-            Ok(ExitCode::from(1))
         }
         Ok(_) => {
             println!(
@@ -103,6 +86,9 @@ pub fn diagnose(e: &FetchError) -> String {
     let plain = match e {
         FetchError::Unauthorized { .. } => {
             "bad token: the API does not accept the credentials (HTTP 401). Check the secret input, and that the token is not expired or revoked."
+        }
+        FetchError::TokenRefused { .. } => {
+            "bad client credentials: the token endpoint would not issue an access token. Check the client id and secret (and the account or tenant id the token request names), and that the app is activated."
         }
         FetchError::Forbidden { .. } => {
             "the token is known but not allowed (HTTP 403): it lacks a permission or scope, or the API is switched off for this account (for SCIM: is SCIM provisioning enabled, and is the plan one that has it?)."

@@ -67,6 +67,15 @@ pub fn explain(c: &Connector) -> String {
         Auth::Basic { username, .. } => format!("basic, user {}", username.source()),
         Auth::Query { name, value } => format!("query parameter {name}={}", value.source()),
         Auth::Plugin(p) => format!("headers from {}", p.who()),
+        Auth::Token(t) => format!(
+            "{}: {}, the token from {} {} ({}), kept until {:?} before it expires",
+            t.header,
+            t.value.source(),
+            rollcall_core::compile::action::method_name(t.method),
+            t.url.source(),
+            t.token.source(),
+            t.refresh_margin
+        ),
         Auth::None => "none".into(),
     };
     let _ = writeln!(o, "  auth           {auth}");

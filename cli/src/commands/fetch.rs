@@ -21,13 +21,9 @@ pub struct Args {
     /// Stream to read (default: the connector's first stream).
     #[arg(long)]
     stream: Option<String>,
-    /// A non-secret input, e.g. `--set base_url=https://...`. Repeatable.
-    #[arg(long = "set", value_name = "INPUT=VALUE")]
-    set: Vec<String>,
-    /// Take a secret input from an environment variable, e.g. `--secret-env token=MIRO_TOKEN`. Repeatable.
-    #[arg(long = "secret-env", value_name = "INPUT=ENV_VAR")]
-    secret_env: Vec<String>,
-    /// Stop after this many records.
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Stop after this many records (pages are asked for no larger than that).
     #[arg(long)]
     limit: Option<u64>,
     /// Output format.
@@ -36,11 +32,6 @@ pub struct Args {
     /// Print each request (secrets redacted), its status and record count to stderr.
     #[arg(long)]
     explain: bool,
-    /// Take inputs from a stored credential (see `rollcall credentials add`); it must be for
-    /// this connector. Precedence, lowest first: the credential, ROLLCALL_<CONNECTOR>_<INPUT>
-    /// variables, `--secret-env`, `--set`.
-    #[arg(long, value_name = "NAME")]
-    credential: Option<String>,
     /// Write the HTTP exchanges to a cassette file (JSON, secrets redacted) for `rollcall test`.
     #[arg(long, value_name = "FILE")]
     record: Option<std::path::PathBuf>,
@@ -61,19 +52,7 @@ pub async fn run(
             .cloned()
             .ok_or_else(|| anyhow!("the connector has no stream"))?,
     };
-    let provided = match &args.credential {
-        None => gather_inputs(&connector, &args.set, &args.secret_env)?,
-        Some(name) => {
-            let mut vault = ProvidedInputs::new();
-            let values =
-                super::credentials::credential_inputs(data_dir, name, &connector.name).await?;
-            for (input, value) in values {
-                vault.provide(input, value.expose(), Origin::Vault(name.clone()));
-            }
-            gather_inputs_into(vault, &connector, &args.set, &args.secret_env)?
-        }
-    };
-    let inputs = Inputs::resolve(&connector, provided).map_err(problems)?;
+    let inputs = args.inputs.resolve(&connector, data_dir).await?;
     if args.explain {
         eprintln!(
             "connector {} {} ({}), stream `{stream}`",
@@ -115,23 +94,12 @@ pub async fn run(
         let cassette = rollcall_core::http::cassette::Cassette {
             connector: connector_name,
             stream: stream.clone(),
+            action: None,
             recorded_at,
             inputs: plain_inputs.into_iter().collect(),
             interactions: rec.interactions(),
         };
-        let text = serde_json::to_string_pretty(&cassette)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write the cassette {}", path.display()))?;
-        eprintln!(
-            "recorded {} request{} to {} (secrets redacted)",
-            cassette.interactions.len(),
-            if cassette.interactions.len() == 1 {
-                ""
-            } else {
-                "s"
-            },
-            path.display()
-        );
+        write_cassette(path, &cassette)?;
     }
     let summary = summary?;
     eprintln!(
@@ -158,6 +126,23 @@ pub async fn run(
         },
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a cassette and says so on stderr.
+pub fn write_cassette(
+    path: &std::path::Path,
+    cassette: &rollcall_core::http::cassette::Cassette,
+) -> Result<()> {
+    let text = serde_json::to_string_pretty(cassette)?;
+    std::fs::write(path, text + "\n")
+        .with_context(|| format!("cannot write the cassette {}", path.display()))?;
+    let n = cassette.interactions.len();
+    eprintln!(
+        "recorded {n} request{} to {} (secrets redacted)",
+        if n == 1 { "" } else { "s" },
+        path.display()
+    );
+    Ok(())
 }
 
 /// Runs a fetch into `writer`, printing skipped records to stderr.
@@ -203,18 +188,63 @@ pub async fn drive<W: Write>(
     Ok(summary)
 }
 
-/// Inputs from the environment (`ROLLCALL_<CONNECTOR>_<INPUT>`), `--secret-env`
-/// and `--set`, in increasing precedence.
-pub fn gather_inputs(
+/// Where a command that talks to an app takes the connector's inputs from.
+#[derive(clap::Args, Debug)]
+pub struct InputArgs {
+    /// A non-secret input, e.g. `--set base_url=https://...`. Repeatable.
+    #[arg(long = "set", value_name = "INPUT=VALUE")]
+    pub set: Vec<String>,
+    /// Take a secret input from an environment variable, e.g. `--secret-env token=MIRO_TOKEN`. Repeatable.
+    #[arg(long = "secret-env", value_name = "INPUT=ENV_VAR")]
+    pub secret_env: Vec<String>,
+    /// Take inputs from a stored credential (see `rollcall credentials add`); it must be for
+    /// this connector. Precedence, lowest first: the credential, ROLLCALL_<CONNECTOR>_<INPUT>
+    /// variables, `--secret-env`, `--set`.
+    #[arg(long, value_name = "NAME")]
+    pub credential: Option<String>,
+}
+
+impl InputArgs {
+    /// The connector's checked inputs from these arguments, the environment and the vault.
+    pub async fn resolve(
+        &self,
+        connector: &Connector,
+        data_dir: Option<std::path::PathBuf>,
+    ) -> Result<Inputs> {
+        resolve_inputs(
+            connector,
+            &self.set,
+            &self.secret_env,
+            self.credential.as_deref(),
+            data_dir,
+        )
+        .await
+    }
+}
+
+/// The connector's checked inputs: a stored credential (when `credential` names one),
+/// then the environment, `--secret-env` and `--set`, in increasing precedence.
+pub async fn resolve_inputs(
     connector: &Connector,
     set: &[String],
     secret_env: &[String],
-) -> Result<ProvidedInputs> {
-    gather_inputs_into(ProvidedInputs::new(), connector, set, secret_env)
+    credential: Option<&str>,
+    data_dir: Option<std::path::PathBuf>,
+) -> Result<Inputs> {
+    let mut provided = ProvidedInputs::new();
+    if let Some(name) = credential {
+        let values = super::credentials::credential_inputs(data_dir, name, &connector.name).await?;
+        for (input, value) in values {
+            provided.provide(input, value.expose(), Origin::Vault(name.to_string()));
+        }
+    }
+    let provided = gather_inputs_into(provided, connector, set, secret_env)?;
+    Inputs::resolve(connector, provided).map_err(problems)
 }
 
-/// [`gather_inputs`] on top of values already offered (e.g. from the vault), which the
-/// environment, `--secret-env` and `--set` override.
+/// Inputs from the environment (`ROLLCALL_<CONNECTOR>_<INPUT>`), `--secret-env` and
+/// `--set`, in increasing precedence, on top of values already offered in `p` (e.g. from
+/// the vault).
 pub fn gather_inputs_into(
     mut p: ProvidedInputs,
     connector: &Connector,

@@ -1,16 +1,19 @@
 //! `rollcall test CONNECTOR --cassette FILE [--expect FILE.jsonl] [--update]`: replays a
-//! recorded run offline and compares the records with the expected output.
+//! recorded run offline and compares the records with the expected output. A cassette
+//! of an action call (`rollcall action ... --record`) replays the call, checks the
+//! request it sends (URL and body) and compares its outcome.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use rollcall_core::action::{ActionCall, ActionOptions, ActionOutcome, ActionRunner};
 use rollcall_core::fetch::{self, FetchOptions};
-use rollcall_core::http::cassette::{Cassette, Player, Tape};
+use rollcall_core::http::cassette::{Cassette, Player, Tape, TapedAction};
 use rollcall_core::observe::Silent;
 use rollcall_core::{Inputs, Item, Origin, ProvidedInputs};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::fetch::problems;
 use crate::registry::Registry;
@@ -68,31 +71,13 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
     }
     let inputs = Inputs::resolve(&connector, provided).map_err(problems)?;
     let player = Arc::new(Player::new(cassette.interactions.clone()));
-    let options = FetchOptions {
-        sync_time: cassette.recorded_at,
-        tape: Some(Tape::Replay(player.clone())),
-        ..FetchOptions::default()
-    };
-    let mut f = fetch::start(
-        Arc::new(connector),
-        &cassette.stream,
-        &inputs,
-        options,
-        Arc::new(Silent),
-    )?;
-    let mut got = Vec::new();
     let mut skipped = Vec::new();
-    while let Some(item) = f.items.recv().await {
-        match item {
-            Item::Record(r) => got.push(serde_json::to_string(&r)?),
-            Item::Skipped(s) => skipped.push(format!("{}: {}", s.position, s.reason)),
+    let got = match &cassette.action {
+        Some(action) => {
+            replay_action(connector, &inputs, &cassette, action, player.clone()).await?
         }
-    }
-    let summary = f
-        .task
-        .await
-        .context("the replay stopped unexpectedly")?
-        .context("the replay failed")?;
+        None => replay_stream(connector, &inputs, &cassette, player.clone(), &mut skipped).await?,
+    };
     let unplayed = player.unplayed();
     if !unplayed.is_empty() {
         // Pages fetched concurrently past the end of a list are requested (and
@@ -145,7 +130,6 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
             },
             expect.display()
         );
-        let _ = summary;
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!(
@@ -162,6 +146,80 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
     }
     eprintln!("if the new records are right, rerun with `--update`");
     Ok(ExitCode::from(1))
+}
+
+/// Replays a stream read: the records, one JSON object a line.
+async fn replay_stream(
+    connector: rollcall_core::Connector,
+    inputs: &Inputs,
+    cassette: &Cassette,
+    player: Arc<Player>,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<String>> {
+    let options = FetchOptions {
+        sync_time: cassette.recorded_at,
+        tape: Some(Tape::Replay(player)),
+        ..FetchOptions::default()
+    };
+    let mut f = fetch::start(
+        Arc::new(connector),
+        &cassette.stream,
+        inputs,
+        options,
+        Arc::new(Silent),
+    )?;
+    let mut got = Vec::new();
+    while let Some(item) = f.items.recv().await {
+        match item {
+            Item::Record(r) => got.push(serde_json::to_string(&r)?),
+            Item::Skipped(s) => skipped.push(format!("{}: {}", s.position, s.reason)),
+        }
+    }
+    f.task
+        .await
+        .context("the replay stopped unexpectedly")?
+        .context("the replay failed")?;
+    Ok(got)
+}
+
+/// Replays an action call: its outcome as one JSON object (status, and the record read
+/// from the answer, the answer itself, or what "not found" said).
+async fn replay_action(
+    connector: rollcall_core::Connector,
+    inputs: &Inputs,
+    cassette: &Cassette,
+    action: &TapedAction,
+    player: Arc<Player>,
+) -> Result<Vec<String>> {
+    let options = ActionOptions {
+        tape: Some(Tape::Replay(player)),
+        sync_time: Some(cassette.recorded_at),
+    };
+    let runner =
+        ActionRunner::with_options(Arc::new(connector), inputs, Arc::new(Silent), options)?;
+    let call = ActionCall {
+        params: action.params.clone(),
+        settings: action.settings.clone(),
+    };
+    // Shown without its cause chain: the action's message already ends with the cause.
+    let outcome = runner
+        .call(&action.name, &call)
+        .await
+        .map_err(|e| anyhow::anyhow!("the replay failed: {e}"))?;
+    let line = match outcome {
+        ActionOutcome::Done {
+            status,
+            record: Some(r),
+            ..
+        } => json!({"action": action.name, "status": status, "record": r}),
+        ActionOutcome::Done { status, body, .. } => {
+            json!({"action": action.name, "status": status, "body": body})
+        }
+        ActionOutcome::NotFound { status, detail } => {
+            json!({"action": action.name, "status": status, "not_found": detail})
+        }
+    };
+    Ok(vec![serde_json::to_string(&line)?])
 }
 
 fn default_expectation(cassette: &Path) -> PathBuf {

@@ -6,6 +6,7 @@ pub mod field;
 pub mod path;
 mod plugins;
 pub mod template;
+pub mod token;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use action::{Action, ActionResult};
 pub use field::{Field, FieldSet, FieldSource, Record, RunContext};
 pub use path::JsonPath;
 pub use template::{Template, Templates};
+pub use token::{TokenBody, TokenEndpoint};
 
 /// A connector ready to run: the manifest with everything parsed and checked.
 #[derive(Debug)]
@@ -127,6 +129,8 @@ pub enum Auth {
     },
     /// Headers from an auth-provider plugin.
     Plugin(crate::plugin::PluginFn),
+    /// An access token from a token endpoint.
+    Token(Box<TokenEndpoint>),
     /// None.
     None,
 }
@@ -181,6 +185,7 @@ fn auth_templates(auth: &Auth) -> Vec<&Template> {
         Auth::Bearer { token } => vec![token],
         Auth::Header { value, .. } | Auth::Query { value, .. } => vec![value],
         Auth::Basic { username, password } => vec![username, password],
+        Auth::Token(t) => t.request_templates(),
         Auth::Plugin(_) | Auth::None => Vec::new(),
     }
 }
@@ -336,6 +341,32 @@ pub enum Paginator {
     },
     /// One request.
     None,
+}
+
+impl Paginator {
+    /// The same paging with the page size cut to `limit` records, so a read that
+    /// stops after a few records (`rollcall check`, `fetch --limit 1`) asks for no
+    /// more than it needs. Paginators without a page size parameter are unchanged.
+    pub fn limited_to(&self, limit: Option<u64>) -> Paginator {
+        let Some(limit) = limit else {
+            return self.clone();
+        };
+        let cut = |n: u32| u64::from(n).min(limit.max(1)) as u32;
+        let mut p = self.clone();
+        match &mut p {
+            Paginator::Scim { page_size, .. }
+            | Paginator::Offset { page_size, .. }
+            | Paginator::Page { page_size, .. } => *page_size = cut(*page_size),
+            Paginator::Cursor {
+                size: Some((_, n)), ..
+            }
+            | Paginator::LinkHeader { size: Some((_, n)) } => *n = cut(*n),
+            Paginator::Cursor { size: None, .. }
+            | Paginator::LinkHeader { size: None }
+            | Paginator::None => {}
+        }
+        p
+    }
 }
 
 /// Where a cursor comes from.
@@ -603,6 +634,15 @@ pub fn compile_with_plugins(
                 Some(p) => Auth::Plugin(p),
                 None => Auth::None,
             },
+            AuthSpec::TokenEndpoint(spec) => Auth::Token(Box::new(token::compile(
+                spec,
+                &format!("{at}/token_endpoint"),
+                doc,
+                templates,
+                &input_names,
+                &secret_names,
+                diags,
+            ))),
             AuthSpec::None => Auth::None,
         }
     };
@@ -1002,4 +1042,62 @@ fn check_header_name(name: &str, pointer: &str, doc: &Document, diags: &mut Vec<
 /// Escapes a key for a JSON pointer (RFC 6901).
 pub fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(p: &Paginator) -> Option<u32> {
+        match p {
+            Paginator::Scim { page_size, .. }
+            | Paginator::Offset { page_size, .. }
+            | Paginator::Page { page_size, .. } => Some(*page_size),
+            Paginator::Cursor { size, .. } | Paginator::LinkHeader { size } => {
+                size.as_ref().map(|(_, n)| *n)
+            }
+            Paginator::None => None,
+        }
+    }
+
+    #[test]
+    fn a_limit_cuts_every_declared_page_size() {
+        let all = [
+            Paginator::Scim {
+                page_size: 200,
+                concurrency: 4,
+                max_passes: 3,
+            },
+            Paginator::Offset {
+                page_size: 100,
+                offset_param: "offset".into(),
+                limit_param: "limit".into(),
+                start: 0,
+                total: None,
+            },
+            Paginator::Page {
+                page_size: 50,
+                page_param: "page".into(),
+                size_param: "per_page".into(),
+                start_page: 1,
+                total_pages: None,
+            },
+            Paginator::Cursor {
+                next: CursorFrom::Header("X-Next".into()),
+                cursor_param: "cursor".into(),
+                size: Some(("limit".into(), 200)),
+            },
+            Paginator::LinkHeader {
+                size: Some(("per_page".into(), 100)),
+            },
+        ];
+        for p in &all {
+            assert_eq!(sizes(&p.limited_to(Some(1))), Some(1), "{p:?}");
+            assert_eq!(sizes(&p.limited_to(Some(0))), Some(1), "never a page of 0");
+            assert_eq!(sizes(&p.limited_to(None)), sizes(p));
+            assert_eq!(sizes(&p.limited_to(Some(100_000))), sizes(p));
+        }
+        let bare = Paginator::LinkHeader { size: None };
+        assert_eq!(sizes(&bare.limited_to(Some(1))), None);
+    }
 }

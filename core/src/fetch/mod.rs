@@ -165,7 +165,8 @@ pub fn start(
                 engine: Arc::new(prepared.engine),
                 method: stream.method,
                 records: Arc::new(stream.records.clone()),
-                paginator: stream.paginator.clone(),
+                // A read that stops after a few records asks for no more than that.
+                paginator: stream.paginator.limited_to(options.limit),
                 url: prepared.url,
                 query: Arc::new(prepared.query),
                 body_errors: connector.http.body_errors.clone().map(Arc::new),
@@ -184,12 +185,15 @@ pub fn start(
                 stopped: false,
             },
         };
-        let result = match &stream.paginator {
+        let result = match &ctx.req.paginator {
             Paginator::Scim {
                 page_size,
                 concurrency,
                 max_passes,
-            } => scim::run(&mut ctx, *page_size, *concurrency, *max_passes).await,
+            } => {
+                let (p, c, m) = (*page_size, *concurrency, *max_passes);
+                scim::run(&mut ctx, p, c, m).await
+            }
             Paginator::Offset { .. } | Paginator::Page { .. } => {
                 simple::run_numbered(&mut ctx).await
             }
@@ -333,6 +337,9 @@ pub(crate) fn engine_parts(
             }
             AuthMaterial::Provider(Arc::new(provider))
         }
+        Auth::Token(t) => AuthMaterial::Token(Arc::new(crate::http::TokenAuth::new(
+            token_request(connector, t, inputs, &mut redactor)?,
+        ))),
         Auth::None => AuthMaterial::None,
     };
     let secret_inputs = connector
@@ -351,8 +358,115 @@ pub(crate) fn engine_parts(
             rate_limit,
             secret_inputs,
             tape: None,
+            secret_paths: Vec::new(),
         },
         redactor,
+    })
+}
+
+/// Renders `auth.token_endpoint` into the token request; its credentials go to the
+/// redactor.
+fn token_request(
+    connector: &Connector,
+    t: &crate::compile::TokenEndpoint,
+    inputs: &Inputs,
+    redactor: &mut crate::secret::Redactor,
+) -> Result<crate::http::TokenRequest, FetchError> {
+    let ctx = inputs.context();
+    let templates = &connector.templates;
+    let render = |tpl| templates.render(tpl, &ctx).map_err(FetchError::Template);
+    let url = render(&t.url)?;
+    let url = check_base_url(&url)
+        .map_err(|e| FetchError::Url(e.replacen("the base URL", "the token URL", 1)))?;
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &str, value: String| -> Result<(), FetchError> {
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| FetchError::Template(format!("`{name}` is not a valid header name")))?;
+        let mut v = HeaderValue::from_str(&value).map_err(|_| {
+            FetchError::Template(format!(
+                "the `{name}` header of the token request contains characters a header cannot carry; check the inputs"
+            ))
+        })?;
+        v.set_sensitive(true);
+        headers.insert(n, v);
+        Ok(())
+    };
+    put("Accept", "application/json".into())?;
+    if let Some((user, pass)) = &t.basic {
+        let user = render(user)?;
+        let pass = Secret::new(render(pass)?);
+        redactor.add(&pass);
+        let encoded = Secret::new(base64_encode(
+            format!("{user}:{}", pass.expose()).as_bytes(),
+        ));
+        redactor.add(&encoded);
+        put("Authorization", format!("Basic {}", encoded.expose()))?;
+    }
+    let body = match &t.body {
+        crate::compile::TokenBody::None => None,
+        crate::compile::TokenBody::Form(fields) => {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in fields {
+                form.append_pair(k, &render(v)?);
+            }
+            put("Content-Type", "application/x-www-form-urlencoded".into())?;
+            Some(form.finish().into_bytes())
+        }
+        crate::compile::TokenBody::Json(tpl) => {
+            let text = render(tpl)?;
+            serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+                FetchError::Template(format!(
+                    "the JSON body of the token request is not JSON once rendered ({e}); write inputs with `{{{{json NAME}}}}`"
+                ))
+            })?;
+            put("Content-Type", "application/json".into())?;
+            Some(text.into_bytes())
+        }
+    };
+    for (name, tpl) in &t.headers {
+        put(name, render(tpl)?)?;
+    }
+    // The header value around the token: rendered once with a marker in its place.
+    const MARK: &str = "\u{1}rollcall-access-token\u{1}";
+    let mut with_token = match &ctx {
+        serde_json::Value::Object(m) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    with_token.insert(
+        crate::compile::token::TOKEN_VARIABLE.into(),
+        serde_json::Value::String(MARK.into()),
+    );
+    let value = templates
+        .render(&t.value, &serde_json::Value::Object(with_token))
+        .map_err(FetchError::Template)?;
+    let around = match value.split_once(MARK) {
+        Some((before, after)) if !after.contains(MARK) => (before.to_string(), after.to_string()),
+        _ => {
+            return Err(FetchError::Template(format!(
+                "the token header template `{}` must write `{{{{access_token}}}}` exactly once, as it is",
+                t.value.source()
+            )));
+        }
+    };
+    let header = HeaderName::from_bytes(t.header.as_bytes())
+        .map_err(|_| FetchError::Template(format!("`{}` is not a valid header name", t.header)))?;
+    let method = match t.method {
+        crate::manifest::Method::Get => reqwest::Method::GET,
+        crate::manifest::Method::Post => reqwest::Method::POST,
+        crate::manifest::Method::Put => reqwest::Method::PUT,
+        crate::manifest::Method::Patch => reqwest::Method::PATCH,
+        crate::manifest::Method::Delete => reqwest::Method::DELETE,
+    };
+    Ok(crate::http::TokenRequest {
+        method,
+        url,
+        headers,
+        body,
+        token: t.token.clone(),
+        expires_in: t.expires_in.clone(),
+        header,
+        around,
+        refresh_margin: t.refresh_margin,
     })
 }
 

@@ -7,6 +7,11 @@
 //! Requests are matched on method and URL (query included, secrets shown as `***`),
 //! in recorded order; pages that a paginator fetches concurrently may arrive in
 //! another order, so each request takes the first unplayed exchange that matches.
+//! A recorded request body (an action's PATCH) must match too: a request that sends
+//! another body fails the replay with both bodies shown.
+//!
+//! A cassette holds either a stream read (`stream`, from `rollcall fetch --record`) or
+//! one action call (`action`, from `rollcall action --record`).
 
 use std::sync::{Arc, Mutex};
 
@@ -21,8 +26,12 @@ use serde_json::Value;
 pub struct Cassette {
     /// The connector's name.
     pub connector: String,
-    /// The stream that was read.
+    /// The stream that was read (empty for an action's cassette).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stream: String,
+    /// The action that was called, for an action's cassette.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<TapedAction>,
     /// When it was recorded; replay uses it as the sync time, so output is stable.
     pub recorded_at: DateTime<Utc>,
     /// The non-secret inputs of the run (secret ones are never written).
@@ -30,6 +39,20 @@ pub struct Cassette {
     pub inputs: IndexMap<String, String>,
     /// The exchanges, in the order they happened.
     pub interactions: Vec<Interaction>,
+}
+
+/// The action call a cassette recorded.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TapedAction {
+    /// The action's name (e.g. `deactivate_user`).
+    pub name: String,
+    /// Its params.
+    #[serde(default)]
+    pub params: IndexMap<String, String>,
+    /// Settings given for this call instead of the manifest's.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub settings: IndexMap<String, Value>,
 }
 
 /// One request and its answer.
@@ -153,9 +176,7 @@ impl Recording {
                 Err(_) => (None, Some(body.to_string())),
             }
         };
-        let request_body = request_body.map(|b| {
-            serde_json::from_str::<Value>(b).unwrap_or_else(|_| Value::String(b.to_string()))
-        });
+        let request_body = request_body.map(body_value);
         let mut list = self.interactions.lock().unwrap_or_else(|e| e.into_inner());
         list.push(Interaction {
             request: TapedRequest {
@@ -204,9 +225,14 @@ impl Player {
         }
     }
 
-    /// The answer to `method url` (the URL redacted as the recorder wrote it), or why
-    /// there is none.
-    pub fn answer(&self, method: &str, url: &str) -> Result<TapedResponse, String> {
+    /// The answer to `method url` sending `body` (URL and body redacted as the recorder
+    /// wrote them), or why there is none.
+    pub fn answer(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&str>,
+    ) -> Result<TapedResponse, String> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.asked += 1;
         let n = st.asked;
@@ -215,6 +241,19 @@ impl Player {
         });
         if let Some(i) = found {
             st.used[i] = true;
+            let recorded = &self.interactions[i].request.body;
+            let sent = body.map(body_value);
+            if recorded.is_some() && *recorded != sent {
+                let show = |b: &Option<Value>| match b {
+                    Some(v) => v.to_string(),
+                    None => "no body".to_string(),
+                };
+                return Err(format!(
+                    "request {n} of the replay, {method} {url}, sends {}, but the cassette has {} (did the request's body template or settings change? fix the manifest, or re-record)",
+                    show(&sent),
+                    show(recorded)
+                ));
+            }
             return Ok(self.interactions[i].response.clone());
         }
         let next = st
@@ -244,4 +283,9 @@ impl Player {
             .map(|(x, _)| format!("{} {}", x.request.method, x.request.url))
             .collect()
     }
+}
+
+/// A request body as a cassette keeps it: JSON when it is JSON, else text.
+fn body_value(text: &str) -> Value {
+    serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }

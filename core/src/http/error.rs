@@ -19,6 +19,20 @@ pub enum FetchError {
         /// Names of the secret inputs.
         secrets: String,
     },
+    /// The token endpoint (`auth.token_endpoint`) would not issue a token.
+    #[error(
+        "the token endpoint refused to issue an access token (HTTP {status} from {request}){detail}; check the client credentials in the secret inputs ({secrets}) and the other inputs of the token request (e.g. the account id)"
+    )]
+    TokenRefused {
+        /// Status.
+        status: u16,
+        /// The token request.
+        request: String,
+        /// What the server said, prefixed with ": ".
+        detail: String,
+        /// Names of the secret inputs.
+        secrets: String,
+    },
     /// 403.
     #[error(
         "the API refused access (HTTP 403 from {request}){detail}; the token lacks permission, or the API is turned off for this account (for SCIM: is SCIM provisioning enabled?)"

@@ -4,6 +4,7 @@
 
 pub mod cassette;
 pub mod error;
+pub mod token;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::manifest::RetrySpec;
 use crate::observe::{Observer, RequestEvent};
 use crate::secret::{Redactor, Secret};
 pub use cassette::Tape;
+pub use token::{TokenAuth, TokenRequest};
 
 /// Largest response body accepted (a page of users is far smaller).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -65,6 +67,9 @@ pub enum AuthMaterial {
     /// Headers from an auth-provider plugin, asked for before each request (it
     /// caches them until they expire).
     Provider(Arc<crate::fetch::PluginAuth>),
+    /// An access token from a token endpoint, fetched when needed and cached until it
+    /// expires.
+    Token(Arc<TokenAuth>),
     /// None.
     None,
 }
@@ -88,6 +93,9 @@ pub struct EngineConfig {
     pub secret_inputs: Vec<String>,
     /// Record the exchanges, or answer from a cassette instead of the network.
     pub tape: Option<Tape>,
+    /// Values in JSON answers that are secrets (an access token): the redactor learns
+    /// them before the answer is recorded or shown.
+    pub secret_paths: Vec<crate::compile::JsonPath>,
 }
 
 /// A response whose body was read completely.
@@ -116,6 +124,11 @@ pub struct HttpEngine {
 
 enum Attempt {
     Done(Response),
+    /// A 401 to a request that carried the fetched token `generation`.
+    Reauth {
+        generation: u64,
+        error: FetchError,
+    },
     Retry {
         why: String,
         status: Option<u16>,
@@ -202,9 +215,31 @@ impl HttpEngine {
                 l.until_ready().await;
             }
             let t0 = Instant::now();
-            let outcome = self
+            let mut outcome = self
                 .attempt(&method, &url, extra_headers, body.clone(), &shown)
                 .await;
+            if let (Attempt::Reauth { generation, .. }, AuthMaterial::Token(t)) =
+                (&outcome, &self.config.auth)
+            {
+                // The API refused the token (expired early, revoked): one new token, once.
+                tracing::info!(message = "The API refused the access token; fetching a new one.", request = %shown);
+                self.observer.request(&RequestEvent {
+                    request: shown.clone(),
+                    status: Some(401),
+                    attempt,
+                    elapsed: t0.elapsed(),
+                    note: Some(
+                        "the API refused the access token; sending again with a new one".into(),
+                    ),
+                });
+                t.invalidate(*generation).await;
+                outcome = self
+                    .attempt(&method, &url, extra_headers, body.clone(), &shown)
+                    .await;
+            }
+            if let Attempt::Reauth { error, .. } = outcome {
+                outcome = Attempt::Fail(error);
+            }
             match outcome {
                 Attempt::Done(mut r) => {
                     r.elapsed = started.elapsed();
@@ -226,6 +261,11 @@ impl HttpEngine {
                         note: Some(self.redactor.redact(&e.to_string())),
                     });
                     return Err(e);
+                }
+                Attempt::Reauth { .. } => {
+                    return Err(FetchError::Protocol(
+                        "internal: a refused token was not handled".into(),
+                    ));
                 }
                 Attempt::Retry {
                     why,
@@ -293,6 +333,15 @@ impl HttpEngine {
         body: Option<Vec<u8>>,
         shown: &str,
     ) -> Attempt {
+        // A replay asks for the token too (the cassette answers), so the token exchange
+        // is part of what a cassette checks.
+        let token = match &self.config.auth {
+            AuthMaterial::Token(t) => match t.header(self).await {
+                Ok(h) => Some(h),
+                Err(e) => return Attempt::Fail(e),
+            },
+            _ => None,
+        };
         let mut current = url.clone();
         for _hop in 0..=5 {
             let mut target = current.clone();
@@ -302,7 +351,10 @@ impl HttpEngine {
             let (status, headers, body) = match &self.config.tape {
                 Some(Tape::Replay(player)) => {
                     let url = self.redactor.redact(target.as_str());
-                    match player.answer(method.as_str(), &url) {
+                    let sent = body
+                        .as_ref()
+                        .map(|b| self.redactor.redact(&String::from_utf8_lossy(b)));
+                    match player.answer(method.as_str(), &url, sent.as_deref()) {
                         Ok(r) => {
                             let mut headers = HeaderMap::new();
                             for (k, v) in &r.headers {
@@ -313,7 +365,9 @@ impl HttpEngine {
                                     headers.append(k, v);
                                 }
                             }
-                            (r.status, headers, Some(r.bytes()))
+                            let bytes = r.bytes();
+                            self.learn_secrets(&bytes);
+                            (r.status, headers, Some(bytes))
                         }
                         Err(why) => return Attempt::Fail(FetchError::Protocol(why)),
                     }
@@ -321,10 +375,13 @@ impl HttpEngine {
                 _ => {
                     let recorded_url = self.redactor.redact(target.as_str());
                     match self
-                        .exchange(method, target, extra_headers, body.clone())
+                        .exchange(method, target, extra_headers, token.as_ref(), body.clone())
                         .await
                     {
                         Ok((status, headers, got)) => {
+                            if let Some(b) = &got {
+                                self.learn_secrets(b);
+                            }
                             if let (Some(Tape::Record(rec)), Some(b)) = (&self.config.tape, &got) {
                                 let request_body = body
                                     .as_ref()
@@ -401,17 +458,21 @@ impl HttpEngine {
                     retry_after: retry_after(&headers),
                 };
             }
+            if let (401, Some(t)) = (status, &token) {
+                return Attempt::Reauth {
+                    generation: t.generation,
+                    error: FetchError::Unauthorized {
+                        request: shown.to_string(),
+                        detail,
+                        secrets: self.secret_list(),
+                    },
+                };
+            }
             return Attempt::Fail(match status {
                 401 => FetchError::Unauthorized {
                     request: shown.to_string(),
                     detail,
-                    secrets: self
-                        .config
-                        .secret_inputs
-                        .iter()
-                        .map(|s| format!("`{s}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    secrets: self.secret_list(),
                 },
                 403 => FetchError::Forbidden {
                     request: shown.to_string(),
@@ -429,12 +490,42 @@ impl HttpEngine {
         )))
     }
 
+    /// The secret inputs' names, for messages.
+    fn secret_list(&self) -> String {
+        self.config
+            .secret_inputs
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Teaches the redactor the values at `secret_paths` in a JSON answer.
+    fn learn_secrets(&self, body: &[u8]) {
+        if self.config.secret_paths.is_empty() {
+            return;
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        for path in &self.config.secret_paths {
+            path.for_each(&v, &mut |found| {
+                if let serde_json::Value::String(s) = found
+                    && s != crate::secret::REDACTED
+                {
+                    self.redactor.learn(&Secret::new(s.as_str()));
+                }
+            });
+        }
+    }
+
     /// One request on the network: status, headers and the body (None when too large).
     async fn exchange(
         &self,
         method: &reqwest::Method,
         target: Url,
         extra_headers: &HeaderMap,
+        token: Option<&token::TokenHeader>,
         body: Option<Vec<u8>>,
     ) -> Result<(u16, HeaderMap, Option<Vec<u8>>), Attempt> {
         let mut req = self
@@ -474,6 +565,9 @@ impl HttpEngine {
             for (name, value) in headers {
                 req = req.header(name, value);
             }
+        }
+        if let Some(t) = token {
+            req = req.header(t.name.clone(), t.value.clone());
         }
         if let Some(b) = body {
             req = req.body(b);

@@ -216,9 +216,86 @@ pub enum AuthSpec {
     /// Headers from an auth-provider plugin, given the inputs and secrets; reused
     /// until they expire.
     Plugin(super::plugins::PluginCallSpec),
+    /// An access token asked for at a token endpoint (OAuth 2 client credentials,
+    /// Zoom's account credentials, ...) and sent on every request. It is kept until
+    /// shortly before it expires, shared by concurrent requests, and asked for again
+    /// once when the API answers 401. The token is a secret: never printed or recorded.
+    TokenEndpoint(Box<TokenEndpointSpec>),
     /// No authentication.
     #[default]
     None,
+}
+
+/// How to get an access token, and how to send it. Templates see the inputs.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEndpointSpec {
+    /// The token endpoint's URL template, query included, e.g.
+    /// `https://zoom.us/oauth/token?grant_type=account_credentials&account_id={{urlencode account_id}}`.
+    /// Plain `http://` is allowed only for loopback hosts.
+    pub url: String,
+    /// HTTP method of the token request.
+    #[serde(default = "default_token_method")]
+    pub method: Method,
+    /// HTTP basic authentication of the token request (the usual way to send an OAuth
+    /// client id and secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic: Option<BasicSpec>,
+    /// Extra headers of the token request (values are templates).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, String>,
+    /// A form body (`application/x-www-form-urlencoded`), e.g.
+    /// `{grant_type: client_credentials, client_id: "{{client_id}}"}`. Values are templates.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub form: IndexMap<String, String>,
+    /// A JSON body template instead of `form`; `{{json NAME}}` writes an input as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
+    /// JSONPath to the token in the answer.
+    #[serde(default = "default_token_path")]
+    pub token_path: String,
+    /// JSONPath to the token's lifetime in seconds. An answer without it gives a token
+    /// that is kept until the API refuses it.
+    #[serde(default = "default_expires_in_path")]
+    pub expires_in_path: String,
+    /// The header that carries the token.
+    #[serde(default = "default_token_header")]
+    pub header: String,
+    /// The header's value template; `{{access_token}}` is the token.
+    #[serde(default = "default_token_header_value")]
+    pub value: String,
+    /// How long before its expiry a token is replaced by a new one.
+    #[serde(default = "default_refresh_margin")]
+    pub refresh_margin: HumanDuration,
+}
+
+/// HTTP basic credentials (templates).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BasicSpec {
+    /// User name template, e.g. `{{client_id}}`.
+    pub username: String,
+    /// Password template, e.g. `{{client_secret}}`.
+    pub password: String,
+}
+
+fn default_token_method() -> Method {
+    Method::Post
+}
+fn default_token_path() -> String {
+    "$.access_token".into()
+}
+fn default_expires_in_path() -> String {
+    "$.expires_in".into()
+}
+fn default_token_header() -> String {
+    "Authorization".into()
+}
+fn default_token_header_value() -> String {
+    "Bearer {{access_token}}".into()
+}
+fn default_refresh_margin() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
 }
 
 /// One stream of records (e.g. the users of the app).

@@ -149,3 +149,120 @@ fn an_error_in_a_200_body_fails_the_read_with_the_apis_words() {
         r.stderr
     );
 }
+
+/// Action cassettes (`NAME.ACTION.cassette.json`) of the shipped connectors.
+fn action_cassettes() -> Vec<(String, std::path::PathBuf)> {
+    let dir = workspace_root().join("connectors/tests");
+    files_with_ext(&dir, "json")
+        .into_iter()
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.strip_suffix(".cassette.json")?;
+            let (connector, _action) = name.split_once('.')?;
+            Some((connector.to_string(), p.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_shipped_action_cassette_replays_to_its_expected_outcome() {
+    let cassettes = action_cassettes();
+    let names: Vec<String> = cassettes
+        .iter()
+        .map(|(_, p)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in [
+        "miro.deactivate_user.cassette.json",
+        "zoom.deactivate_user.cassette.json",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+    }
+    for (connector, cassette) in cassettes {
+        let text = std::fs::read_to_string(&cassette).unwrap();
+        let c: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(c["action"]["name"].is_string(), "{}", cassette.display());
+        let r = test_cmd(&connector, &cassette, &[]);
+        assert_eq!(
+            r.code,
+            0,
+            "{}: {}{}",
+            cassette.display(),
+            r.stdout,
+            r.stderr
+        );
+        assert!(r.stdout.starts_with("ok: 1 record from "), "{}", r.stdout);
+    }
+}
+
+#[test]
+fn an_action_that_sends_another_body_fails_the_replay_with_both_bodies() {
+    // Miro's documented PATCH is `"op": "Replace"` with `"value": "False"`; a manifest
+    // switched to the RFC 7644 spelling sends another body than the cassette holds.
+    let manifest = std::fs::read_to_string(workspace_root().join("connectors/miro.yaml"))
+        .unwrap()
+        .replacen(
+            "      op: Replace\n      active: \"False\"",
+            "      op: replace\n      active: false",
+            1,
+        );
+    assert!(manifest.contains("op: replace\n      active: false"));
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("miro.yaml");
+    std::fs::write(&path, manifest).unwrap();
+    let cassette = workspace_root().join("connectors/tests/miro.deactivate_user.cassette.json");
+    let r = ran(rollcall()
+        .arg("test")
+        .arg(&path)
+        .arg("--cassette")
+        .arg(&cassette));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "request 1 of the replay, PATCH https://miro.com/api/v1/scim/Users/3074457365265951581, sends {\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[{\"op\":\"replace\",\"path\":\"active\",\"value\":false}]}, but the cassette has {\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[{\"op\":\"Replace\",\"path\":\"active\",\"value\":\"False\"}]}"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr.matches("request 1 of the replay").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_action_call_records_then_replays_without_the_token() {
+    let live = Live::new(3);
+    let id = live.server.handle().user_ids()[1].clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let cassette = tmp.path().join("miro.deactivate_user.cassette.json");
+    let r = ran(rollcall()
+        .env("RC_T", TOKEN)
+        .args(["action", "miro", "deactivate_user", "--set"])
+        .arg(format!("id={id}"))
+        .arg("--set")
+        .arg(format!("base_url={}", live.base()))
+        .args(["--secret-env", "token=RC_T", "--record"])
+        .arg(&cassette));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("recorded 1 request to"), "{}", r.stderr);
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    assert!(!text.contains(TOKEN));
+    let c: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(c["action"]["name"], "deactivate_user");
+    assert_eq!(c["action"]["params"]["id"], id.as_str());
+    assert_eq!(c["interactions"][0]["request"]["method"], "PATCH");
+    assert_eq!(
+        c["interactions"][0]["request"]["body"]["Operations"][0]["op"],
+        "Replace"
+    );
+    drop(live);
+    let r = test_cmd("miro", &cassette, &["--update"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let expected =
+        std::fs::read_to_string(tmp.path().join("miro.deactivate_user.expected.jsonl")).unwrap();
+    assert!(expected.contains("\"active\":false"), "{expected}");
+    assert!(expected.contains(&format!("\"id\":\"{id}\"")), "{expected}");
+    let r = test_cmd("miro", &cassette, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}

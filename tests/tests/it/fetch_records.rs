@@ -344,6 +344,88 @@ async fn limit_stops_after_exactly_that_many_records() {
     }
 }
 
+#[tokio::test]
+async fn a_limit_shrinks_the_pages_it_asks_for() {
+    // SCIM: `count` is cut to the limit, so a read of 5 is one request for 5.
+    let srv = server(300).await;
+    let c = TestManifest::default().load();
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = run(
+        c,
+        &i,
+        FetchOptions {
+            limit: Some(5),
+            ..FetchOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(out.records.len(), 5);
+    let sent = srv.handle().requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].query_param("count").as_deref(), Some("5"));
+    assert_eq!(sent[0].query_param("startIndex").as_deref(), Some("1"));
+
+    // A limit above the page size leaves the page size alone.
+    srv.handle().reset_requests();
+    let c = TestManifest {
+        page_size: 20,
+        concurrency: 1,
+        ..TestManifest::default()
+    }
+    .load();
+    let out = run(
+        c,
+        &i,
+        FetchOptions {
+            limit: Some(30),
+            ..FetchOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(out.records.len(), 30);
+    let counts: Vec<_> = srv
+        .handle()
+        .requests()
+        .iter()
+        .map(|r| r.query_param("count").unwrap())
+        .collect();
+    assert_eq!(counts, ["20", "20"]);
+
+    // Cursor paging with a declared size parameter (Miro's members list): `limit=2`.
+    srv.handle().reset_requests();
+    let c = TestManifest::default().load();
+    let mut p = rollcall_core::ProvidedInputs::new();
+    let o = || rollcall_core::Origin::Other("test".into());
+    p.provide("base_url", srv.scim_base_url(), o());
+    p.provide("token", TOKEN, o());
+    p.provide("rest_base_url", srv.rest_base_url(), o());
+    p.provide("org_id", srv.handle().config().org_id.clone(), o());
+    p.provide("rest_token", srv.handle().config().rest_token.clone(), o());
+    let i = rollcall_core::Inputs::resolve(&c, p).unwrap();
+    let mut f = fetch::start(
+        c,
+        "members",
+        &i,
+        FetchOptions {
+            limit: Some(2),
+            ..FetchOptions::default()
+        },
+        Arc::new(Silent),
+    )
+    .unwrap();
+    let mut n = 0;
+    while let Some(item) = f.items.recv().await {
+        assert!(matches!(item, Item::Record(_)));
+        n += 1;
+    }
+    f.task.await.unwrap().unwrap();
+    assert_eq!(n, 2);
+    let sent = srv.handle().requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].path.ends_with("/members"), "{}", sent[0].path);
+    assert_eq!(sent[0].query_param("limit").as_deref(), Some("2"));
+}
+
 /// BUG (core/src/fetch/mod.rs, `Emitter::emit`): the limit is checked after a
 /// record is sent, so `limit: Some(0)` (`--limit 0`) still emits one record.
 #[tokio::test]

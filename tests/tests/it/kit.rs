@@ -28,6 +28,12 @@ fn check_says_ok_or_plainly_what_is_wrong() {
         r.stdout
     );
 
+    // The smallest request: one page of one record.
+    let sent = live.server.handle().requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].query_param("count").as_deref(), Some("1"));
+    assert_eq!(sent[0].query_param("startIndex").as_deref(), Some("1"));
+
     let r = ran(rollcall()
         .env("RC_T", "not-the-token")
         .args(["check", "miro", "--secret-env", "token=RC_T", "--set"])
@@ -55,6 +61,34 @@ fn check_says_ok_or_plainly_what_is_wrong() {
         r.stdout
     );
     assert!(r.stdout.contains("SCIM is not enabled"), "{}", r.stdout);
+}
+
+#[test]
+fn check_stops_at_a_first_record_that_does_not_fit_the_manifest() {
+    let live = Live::new(50);
+    let h = live.server.handle();
+    let first = h.user_ids()[0].clone();
+    // No `id`: the manifest's required primary key is missing.
+    assert!(h.replace_user(
+        &first,
+        serde_json::json!({"userName": "no-id@example.com", "active": true})
+    ));
+    let r = with_token(&["check", "miro"], &live.base());
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("the credentials work, but the first record does not fit the manifest: "),
+        "{}",
+        r.stdout
+    );
+    // One page of one record, not a walk through the list looking for a good one.
+    let sent = h.requests();
+    assert!(sent.len() <= 2, "{} requests", sent.len());
+    assert!(
+        sent.iter()
+            .all(|r| r.query_param("count").as_deref() == Some("1")),
+        "{sent:?}"
+    );
 }
 
 #[test]

@@ -16,3 +16,4 @@ mod redirects;
 mod secrets;
 mod shapes;
 mod support;
+mod token_auth;
