@@ -514,7 +514,7 @@ async fn notify_posts_the_summary_to_the_webhook() {
         posted[0]["text"]
             .as_str()
             .unwrap()
-            .contains("3 of 12 accounts")
+            .contains("3 of 12 accounts selected (2 more exempt)")
     );
     let log = w.audit(report.run_id).await;
     let entry = log.iter().find(|e| e.action == "notify").unwrap();
@@ -569,9 +569,9 @@ fn validation_locates_unknown_fields_bad_durations_and_missing_actions() {
     assert_eq!(
         load_with(miro.clone(), bad),
         [
-            "wf.yaml:7:49: error: `x` in `90x` is not a duration unit: use ms, s, m, h or d",
+            "wf.yaml:7:48: error: `x` in `90x` is not a duration unit: use ms, s, m, h or d",
             "wf.yaml:8:18: error: the accounts have no field `last_activty_at`",
-            "wf.yaml:9:49: error: `older_than` on `last_activity_at` needs `never_active`: what about accounts whose date is empty (never active)?",
+            "wf.yaml:9:48: error: `older_than` on `last_activity_at` needs `never_active`: what about accounts whose date is empty (never active)?",
             "wf.yaml:12:23: error: `150%` is not a share between 0% and 100%",
         ]
     );
@@ -678,7 +678,7 @@ fn the_cli_validates_plans_applies_and_audits() {
     let (code, _, err) = run(&["workflows", "validate", broken.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(
-        err.contains(&format!("{}:4:51: error: `x` in `90x`", broken.display())),
+        err.contains(&format!("{}:4:49: error: `x` in `90x`", broken.display())),
         "{err}"
     );
 

@@ -366,11 +366,11 @@ impl Execution<'_> {
         let text = match &r.aborted {
             Some(why) => format!("rollcall workflow `{}` stopped by its guard: {why}", w.name),
             None => format!(
-                "rollcall workflow `{}` on {} / {}: {} of {} accounts selected ({} exempt); {}",
+                "rollcall workflow `{}` on {} / {}: {} of {} accounts selected ({} more exempt); {}",
                 w.name,
                 w.app,
                 w.instance,
-                r.matched,
+                r.selected(),
                 r.accounts,
                 r.exempt,
                 parts.join("; ")

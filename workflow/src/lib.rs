@@ -22,7 +22,7 @@
 //!
 //! # Calling it (the CLI, the daemon)
 //!
-//! ```ignore
+//! ```text
 //! let workflow = rollcall_workflow::load_stored(&stored.definition, &find_integration)?;
 //! let runner = ActionRunner::new(connector, &inputs, observer)?; // only needed to apply
 //! let mode = workflow.mode; // the daemon applies only when the file says `mode: apply`

@@ -882,7 +882,7 @@ mod tests {
         let a = account(true, None, json!({"department": "SUPPORT", "seats": 5}));
         assert_eq!(
             rules.evaluate(&a, now()).unwrap().0,
-            vec!["department = \"Support\" (one of the list)".to_string()]
+            vec!["department = \"SUPPORT\" (one of the list)".to_string()]
         );
         let b = account(true, None, json!({"department": "IT", "seats": "4"}));
         assert_eq!(
