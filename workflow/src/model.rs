@@ -69,7 +69,7 @@ pub enum Condition {
     /// At least one condition holds.
     Any(AnyOf),
     /// One rule on a field.
-    Rule(Rule),
+    Rule(Box<Rule>),
 }
 
 /// `all: [...]`.
