@@ -388,45 +388,64 @@ async fn integration_inputs(
     Inputs::resolve(connector, provided).map_err(super::fetch::problems)
 }
 
+/// A stored workflow ready to execute, prepared the way `rollcall workflows run` does it
+/// (the scheduler can call this too): the workflow loaded again from its file and checked
+/// against its integration and connector as they are now, and, to apply, the connector's
+/// action runner with the integration's inputs and credential (`credential` overrides it).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn prepare(
+    store: &Store,
+    registry: &Registry,
+    data_dir: Option<PathBuf>,
+    name: &str,
+    apply: bool,
+    credential: Option<&String>,
+    secret_env: &[String],
+    observer: Arc<dyn rollcall_core::observe::Observer>,
+) -> Result<(Workflow, Option<ActionRunner>)> {
+    let row = stored(store, name).await?;
+    let integrations = Integrations::read(store).await?;
+    let find = |n: &str| integrations.find(registry, n);
+    let workflow = rollcall_workflow::load_stored(&row.definition, &find)
+        .map_err(|e| anyhow!("workflow `{name}`: {e}"))?;
+    if !apply {
+        return Ok((workflow, None));
+    }
+    let integration =
+        super::integrations::load_stored_with(registry, data_dir.clone(), &workflow.integration)
+            .await?;
+    let target = find(&workflow.integration).map_err(|(msg, _)| anyhow!("{msg}"))?;
+    let inputs = integration_inputs(
+        &integration,
+        &target.connector,
+        data_dir,
+        credential,
+        secret_env,
+    )
+    .await?;
+    let runner = ActionRunner::new(target.connector.clone(), &inputs, observer)?;
+    Ok((workflow, Some(runner)))
+}
+
 async fn run_workflow(
     args: RunArgs,
     registry: &Registry,
     data_dir: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let store = open_store(data_dir.clone()).await?;
-    let row = stored(&store, &args.name).await?;
-    let integrations = Integrations::read(&store).await?;
-    let workflow =
-        rollcall_workflow::load_stored(&row.definition, &|name| integrations.find(registry, name))
-            .map_err(|e| anyhow!("workflow `{}`: {e}", args.name))?;
     let mode = if args.apply { Mode::Apply } else { Mode::Plan };
     let reporter = Arc::new(Reporter::new(args.explain, true));
-    let runner = if args.apply {
-        let integration = super::integrations::load_stored_with(
-            registry,
-            data_dir.clone(),
-            &workflow.integration,
-        )
-        .await?;
-        let target = integrations
-            .find(registry, &workflow.integration)
-            .map_err(|(msg, _)| anyhow!("{msg}"))?;
-        let inputs = integration_inputs(
-            &integration,
-            &target.connector,
-            data_dir,
-            args.credential.as_ref(),
-            &args.secret_env,
-        )
-        .await?;
-        Some(ActionRunner::new(
-            target.connector.clone(),
-            &inputs,
-            reporter.clone(),
-        )?)
-    } else {
-        None
-    };
+    let (workflow, runner) = prepare(
+        &store,
+        registry,
+        data_dir,
+        &args.name,
+        args.apply,
+        args.credential.as_ref(),
+        &args.secret_env,
+        reporter.clone(),
+    )
+    .await?;
     let printer = Printer::new(args.format);
     let result = rollcall_workflow::execute(
         &store,
