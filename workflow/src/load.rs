@@ -314,3 +314,132 @@ fn check_webhook(text: &str) -> Result<url::Url, (String, String)> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rollcall_core::integration::load_integration;
+    use rollcall_core::manifest::load_connector;
+
+    use super::*;
+
+    const CONNECTOR: &str = r#"
+apiVersion: rollcall/v1
+name: app
+display_name: App
+version: 1.0.0
+inputs:
+  base_url: { description: Base URL., default: "https://app.example.com/scim" }
+  token: { description: Token., secret: true }
+http: { base_url: "{{base_url}}" }
+auth: { bearer: { token: "{{token}}" } }
+streams:
+  users:
+    request: { path: /Users }
+    records: $.Resources[*]
+    primary_key: id
+    fields:
+      id: { label: Id, path: $.id }
+      username: { label: Username, path: $.userName }
+      active: { label: Active?, path: $.active, type: bool }
+      seats: { label: Seats, path: $.seats, type: integer }
+      department: { label: Department, path: $.department }
+actions:
+  get_user:
+    params: { id: { description: Id. } }
+    request: { method: GET, path: "/Users/{{id}}" }
+  deactivate_user:
+    params: { id: { description: Id. }, reason: { description: Why. } }
+    request: { method: PATCH, path: "/Users/{{id}}" }
+    body: '{"active": false}'
+"#;
+
+    fn load(text: &str) -> Result<Workflow, Vec<String>> {
+        let c = Arc::new(load_connector(SourceFile::new("app.yaml", CONNECTOR), "test").unwrap());
+        let find = {
+            let c = c.clone();
+            move |n: &str| (n == "app").then(|| c.clone())
+        };
+        let integration = load_integration(
+            SourceFile::new(
+                "i.yaml",
+                "name: App Users\nconnector: app\nsync_key: username\n",
+            ),
+            &find,
+        )
+        .unwrap();
+        let target = Target {
+            integration,
+            connector: c,
+        };
+        load_workflow(SourceFile::new("w.yaml", text), &|n| {
+            if n == "App Users" {
+                Ok(target.clone())
+            } else {
+                Err((format!("no `{n}`"), None))
+            }
+        })
+        .map_err(|e| e.diagnostics.iter().map(|d| d.headline()).collect())
+    }
+
+    fn errors(rules: &str) -> Vec<String> {
+        load(&format!(
+            "name: W\nintegration: App Users\nbegin:\n  rules:\n{rules}"
+        ))
+        .expect_err("the rules are wrong")
+    }
+
+    #[test]
+    fn a_good_file_loads_with_defaults() {
+        let w = load("name: W\nintegration: App Users\nbegin:\n  rules: { any: [ { field: seats, ge: 2 }, { field: fields.department, in: [Sales] } ] }\n  exempt: [ ' Boss@Example.com ' ]\nblocks:\n  - role_retrieval: {}\nguard: { max_actions: \"12.5%\" }\n").unwrap();
+        assert_eq!(w.mode, Mode::Plan);
+        assert_eq!(w.schedule.to_string(), "daily");
+        assert_eq!(w.exempt, ["boss@example.com"]);
+        assert_eq!(
+            w.blocks,
+            [Block::RoleRetrieval {
+                deactivate_missing: true
+            }]
+        );
+        assert_eq!(w.guard.map(|g| g.limit(80)), Some(10));
+        assert_eq!(
+            w.rules.describe(),
+            "any(seats >= 2, fields.department in [\"Sales\"])"
+        );
+        assert_eq!((w.app.as_str(), w.instance.as_str()), ("App", "App"));
+    }
+
+    #[test]
+    fn operands_must_fit_the_field() {
+        assert_eq!(
+            errors(
+                "    all:\n      - { field: active, equals: yes }\n      - { field: active, lt: true }\n      - { field: seats, gt: many }\n      - { field: username, older_than: 3d, never_active: skip }\n      - { field: department, in: [] }\n      - { field: seats, ge: 1, le: 3 }\n      - { field: seats }\n      - { field: seats, equals: 1, never_active: match }\n"
+            ),
+            [
+                "w.yaml:6:34: error: `active` is true or false, so it never equals \"yes\"",
+                "w.yaml:7:30: error: `active` is true or false, which `lt` cannot compare",
+                "w.yaml:8:29: error: `seats` is a number, and \"many\" is not",
+                "w.yaml:9:40: error: `older_than` compares dates, and `username` is text",
+                "w.yaml:10:34: error: `in` lists no values, so the rule never matches",
+                "w.yaml:11:29: error: a rule makes one comparison, and this one has `le` and `ge`",
+                "w.yaml:12:9: error: the rule on `seats` has no comparison",
+                "w.yaml:13:50: error: `never_active` goes with `older_than`",
+            ]
+        );
+    }
+
+    #[test]
+    fn blocks_need_their_actions_with_an_id_param_and_safe_webhooks() {
+        let e = load("name: W\nintegration: App Users\nschedule: hourly\nbegin:\n  rules: { field: active, equals: true }\nblocks:\n  - deactivate: {}\n  - notify: { url: \"http://hooks.example.com/x\" }\n  - deactivate: {}\n").unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "w.yaml:3:11: error: `hourly` is not a schedule",
+                "w.yaml:7:5: error: `deactivate` calls `deactivate_user` of the connector `app` with the account's id as the param `id`, but the action takes the params `id`, `reason`",
+                "w.yaml:8:20: error: the webhook URL uses plain http to another machine, so the summary would travel unencrypted",
+                "w.yaml:9:5: error: the block `deactivate` comes twice",
+                "w.yaml:9:5: error: `deactivate` calls `deactivate_user` of the connector `app` with the account's id as the param `id`, but the action takes the params `id`, `reason`",
+            ]
+        );
+        assert!(load("name: W\nintegration: App Users\nbegin:\n  rules: { field: active, equals: true }\nblocks:\n  - notify: { url: \"http://127.0.0.1:9/x\", when: failures }\n").is_ok());
+    }
+}
