@@ -294,6 +294,26 @@ async fn the_plan_lists_exactly_the_right_accounts_says_why_and_changes_nothing(
 }
 
 #[tokio::test]
+async fn a_plan_that_selects_everyone_by_an_empty_date_says_so() {
+    let w = World::new(10).await;
+    for id in &w.ids {
+        w.server.handle().set_last_activity(id, None);
+    }
+    w.sync().await;
+    let wf = w.inactivity(BOTH, "");
+    let (report, _) = w.execute(&wf, Mode::Plan).await;
+    assert_eq!(
+        (report.matched, report.exempt),
+        (9, 2),
+        "all but the inactive one"
+    );
+    assert_eq!(report.warnings.len(), 1, "{report:?}");
+    assert!(report.warnings[0].contains("7 account(s) were selected because a date is empty"));
+    let (normal, _) = World::new(10).await.execute(&wf, Mode::Plan).await;
+    assert!(normal.warnings.is_empty(), "{normal:?}");
+}
+
+#[tokio::test]
 async fn apply_deactivates_exactly_the_selected_accounts_and_a_rerun_does_nothing() {
     let w = World::new(20).await;
     let wf = w.inactivity(BOTH, "guard: { max_actions: 3 }\n");

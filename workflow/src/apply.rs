@@ -72,6 +72,7 @@ pub(crate) async fn execute(
             aborted: None,
             actions: actions_counts,
             totals: ResultCounts::default(),
+            warnings: Vec::new(),
         },
         failures: Vec::new(),
     };
@@ -114,6 +115,7 @@ impl Execution<'_> {
             "limit": r.limit,
             "totals": r.totals,
             "actions": r.actions,
+            "warnings": r.warnings,
         })
     }
 
@@ -166,6 +168,12 @@ impl Execution<'_> {
         self.report.accounts = census.accounts;
         self.report.matched = census.matched;
         self.report.exempt = census.exempt;
+        if census.by_empty_date > 0 && census.with_activity == 0 {
+            self.report.warnings.push(format!(
+                "{} account(s) were selected because a date is empty (never active), and no account of {} / {} has a last activity date: if the app has them, the integration's join that brings them (e.g. Miro's members list: `org_id` and `rest_token`) did not run",
+                census.by_empty_date, w.app, w.instance
+            ));
+        }
         let limit = w.guard.map(|g| g.limit(census.accounts));
         self.report.limit = limit;
         if let (Some(limit), Some(guard)) = (limit, w.guard)
@@ -392,6 +400,7 @@ impl Execution<'_> {
             "aborted": r.aborted,
             "actions": r.actions,
             "failures": self.failures,
+            "warnings": r.warnings,
         })
     }
 }

@@ -108,6 +108,10 @@ pub struct Census {
     pub matched: u64,
     /// Of which exempt.
     pub exempt: u64,
+    /// Selected, not exempt, and selected because a date is empty (`never_active: match`).
+    pub by_empty_date: u64,
+    /// Accounts with a last activity date.
+    pub with_activity: u64,
 }
 
 impl Census {
@@ -132,9 +136,11 @@ pub async fn census(
         }
         for a in &page {
             c.accounts += 1;
+            c.with_activity += u64::from(a.last_activity_at.is_some());
             if let Some(s) = select(workflow, a, now) {
                 c.matched += 1;
                 c.exempt += u64::from(s.exempt.is_some());
+                c.by_empty_date += u64::from(s.exempt.is_none() && s.matched.by_empty_date());
             }
         }
     }

@@ -103,6 +103,9 @@ pub struct WorkflowReport {
     pub actions: IndexMap<String, ResultCounts>,
     /// All results together.
     pub totals: ResultCounts,
+    /// Things that look wrong but did not stop the run (e.g. every account selected only
+    /// because its last activity is empty: was the join that brings it run?).
+    pub warnings: Vec<String>,
 }
 
 impl WorkflowReport {

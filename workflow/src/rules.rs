@@ -235,6 +235,16 @@ enum Node {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Matched(pub Vec<String>);
 
+/// How a reason ends when an `older_than` rule matched an empty date (`never_active: match`).
+const EMPTY_MATCH: &str = "is empty (never active: match)";
+
+impl Matched {
+    /// Whether an `older_than` rule matched because the date is empty (never active).
+    pub fn by_empty_date(&self) -> bool {
+        self.0.iter().any(|r| r.ends_with(EMPTY_MATCH))
+    }
+}
+
 impl std::fmt::Display for Matched {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0.join(" and "))
@@ -403,8 +413,9 @@ fn eval_leaf(l: &Leaf, a: &WorkflowAccount, now: DateTime<Utc>) -> Option<String
             text,
             never_active,
         } => match elements.first().and_then(|e| parse_date_value(e)) {
-            None if elements.is_empty() => (*never_active == NeverActive::Match)
-                .then(|| format!("{f} is empty (never active: match)")),
+            None if elements.is_empty() => {
+                (*never_active == NeverActive::Match).then(|| format!("{f} {EMPTY_MATCH}"))
+            }
             None => None, // a value that is not a date never matches
             Some(d) => (d < now - *age)
                 .then(|| format!("{f} older than {text} ({})", d.format("%Y-%m-%d"))),

@@ -587,6 +587,9 @@ fn summary(w: &Workflow, r: &WorkflowReport, format: RunFormat) {
             lines.push(format!("  {action:<15} {}", parts.join(", ")));
         }
     }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(why) = &r.aborted {
         lines.push(format!("stopped by the guard: {why}"));
     } else if r.mode == Mode::Plan {
