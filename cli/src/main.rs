@@ -99,6 +99,10 @@ enum Command {
     Report(commands::report::Args),
     /// Licence prices per app and user type (for the dashboard's cost of inactive seats).
     Prices(commands::prices::Args),
+    /// Workflows: apply, validate, list, show, remove, run (plan, or --apply).
+    Workflows(commands::workflows::Args),
+    /// The workflow audit log: every planned and taken action.
+    Audit(commands::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -146,6 +150,8 @@ fn main() -> ExitCode {
             Command::Serve(a) => commands::serve::run(a, &registry, data_dir).await,
             Command::Report(a) => commands::report::run(a, data_dir).await,
             Command::Prices(a) => commands::prices::run(a, data_dir).await,
+            Command::Workflows(a) => commands::workflows::run(a, &registry, data_dir).await,
+            Command::Audit(a) => commands::audit::run(a, data_dir).await,
         }
     });
     match result {

@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+mod audit;
 mod catalog;
 mod dashboard;
 mod error;
@@ -25,6 +26,7 @@ mod run;
 mod schema;
 mod time;
 mod users;
+mod workflows;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +36,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use audit::{AuditEntry, AuditQuery, AuditResult, NewAuditEntry};
 pub use catalog::{
     Created, CustomField, StoredCredential, StoredCredentialInfo, StoredIntegration, StoredView,
     ViewTarget,
@@ -51,6 +54,10 @@ pub use run::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use users::{ImportReport, NewUser, UserKey};
+pub use workflows::{
+    AccountUpdate, StoredWorkflow, Trigger, WorkflowAccount, WorkflowMode, WorkflowRunRow,
+    WorkflowRunStatus,
+};
 
 /// The name of the database file inside a data directory.
 pub const DB_FILE_NAME: &str = "rollcall.db";

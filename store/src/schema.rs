@@ -9,7 +9,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use crate::StoreError;
 
 /// The highest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "prices and reports",
         include_str!("../migrations/0003_prices_reports.sql"),
+    ),
+    (
+        4,
+        "workflows and audit log",
+        include_str!("../migrations/0004_workflows.sql"),
     ),
 ];
 

@@ -59,6 +59,19 @@ pub async fn run(args: Args, registry: &Registry) -> Result<ExitCode> {
         server.handle().config().token.clone(),
         Origin::Other("demo".into()),
     );
+    // The REST members list (last activity) of the same server, joined by the sync.
+    let config = server.handle().config().clone();
+    provided.provide("org_id", config.org_id, Origin::Other("demo".into()));
+    provided.provide(
+        "rest_token",
+        config.rest_token,
+        Origin::Other("demo".into()),
+    );
+    provided.provide(
+        "rest_base_url",
+        server.origin(),
+        Origin::Other("demo".into()),
+    );
     let inputs = Inputs::resolve(&connector, provided).map_err(crate::commands::fetch::problems)?;
 
     let reporter = Arc::new(Reporter::new(args.explain, false));
@@ -302,9 +315,111 @@ async fn source_of_truth_in(
         .map(|c| c.to_string())
         .collect();
     super::lists::print_rows(&columns, &list, Format::Table)?;
+    plan_workflow(&store, &integration, connector.clone()).await?;
     store.close().await;
     println!(
         "\nTo look at your own store in a browser: `rollcall serve` (then open http://127.0.0.1:8080)."
     );
     Ok(())
+}
+
+/// The workflow the demo plans (the same file format as `rollcall workflows apply`).
+const DEMO_WORKFLOW: &str = r#"name: Deactivate inactive Miro users
+integration: Miro Users
+schedule: daily at 06:00
+mode: plan
+begin:
+  rules:
+    all:
+      - { field: active, equals: true }
+      - { field: last_activity_at, older_than: 365d, never_active: skip }
+  exempt: [ "admin@example.com" ]
+blocks:
+  - role_retrieval: { deactivate_missing: true }
+  - deactivate: {}
+guard: { max_actions: "20%" }
+"#;
+
+/// Part three: a workflow planned (not applied) over the synced accounts, whose last
+/// activity came from the members list.
+async fn plan_workflow(
+    store: &rollcall_store::Store,
+    integration: &rollcall_core::integration::Integration,
+    connector: Arc<rollcall_core::Connector>,
+) -> Result<()> {
+    let target = rollcall_workflow::Target {
+        integration: integration.clone(),
+        connector,
+    };
+    let workflow = rollcall_workflow::load_workflow(
+        rollcall_source::SourceFile::new("demo/deactivate-inactive.yaml", DEMO_WORKFLOW),
+        &|name| {
+            if name == target.integration.name {
+                Ok(target.clone())
+            } else {
+                Err((format!("there is no integration named `{name}`"), None))
+            }
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("the demo workflow does not load:\n{}", e.render()))?;
+    let shown = ShownUsers::default();
+    let report = rollcall_workflow::execute(
+        store,
+        &workflow,
+        None,
+        rollcall_workflow::ExecuteOptions::new(
+            rollcall_workflow::Mode::Plan,
+            rollcall_workflow::Trigger::Cli,
+        ),
+        &shown,
+    )
+    .await?;
+    println!(
+        "\n  6. planned the workflow `{}`: active, no activity for 365 days, except admin@example.com",
+        workflow.name
+    );
+    println!(
+        "     {} of {} accounts match (guard: at most {}); each would be looked up, then deactivated:",
+        report.selected(),
+        report.accounts,
+        report.limit.unwrap_or(report.accounts)
+    );
+    let users = shown.0.lock().map(|u| u.clone()).unwrap_or_default();
+    for (username, rule) in &users {
+        println!("       {username:<34} {rule}");
+    }
+    if report.selected() > users.len() as u64 {
+        println!(
+            "       … and {} more",
+            report.selected() - users.len() as u64
+        );
+    }
+    if let Some(why) = &report.aborted {
+        println!("     the guard stopped it: {why}");
+    }
+    println!(
+        "     nothing was changed (plan); the plan is in the audit log as run {}",
+        report.run_id
+    );
+    Ok(())
+}
+
+/// The first few planned accounts, for the demo's output.
+#[derive(Default)]
+struct ShownUsers(std::sync::Mutex<Vec<(String, String)>>);
+
+impl rollcall_workflow::Progress for ShownUsers {
+    fn user(&self, outcome: &rollcall_workflow::UserOutcome) {
+        if outcome.exempt.is_some() {
+            return;
+        }
+        if let Ok(mut users) = self.0.lock()
+            && users.len() < 5
+        {
+            users.push((
+                outcome.username.clone().unwrap_or_default(),
+                outcome.rule.clone(),
+            ));
+        }
+    }
 }

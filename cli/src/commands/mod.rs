@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod action;
+pub mod audit;
 pub mod check;
 pub mod connectors;
 pub mod credentials;
@@ -22,3 +23,4 @@ pub mod test;
 pub mod users;
 pub mod validate;
 pub mod views;
+pub mod workflows;

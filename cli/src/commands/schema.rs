@@ -1,21 +1,45 @@
-//! `rollcall schema`
+//! `rollcall schema [connector|workflow]`
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-/// Print the manifest JSON Schema.
+/// Print the JSON Schema of a file format.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Which format: the connector manifest (the default) or the workflow file.
+    #[arg(value_enum, default_value_t = Kind::Connector)]
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Kind {
+    /// `schemas/connector.schema.json`.
+    Connector,
+    /// `schemas/workflow.schema.json`.
+    Workflow,
+}
 
 /// The schema text exactly as committed in `schemas/connector.schema.json`.
 pub fn schema_text() -> Result<String> {
-    let mut s = serde_json::to_string_pretty(rollcall_core::manifest::manifest_schema())?;
+    pretty(rollcall_core::manifest::manifest_schema())
+}
+
+/// The schema text exactly as committed in `schemas/workflow.schema.json`.
+pub fn workflow_schema_text() -> Result<String> {
+    pretty(rollcall_workflow::workflow_schema())
+}
+
+fn pretty(schema: &serde_json::Value) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(schema)?;
     s.push('\n');
     Ok(s)
 }
 
-pub fn run(_args: Args) -> Result<ExitCode> {
-    print!("{}", schema_text()?);
+pub fn run(args: Args) -> Result<ExitCode> {
+    match args.kind {
+        Kind::Connector => print!("{}", schema_text()?),
+        Kind::Workflow => print!("{}", workflow_schema_text()?),
+    }
     Ok(ExitCode::SUCCESS)
 }
