@@ -18,6 +18,7 @@ mod catalog;
 mod dashboard;
 mod error;
 mod filter;
+mod jobs;
 mod prices;
 mod query;
 mod reports;
@@ -42,6 +43,7 @@ pub use dashboard::{
     ActivityBuckets, Dashboard, INACTIVE_AFTER_DAYS, InstanceStats, UserTypeStats,
 };
 pub use error::StoreError;
+pub use jobs::{JobKind, JobLock, JobRow, JobStatus};
 pub use prices::Price;
 pub use query::{Filter, FilterOp, ListQuery};
 pub use reports::StoredReport;
