@@ -49,7 +49,8 @@ pub struct DaemonReport {
     pub failed: u32,
     /// Runs cancelled by the stop (rolled back).
     pub cancelled: u32,
-    /// Due jobs left alone because a run of them was live elsewhere.
+    /// Jobs left alone because a run of them was live in another process (or that
+    /// process held their lock).
     pub busy: u32,
 }
 
@@ -104,17 +105,15 @@ pub async fn run_daemon(
                     if running.contains(&key) || (options.once && tried.contains(&key)) {
                         continue;
                     }
-                    if planned.next_run.is_none() {
+                    if planned.running {
+                        if tried.insert(key.clone()) {
+                            tracing::info!(kind = %key.0, job = %key.1, "a run of it is live in another process; leaving it");
+                            report.busy += 1;
+                        }
                         continue;
                     }
                     if !planned.is_due(now) {
-                        if planned.running {
-                            if planned.next_run.is_some_and(|t| t <= now) {
-                                tracing::info!(kind = %key.0, job = %key.1, "due, but a run of it is live elsewhere; leaving it");
-                                report.busy += 1;
-                                tried.insert(key);
-                            }
-                        } else if let Some(t) = planned.next_run {
+                        if let Some(t) = planned.next_run {
                             wake = wake.min(t);
                         }
                         continue;

@@ -208,3 +208,42 @@ async fn runs_that_hold_the_write_lock_take_turns_and_waiting_ones_never_start_a
     assert_eq!((report.started, report.cancelled), (1, 1), "{report:?}");
     assert_eq!(fake.runs.load(Ordering::SeqCst), 1, "the waiting run never started");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_job_whose_lock_is_held_elsewhere_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    // Another process took the lock but has not recorded the start yet.
+    let other = Store::open(dir.path()).await.unwrap();
+    let held = other
+        .try_lock_job(JobKind::Integration, "A")
+        .unwrap()
+        .expect("the lock is free");
+    let fake = Arc::new(Fake::new(vec!["A"], false));
+    let report = within(
+        "the pass",
+        run_daemon(
+            store.clone(),
+            vec![fake.clone() as Arc<dyn JobType>],
+            options(true),
+            CancellationToken::new(),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.started, report.busy), (0, 1), "{report:?}");
+    assert_eq!(fake.runs.load(Ordering::SeqCst), 0);
+    drop(held);
+    let report = within(
+        "the pass after the lock is released",
+        run_daemon(
+            store.clone(),
+            vec![fake.clone() as Arc<dyn JobType>],
+            options(true),
+            CancellationToken::new(),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.started, report.completed), (1, 1), "{report:?}");
+}

@@ -157,8 +157,15 @@ fn try_lock(path: &PathBuf) -> Result<Option<File>, StoreError> {
     }
 }
 
-const SELECT_JOBS: &str = "SELECT id, kind, name, last_started_at, last_finished_at, last_status, last_message,
-    last_run_id, next_due_at FROM jobs";
+macro_rules! select_jobs {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, kind, name, last_started_at, last_finished_at, last_status, last_message,
+                last_run_id, next_due_at FROM jobs",
+            $tail
+        )
+    };
+}
 
 type Raw = (
     i64,
@@ -188,7 +195,7 @@ impl Store {
 
     /// Every recorded job, by kind and name, with whether it is running now.
     pub async fn jobs(&self) -> Result<Vec<JobRow>, StoreError> {
-        let rows: Vec<Raw> = sqlx::query_as(&format!("{SELECT_JOBS} ORDER BY kind, name"))
+        let rows: Vec<Raw> = sqlx::query_as(select_jobs!(" ORDER BY kind, name"))
             .fetch_all(self.pool())
             .await
             .map_err(StoreError::db("list the scheduled jobs"))?;
@@ -197,7 +204,7 @@ impl Store {
 
     /// One recorded job, if it ever ran under the daemon.
     pub async fn job(&self, kind: JobKind, name: &str) -> Result<Option<JobRow>, StoreError> {
-        let row: Option<Raw> = sqlx::query_as(&format!("{SELECT_JOBS} WHERE kind = ? AND name = ?"))
+        let row: Option<Raw> = sqlx::query_as(select_jobs!(" WHERE kind = ? AND name = ?"))
             .bind(kind.as_str())
             .bind(name)
             .fetch_optional(self.pool())
