@@ -80,11 +80,7 @@ fn plan_one(job: Job, row: Option<&JobRow>, timing: &Timing, now: DateTime<Utc>)
     };
     let (last_started_at, last_status, last_message) = if elsewhere_is_newer {
         let e = job.elsewhere.as_ref();
-        (
-            e.map(|e| e.started_at),
-            e.map(|e| e.status.clone()),
-            None,
-        )
+        (e.map(|e| e.started_at), e.map(|e| e.status.clone()), None)
     } else {
         match row {
             Some(r) => (
@@ -198,7 +194,11 @@ mod tests {
         );
         assert_eq!(p.last_status.as_deref(), Some("failed"));
         assert_eq!(p.last_message.as_deref(), Some("cancelled"));
-        assert_eq!(p.next_run, Some(utc("2026-01-11T06:00:00Z")), "failed: next time");
+        assert_eq!(
+            p.next_run,
+            Some(utc("2026-01-11T06:00:00Z")),
+            "failed: next time"
+        );
         assert!(!p.is_due(now));
         // Cancelled by a shutdown: made up at once.
         let cancelled = JobRow {

@@ -108,7 +108,12 @@ async fn never_run_jobs_run_at_start_once_and_are_recorded() {
     let types: Vec<Arc<dyn JobType>> = vec![fake.clone()];
     let report = within(
         "the first pass",
-        run_daemon(store.clone(), types.clone(), options(true), CancellationToken::new()),
+        run_daemon(
+            store.clone(),
+            types.clone(),
+            options(true),
+            CancellationToken::new(),
+        ),
     )
     .await
     .unwrap();
@@ -128,7 +133,12 @@ async fn never_run_jobs_run_at_start_once_and_are_recorded() {
     // Nothing is due now: a second pass runs nothing.
     let report = within(
         "the second pass",
-        run_daemon(store.clone(), types, options(true), CancellationToken::new()),
+        run_daemon(
+            store.clone(),
+            types,
+            options(true),
+            CancellationToken::new(),
+        ),
     )
     .await
     .unwrap();
@@ -165,7 +175,11 @@ async fn a_job_never_overlaps_itself_and_a_stop_cancels_and_records_it() {
     .unwrap();
     assert_eq!((report.started, report.busy), (0, 1), "{report:?}");
     assert_eq!(other.runs.load(Ordering::SeqCst), 0);
-    let row = second.job(JobKind::Integration, "A").await.unwrap().unwrap();
+    let row = second
+        .job(JobKind::Integration, "A")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.last_status, Some(JobStatus::Running));
     assert!(row.live, "the first daemon holds the lock");
 
@@ -180,7 +194,10 @@ async fn a_job_never_overlaps_itself_and_a_stop_cancels_and_records_it() {
     assert_eq!(row.last_message.as_deref(), Some("A rolled back"));
     assert!(!row.live);
     assert!(
-        first.try_lock_job(JobKind::Integration, "A").unwrap().is_some(),
+        first
+            .try_lock_job(JobKind::Integration, "A")
+            .unwrap()
+            .is_some(),
         "the lock is free again"
     );
 }
@@ -206,7 +223,11 @@ async fn runs_that_hold_the_write_lock_take_turns_and_waiting_ones_never_start_a
     stop.cancel();
     let report = within("the daemon to stop", daemon).await.unwrap().unwrap();
     assert_eq!((report.started, report.cancelled), (1, 1), "{report:?}");
-    assert_eq!(fake.runs.load(Ordering::SeqCst), 1, "the waiting run never started");
+    assert_eq!(
+        fake.runs.load(Ordering::SeqCst),
+        1,
+        "the waiting run never started"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -183,14 +183,12 @@ impl Store {
     /// Takes the lock of a job. `None` when another run of the job holds it (in this
     /// process or another). Writes nothing to the database.
     pub fn try_lock_job(&self, kind: JobKind, name: &str) -> Result<Option<JobLock>, StoreError> {
-        Ok(
-            try_lock(&lock_path(self, kind, name))?.map(|file| JobLock {
-                store: self.clone(),
-                kind,
-                name: name.to_owned(),
-                _file: file,
-            }),
-        )
+        Ok(try_lock(&lock_path(self, kind, name))?.map(|file| JobLock {
+            store: self.clone(),
+            kind,
+            name: name.to_owned(),
+            _file: file,
+        }))
     }
 
     /// Every recorded job, by kind and name, with whether it is running now.

@@ -188,7 +188,16 @@ pub async fn run(
     observer: Arc<dyn Observer>,
 ) -> Result<SyncReport, SyncError> {
     let never = std::future::pending::<()>();
-    run_until(store, integration, connector, inputs, options, observer, never).await
+    run_until(
+        store,
+        integration,
+        connector,
+        inputs,
+        options,
+        observer,
+        never,
+    )
+    .await
 }
 
 /// [`run`], stopped when `stop` completes: the fetch (and join) are abandoned, the run's

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Days, NaiveTime, Utc};
-use rollcall_testserver::{Fault, Match, ScimServer};
 use rollcall_tests::{TOKEN, rollcall_bin};
+use rollcall_testserver::{Fault, Match, ScimServer};
 use serde_json::Value;
 
 struct Env {
@@ -87,14 +87,20 @@ impl Env {
 
 fn time(v: &Value) -> DateTime<Utc> {
     let text = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// The first 02:00 UTC after `t`.
 fn next_two_oclock(t: DateTime<Utc>) -> DateTime<Utc> {
     let two = NaiveTime::from_hms_opt(2, 0, 0).unwrap();
     let today = t.date_naive().and_time(two).and_utc();
-    if today > t { today } else { today + Days::days(1) }
+    if today > t {
+        today
+    } else {
+        today + Days::days(1)
+    }
 }
 
 /// Polls `done` until it holds, failing after `limit`.
@@ -193,8 +199,14 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
     env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "every 1h");
     // The first two list pages (400 records, more than one store batch) come at once;
     // the rest hang, so the sync is in flight with records applied in its transaction.
-    server.handle().push_fault(Fault::delay(Match::ListUsers, 2, Duration::ZERO));
-    server.handle().push_fault(Fault::delay(Match::ListUsers, 100, Duration::from_secs(120)));
+    server
+        .handle()
+        .push_fault(Fault::delay(Match::ListUsers, 2, Duration::ZERO));
+    server.handle().push_fault(Fault::delay(
+        Match::ListUsers,
+        100,
+        Duration::from_secs(120),
+    ));
 
     let first = Daemon(
         env.command(&["daemon"])
@@ -203,15 +215,19 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
             .spawn()
             .unwrap(),
     );
-    wait_for("the sync to hang on page 3", Duration::from_secs(60), || {
-        server
-            .handle()
-            .requests()
-            .iter()
-            .filter(|r| r.path.ends_with("/Users"))
-            .count()
-            >= 3
-    });
+    wait_for(
+        "the sync to hang on page 3",
+        Duration::from_secs(60),
+        || {
+            server
+                .handle()
+                .requests()
+                .iter()
+                .filter(|r| r.path.ends_with("/Users"))
+                .count()
+                >= 3
+        },
+    );
     let job = env.job("Miro Users");
     assert_eq!(job["running"], true, "{job}");
     assert_eq!(job["last_status"], "running");
@@ -238,8 +254,20 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
     let mut stdout = String::new();
     let mut stderr = String::new();
     use std::io::Read;
-    first.0.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    first.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    first
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    first
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(status.success(), "exit {status}:\n{stdout}\n{stderr}");
     assert!(stdout.contains("1 cancelled"), "{stdout}\n{stderr}");
     assert!(stderr.contains("SIGTERM"), "{stderr}");
@@ -261,7 +289,10 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
     let job = env.job("Miro Users");
     assert_eq!(job["last_status"], "cancelled");
     assert_eq!(job["running"], false);
-    assert_eq!(job["due"], true, "a cancelled run is run again at the next start");
+    assert_eq!(
+        job["due"], true,
+        "a cancelled run is run again at the next start"
+    );
 
     // Next start, no more faults: the job runs to the end.
     server.handle().clear_faults();
@@ -269,4 +300,48 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
     assert!(out.contains("1 run(s): 1 completed"), "{out}");
     assert_eq!(env.json(&["saas-users", "list"]).len(), 650);
     assert_eq!(env.job("Miro Users")["last_status"], "completed");
+}
+
+#[test]
+fn a_failed_run_is_recorded_and_once_exits_with_1() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(rollcall_tests::server(5));
+    let env = Env::new();
+    env.integration(
+        "Miro Users",
+        "Miro EU",
+        &server.scim_base_url(),
+        "0 6 * * 1-5 Europe/Berlin",
+    );
+    let o = env
+        .command(&["daemon", "--once"])
+        .env("ROLLCALL_MIRO_TOKEN", "not-the-token")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("1 failed"), "{stdout}");
+    let job = env.job("Miro Users");
+    assert_eq!(job["last_status"], "failed");
+    assert_eq!(job["zone"], "Europe/Berlin");
+    assert!(
+        job["last_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("401")),
+        "{job}"
+    );
+    assert!(
+        !job["last_message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not-the-token")
+    );
+    // A failed run waits for its next time: a weekday at 06:00 in Berlin.
+    let next = time(&job["next_run"]).with_timezone(&chrono_tz_berlin());
+    assert_eq!(next.format("%H:%M").to_string(), "06:00");
+    assert_eq!(job["due"], false);
+}
+
+fn chrono_tz_berlin() -> rollcall_core::integration::schedule::Tz {
+    rollcall_core::integration::schedule::Tz::Europe__Berlin
 }

@@ -34,7 +34,8 @@ pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> 
         credential: args.credential,
         secret_env: args.secret_env,
     };
-    let prepared = crate::prepare::prepare_run(registry, data_dir.clone(), &args.name, &overrides).await?;
+    let prepared =
+        crate::prepare::prepare_run(registry, data_dir.clone(), &args.name, &overrides).await?;
     let store = crate::datadir::open_store(data_dir).await?;
     let rollcall_sync::PreparedRun {
         integration,

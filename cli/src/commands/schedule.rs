@@ -96,7 +96,12 @@ fn json_row(p: &PlannedJob, timing: &Timing, now: DateTime<Utc>) -> Map<String, 
 }
 
 fn table_row(p: &PlannedJob, timing: &Timing, now: DateTime<Utc>) -> Map<String, Value> {
-    let zone = p.job.schedule.zone().map(DefaultZone::Named).unwrap_or(timing.zone);
+    let zone = p
+        .job
+        .schedule
+        .zone()
+        .map(DefaultZone::Named)
+        .unwrap_or(timing.zone);
     let next = if p.running {
         "after the running one".to_owned()
     } else {
@@ -123,6 +128,9 @@ fn table_row(p: &PlannedJob, timing: &Timing, now: DateTime<Utc>) -> Map<String,
 fn when(t: DateTime<Utc>, zone: DefaultZone) -> String {
     match zone {
         DefaultZone::Named(tz) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
-        DefaultZone::Local => t.with_timezone(&Local).format("%Y-%m-%d %H:%M %:z").to_string(),
+        DefaultZone::Local => t
+            .with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M %:z")
+            .to_string(),
     }
 }

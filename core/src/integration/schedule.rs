@@ -525,7 +525,10 @@ mod tests {
             "daily at 06:00 Europe/Berlin"
         );
         assert_eq!(ok("daily europe/berlin"), "daily Europe/Berlin");
-        assert_eq!(ok("0 6 * * 1-5 America/New_York"), "0 6 * * 1-5 America/New_York");
+        assert_eq!(
+            ok("0 6 * * 1-5 America/New_York"),
+            "0 6 * * 1-5 America/New_York"
+        );
         assert_eq!(ok("daily at 02:00 UTC"), "daily at 02:00 UTC");
         let s = Schedule::parse("daily at 06:00 Europe/Berlin").unwrap();
         assert_eq!(s.zone(), Some(chrono_tz::Europe::Berlin));
@@ -540,7 +543,10 @@ mod tests {
         );
         assert!(err("every 6h Europe/Berlin").contains("takes no time zone"));
         assert!(err("daily at 6pm Europe/Berlin").contains("`6pm` is not a time of day"));
-        assert_eq!(err("0 0 31 2 *"), "the cron expression `0 0 31 2 *` matches no date");
+        assert_eq!(
+            err("0 0 31 2 *"),
+            "the cron expression `0 0 31 2 *` matches no date"
+        );
         assert_eq!(
             DefaultZone::parse("Asia/Tokyo"),
             Ok(DefaultZone::Named(chrono_tz::Asia::Tokyo))
@@ -575,17 +581,35 @@ mod tests {
         let t = in_utc();
         // Winter (CET, UTC+1) and summer (CEST, UTC+2).
         let s = "daily at 06:00 Europe/Berlin";
-        assert_eq!(after(s, "2026-01-10T12:00:00Z", &t), "2026-01-11T05:00:00+00:00");
-        assert_eq!(after(s, "2026-07-01T03:59:00Z", &t), "2026-07-01T04:00:00+00:00");
-        assert_eq!(after(s, "2026-07-01T04:00:00Z", &t), "2026-07-02T04:00:00+00:00");
+        assert_eq!(
+            after(s, "2026-01-10T12:00:00Z", &t),
+            "2026-01-11T05:00:00+00:00"
+        );
+        assert_eq!(
+            after(s, "2026-07-01T03:59:00Z", &t),
+            "2026-07-01T04:00:00+00:00"
+        );
+        assert_eq!(
+            after(s, "2026-07-01T04:00:00Z", &t),
+            "2026-07-02T04:00:00+00:00"
+        );
         // Without a zone: the timing's zone; without a time: the timing's time.
-        assert_eq!(after("daily at 06:00", "2026-01-10T12:00:00Z", &t), "2026-01-11T06:00:00+00:00");
-        assert_eq!(after("daily", "2026-01-10T12:00:00Z", &t), "2026-01-11T02:00:00+00:00");
+        assert_eq!(
+            after("daily at 06:00", "2026-01-10T12:00:00Z", &t),
+            "2026-01-11T06:00:00+00:00"
+        );
+        assert_eq!(
+            after("daily", "2026-01-10T12:00:00Z", &t),
+            "2026-01-11T02:00:00+00:00"
+        );
         let tokyo = Timing {
             zone: DefaultZone::Named(chrono_tz::Asia::Tokyo),
             daily_at: (9, 30),
         };
-        assert_eq!(after("daily", "2026-01-10T12:00:00Z", &tokyo), "2026-01-11T00:30:00+00:00");
+        assert_eq!(
+            after("daily", "2026-01-10T12:00:00Z", &tokyo),
+            "2026-01-11T00:30:00+00:00"
+        );
         assert_eq!(
             after("daily Europe/Berlin", "2026-01-10T12:00:00Z", &tokyo),
             "2026-01-11T08:30:00+00:00",
@@ -609,9 +633,18 @@ mod tests {
         assert_eq!(after(s, &first, &t), "2026-10-26T01:30:00+00:00");
         // A time outside the change keeps its wall clock time across it.
         let s = "daily at 06:00 America/New_York";
-        assert_eq!(after(s, "2026-03-07T12:00:00Z", &t), "2026-03-08T10:00:00+00:00");
-        assert_eq!(after(s, "2026-03-08T10:00:00Z", &t), "2026-03-09T10:00:00+00:00");
-        assert_eq!(after(s, "2026-03-07T10:00:00Z", &t), "2026-03-07T11:00:00+00:00");
+        assert_eq!(
+            after(s, "2026-03-07T12:00:00Z", &t),
+            "2026-03-08T10:00:00+00:00"
+        );
+        assert_eq!(
+            after(s, "2026-03-08T10:00:00Z", &t),
+            "2026-03-09T10:00:00+00:00"
+        );
+        assert_eq!(
+            after(s, "2026-03-07T10:00:00Z", &t),
+            "2026-03-07T11:00:00+00:00"
+        );
     }
 
     #[test]
@@ -620,11 +653,23 @@ mod tests {
         // Friday 18:50 in New York: the next weekday quarter hour between 8 and 18 is
         // Monday 08:00 EST.
         let s = "*/15 8-18 * * mon-fri America/New_York";
-        assert_eq!(after(s, "2026-01-09T23:50:00Z", &t), "2026-01-12T13:00:00+00:00");
-        assert_eq!(after(s, "2026-01-12T13:00:00Z", &t), "2026-01-12T13:15:00+00:00");
+        assert_eq!(
+            after(s, "2026-01-09T23:50:00Z", &t),
+            "2026-01-12T13:00:00+00:00"
+        );
+        assert_eq!(
+            after(s, "2026-01-12T13:00:00Z", &t),
+            "2026-01-12T13:15:00+00:00"
+        );
         // Day of month OR weekday, as in cron.
-        assert_eq!(after("0 0 13 * fri", "2026-02-01T00:00:00Z", &t), "2026-02-06T00:00:00+00:00");
-        assert_eq!(after("0 0 13 * fri", "2026-02-10T00:00:00Z", &t), "2026-02-13T00:00:00+00:00");
+        assert_eq!(
+            after("0 0 13 * fri", "2026-02-01T00:00:00Z", &t),
+            "2026-02-06T00:00:00+00:00"
+        );
+        assert_eq!(
+            after("0 0 13 * fri", "2026-02-10T00:00:00Z", &t),
+            "2026-02-13T00:00:00+00:00"
+        );
     }
 
     #[test]
