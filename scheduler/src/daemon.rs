@@ -263,15 +263,16 @@ async fn run_one(r: RunJob) -> Option<JobStatus> {
         .unwrap_or_else(|_| JobOutcome::failed("the job stopped with a panic", None));
     let next: Option<DateTime<Utc>> = schedule.next_run(Some(started), Utc::now(), &timing);
     let message = outcome.message.as_deref().unwrap_or("");
+    let next_text = next.map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
     match outcome.status {
         JobStatus::Completed => {
-            tracing::info!(%kind, job = %name, run = ?outcome.run_id, next = ?next, "job completed: {message}");
+            tracing::info!(%kind, job = %name, run = outcome.run_id, next = %next_text, "job completed: {message}");
         }
         JobStatus::Cancelled => {
-            tracing::info!(%kind, job = %name, run = ?outcome.run_id, "job cancelled: {message}");
+            tracing::info!(%kind, job = %name, run = outcome.run_id, "job cancelled: {message}");
         }
         JobStatus::Failed | JobStatus::Running => {
-            tracing::warn!(%kind, job = %name, run = ?outcome.run_id, next = ?next, "job failed: {message}");
+            tracing::warn!(%kind, job = %name, run = outcome.run_id, next = %next_text, "job failed: {message}");
         }
     }
     let status = outcome.status;
