@@ -3,7 +3,9 @@
 
 mod commands;
 mod datadir;
+mod jobs;
 mod output;
+mod prepare;
 mod progress;
 mod registry;
 
@@ -37,15 +39,10 @@ struct Cli {
         value_parser = parse_duration
     )]
     plugin_timeout: std::time::Duration,
-    /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
-    #[arg(
-        long,
-        global = true,
-        env = "ROLLCALL_LOG",
-        default_value = "warn",
-        value_name = "LEVEL"
-    )]
-    log: String,
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace; default warn,
+    /// info for `daemon`).
+    #[arg(long, global = true, env = "ROLLCALL_LOG", value_name = "LEVEL")]
+    log: Option<String>,
     /// Where rollcall keeps its database and vault key (default: ROLLCALL_HOME, else the XDG data directory).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,
@@ -103,11 +100,21 @@ enum Command {
     Workflows(commands::workflows::Args),
     /// The workflow audit log: every planned and taken action.
     Audit(commands::audit::Args),
+    /// Run integrations on their schedules until SIGINT/SIGTERM (`--once`: what is due now).
+    Daemon(commands::daemon::Args),
+    /// Scheduled jobs with their schedule, last run and next run.
+    Schedule(commands::schedule::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    let daemon = matches!(cli.command, Command::Daemon(_));
+    init_logging(
+        cli.log
+            .as_deref()
+            .unwrap_or(if daemon { "info" } else { "warn" }),
+        daemon,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -152,6 +159,8 @@ fn main() -> ExitCode {
             Command::Prices(a) => commands::prices::run(a, data_dir).await,
             Command::Workflows(a) => commands::workflows::run(a, &registry, data_dir).await,
             Command::Audit(a) => commands::audit::run(a, data_dir).await,
+            Command::Daemon(a) => commands::daemon::run(a, &registry, data_dir).await,
+            Command::Schedule(a) => commands::schedule::run(a, &registry, data_dir).await,
         }
     });
     match result {
@@ -167,16 +176,20 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     rollcall_core::duration::HumanDuration::parse(text).map(|d| d.get())
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str, with_time: bool) {
     // The HTTP stack's own logs stay at warn whatever the level: at debug and trace
     // they print URLs, and a connector with query-parameter auth carries its key there.
     let directives = format!("{level},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn");
     let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .try_init();
+        .with_target(false);
+    // A long-running daemon's lines carry their time; one-shot commands stay terse.
+    let _ = if with_time {
+        logs.try_init()
+    } else {
+        logs.without_time().try_init()
+    };
 }

@@ -198,11 +198,7 @@ async fn run(store: &Store, launcher: &dyn Launcher, job: Arc<Job>) -> JobState 
             errors: report.summary.errors,
         },
         Err(e) => JobState::Failed {
-            run_id: match &e {
-                rollcall_sync::SyncError::Fetch { run, .. }
-                | rollcall_sync::SyncError::Aborted { run, .. } => Some(*run),
-                rollcall_sync::SyncError::Store(_) => None,
-            },
+            run_id: e.run_id(),
             message: e.to_string(),
         },
     }

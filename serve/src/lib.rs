@@ -23,7 +23,6 @@ mod format;
 mod jobs;
 mod pages;
 pub mod report;
-mod schedule;
 pub mod security;
 mod state;
 

@@ -4,22 +4,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use rollcall_core::integration::Integration;
-use rollcall_core::{Connector, Inputs};
+use rollcall_core::integration::schedule::Timing;
 use rollcall_store::Store;
 
 use crate::jobs::Jobs;
 use crate::security::{Secrets, UiToken};
 
-/// Everything a run needs, gathered by a [`Launcher`].
-pub struct PreparedRun {
-    /// The integration, checked against its connector as it is now.
-    pub integration: Integration,
-    /// The compiled connector.
-    pub connector: Arc<Connector>,
-    /// The resolved inputs (secrets included, wrapped).
-    pub inputs: Inputs,
-}
+/// Everything a run needs, gathered by a [`Launcher`] (defined in `rollcall-sync`, shared
+/// with the daemon).
+pub use rollcall_sync::PreparedRun;
 
 /// Prepares the run of a stored integration: reads it, loads its connector and gathers
 /// its inputs (integration file, vault, environment). The CLI implements it; tests use
@@ -36,6 +29,8 @@ pub struct AppState {
     pub(crate) launcher: Arc<dyn Launcher>,
     pub(crate) jobs: Jobs,
     pub(crate) secrets: Arc<Secrets>,
+    /// How schedules without their own zone or time are read (next runs on the page).
+    pub(crate) timing: Timing,
 }
 
 impl AppState {
@@ -57,7 +52,15 @@ impl AppState {
             launcher,
             jobs: Jobs::default(),
             secrets: Arc::new(Secrets::new(token, bind.ip().is_loopback())?),
+            timing: Timing::default(),
         })
+    }
+
+    /// Reads schedules with `timing` (the daemon's `--timezone` and `--daily-at`), so the
+    /// page shows the next runs the daemon will make.
+    pub fn with_timing(mut self, timing: Timing) -> AppState {
+        self.timing = timing;
+        self
     }
 
     /// The running and finished jobs started from the page.

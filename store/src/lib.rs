@@ -19,6 +19,7 @@ mod catalog;
 mod dashboard;
 mod error;
 mod filter;
+mod jobs;
 mod prices;
 mod query;
 mod reports;
@@ -45,6 +46,7 @@ pub use dashboard::{
     ActivityBuckets, Dashboard, INACTIVE_AFTER_DAYS, InstanceStats, UserTypeStats,
 };
 pub use error::StoreError;
+pub use jobs::{JobKind, JobLock, JobRow, JobStatus};
 pub use prices::Price;
 pub use query::{Filter, FilterOp, ListQuery};
 pub use reports::StoredReport;

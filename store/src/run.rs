@@ -192,7 +192,7 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    fn parse(s: &str) -> Option<RunStatus> {
+    pub(crate) fn parse(s: &str) -> Option<RunStatus> {
         Some(match s {
             "running" => RunStatus::Running,
             "completed" => RunStatus::Completed,
@@ -307,7 +307,7 @@ const LIVE_RUNS: &str =
 
 /// Whether the process of a `running` run still holds its lock (a probe: the lock is
 /// released again at once).
-fn is_live(store: &Store, run_id: i64) -> Result<bool, StoreError> {
+pub(crate) fn is_live(store: &Store, run_id: i64) -> Result<bool, StoreError> {
     Ok(try_lock(&lock_path(store, run_id))?.is_none())
 }
 

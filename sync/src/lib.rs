@@ -91,6 +91,12 @@ pub enum SyncError {
         /// What went wrong.
         error: FetchError,
     },
+    /// The run was stopped from outside (the daemon shutting down) and rolled back.
+    #[error("run {run} was cancelled and changed nothing")]
+    Cancelled {
+        /// The run id.
+        run: i64,
+    },
     /// The fetch task stopped abnormally.
     #[error("run {run} failed and changed nothing: {message}")]
     Aborted {
@@ -108,6 +114,19 @@ pub struct SyncReport {
     pub summary: RunSummary,
     /// Warnings from the fetch (e.g. the list changed while being read).
     pub warnings: Vec<String>,
+}
+
+/// Everything a run of a stored integration needs, gathered the same way by
+/// `rollcall run`, the web page's RUN and the daemon (the CLI's `prepare` module: the
+/// stored integration checked against its connector, the vault credential, the
+/// environment).
+pub struct PreparedRun {
+    /// The integration, checked against its connector as it is now.
+    pub integration: Integration,
+    /// The compiled connector.
+    pub connector: Arc<Connector>,
+    /// The resolved inputs (secrets included, wrapped).
+    pub inputs: Inputs,
 }
 
 /// Options of one run.
@@ -142,6 +161,22 @@ pub fn sync_options(integration: &Integration) -> SyncOptions {
     }
 }
 
+/// The message recorded for a run cancelled by [`run_until`]'s `stop`.
+pub const CANCELLED: &str =
+    "cancelled: rollcall was asked to stop before the run finished; nothing was changed";
+
+impl SyncError {
+    /// The run the error belongs to, when one was started.
+    pub fn run_id(&self) -> Option<i64> {
+        match self {
+            SyncError::Fetch { run, .. }
+            | SyncError::Aborted { run, .. }
+            | SyncError::Cancelled { run } => Some(*run),
+            SyncError::Store(_) => None,
+        }
+    }
+}
+
 /// Runs a sync: fetch, map, write. Returns when the run is committed (or, for a dry
 /// run, computed and discarded).
 pub async fn run(
@@ -152,6 +187,32 @@ pub async fn run(
     options: RunOptions,
     observer: Arc<dyn Observer>,
 ) -> Result<SyncReport, SyncError> {
+    let never = std::future::pending::<()>();
+    run_until(
+        store,
+        integration,
+        connector,
+        inputs,
+        options,
+        observer,
+        never,
+    )
+    .await
+}
+
+/// [`run`], stopped when `stop` completes: the fetch (and join) are abandoned, the run's
+/// data is rolled back and the run is recorded as failed with [`CANCELLED`], and
+/// [`SyncError::Cancelled`] is returned. A run already committing finishes instead.
+pub async fn run_until(
+    store: &Store,
+    integration: &Integration,
+    connector: Arc<Connector>,
+    inputs: &Inputs,
+    options: RunOptions,
+    observer: Arc<dyn Observer>,
+    stop: impl Future<Output = ()>,
+) -> Result<SyncReport, SyncError> {
+    let mut stop = std::pin::pin!(stop);
     // Custom fields are declared before the run takes the write lock.
     for (key, label) in integration.custom_fields() {
         store
@@ -187,8 +248,16 @@ pub async fn run(
     let mut counts = Counts::default();
     let mut batch: Vec<IncomingAccount> = Vec::with_capacity(BATCH);
     let mut writer_stopped = false;
+    let mut cancelled = false;
     loop {
-        let item = fetch.items.recv().await;
+        let item = tokio::select! {
+            biased;
+            () = &mut stop => {
+                cancelled = true;
+                break;
+            }
+            item = fetch.items.recv() => item,
+        };
         let end = item.is_none();
         let skipped = match item {
             Some(Item::Record(record)) => {
@@ -251,6 +320,13 @@ pub async fn run(
             message,
         });
     }
+    if cancelled {
+        drop(fetch.items);
+        fetch.task.abort();
+        tracing::info!(run_id, integration = %integration.name, "run cancelled; rolling it back");
+        guard.fail(CANCELLED).await?;
+        return Err(SyncError::Cancelled { run: run_id });
+    }
     if writer_stopped {
         // Only an error stops the writer early, and that was handled above.
         drop(fetch.items);
@@ -280,18 +356,26 @@ pub async fn run(
     // Joins (the connector's `enrich`): other streams' fields onto the stored accounts.
     let mut warnings = summary.warnings;
     let (connector, observer) = joins;
-    match enrich::apply(
-        &mut guard,
-        integration,
-        &connector,
-        inputs,
-        options.sync_time,
-        &observer,
-    )
-    .await
-    {
-        Ok(more) => warnings.extend(more),
-        Err(e) => {
+    let joined = tokio::select! {
+        biased;
+        () = &mut stop => None,
+        joined = enrich::apply(
+            &mut guard,
+            integration,
+            &connector,
+            inputs,
+            options.sync_time,
+            &observer,
+        ) => Some(joined),
+    };
+    match joined {
+        None => {
+            tracing::info!(run_id, integration = %integration.name, "run cancelled; rolling it back");
+            guard.fail(CANCELLED).await?;
+            return Err(SyncError::Cancelled { run: run_id });
+        }
+        Some(Ok(more)) => warnings.extend(more),
+        Some(Err(e)) => {
             let message = e.to_string();
             guard.fail(&message).await?;
             return Err(SyncError::Aborted {

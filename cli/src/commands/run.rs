@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use rollcall_core::{Inputs, Origin, ProvidedInputs};
 
 use crate::progress::Reporter;
 use crate::registry::Registry;
@@ -31,30 +30,18 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> Result<ExitCode> {
-    let integration =
-        super::integrations::load_stored_with(registry, data_dir.clone(), &args.name).await?;
-    let store = crate::datadir::open_store(data_dir.clone()).await?;
-    let connector = Arc::new(
-        registry
-            .load(&integration.connector)
-            .map_err(|e| e.into_error())?,
-    );
-    let mut provided = ProvidedInputs::new();
-    for (k, v) in &integration.inputs {
-        provided.provide(
-            k.clone(),
-            v.clone(),
-            Origin::Other(format!("integration `{}`", integration.name)),
-        );
-    }
-    if let Some(cred) = args.credential.as_ref().or(integration.credential.as_ref()) {
-        for (k, v) in super::credentials::credential_inputs(data_dir, cred, &connector.name).await?
-        {
-            provided.provide(k, v.expose(), Origin::Vault(cred.clone()));
-        }
-    }
-    let provided = super::fetch::gather_inputs_into(provided, &connector, &[], &args.secret_env)?;
-    let inputs = Inputs::resolve(&connector, provided).map_err(super::fetch::problems)?;
+    let overrides = crate::prepare::Overrides {
+        credential: args.credential,
+        secret_env: args.secret_env,
+    };
+    let prepared =
+        crate::prepare::prepare_run(registry, data_dir.clone(), &args.name, &overrides).await?;
+    let store = crate::datadir::open_store(data_dir).await?;
+    let rollcall_sync::PreparedRun {
+        integration,
+        connector,
+        inputs,
+    } = prepared;
 
     let reporter = Arc::new(Reporter::new(args.explain, false));
     let started = Instant::now();

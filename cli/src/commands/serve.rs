@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use futures::future::BoxFuture;
-use rollcall_core::{Inputs, Origin, ProvidedInputs};
 use rollcall_serve::security::UiToken;
 use rollcall_serve::{AppState, Launcher, PreparedRun};
 
@@ -20,6 +19,8 @@ pub struct Args {
     /// Address to listen on. Anything but a loopback address needs ROLLCALL_UI_TOKEN.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     bind: SocketAddr,
+    #[command(flatten)]
+    timing: crate::jobs::TimingArgs,
 }
 
 /// Prepares runs started from the page the way `rollcall run` does: the stored
@@ -31,37 +32,8 @@ struct CliLauncher {
 
 impl CliLauncher {
     async fn prepare_run(&self, name: &str) -> Result<PreparedRun> {
-        let integration =
-            super::integrations::load_stored_with(&self.registry, self.data_dir.clone(), name)
-                .await?;
-        let connector = Arc::new(
-            self.registry
-                .load(&integration.connector)
-                .map_err(|e| e.into_error())?,
-        );
-        let mut provided = ProvidedInputs::new();
-        for (k, v) in &integration.inputs {
-            provided.provide(
-                k.clone(),
-                v.clone(),
-                Origin::Other(format!("integration `{}`", integration.name)),
-            );
-        }
-        if let Some(cred) = &integration.credential {
-            for (k, v) in
-                super::credentials::credential_inputs(self.data_dir.clone(), cred, &connector.name)
-                    .await?
-            {
-                provided.provide(k, v.expose(), Origin::Vault(cred.clone()));
-            }
-        }
-        let provided = super::fetch::gather_inputs_into(provided, &connector, &[], &[])?;
-        let inputs = Inputs::resolve(&connector, provided).map_err(super::fetch::problems)?;
-        Ok(PreparedRun {
-            integration,
-            connector,
-            inputs,
-        })
+        let overrides = crate::prepare::Overrides::default();
+        crate::prepare::prepare_run(&self.registry, self.data_dir.clone(), name, &overrides).await
     }
 }
 
@@ -82,7 +54,9 @@ pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> 
         data_dir,
     });
     let with_token = token.is_some();
-    let state = AppState::new(store.clone(), launcher, args.bind, token).map_err(|e| anyhow!(e))?;
+    let state = AppState::new(store.clone(), launcher, args.bind, token)
+        .map_err(|e| anyhow!(e))?
+        .with_timing(args.timing.timing());
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;

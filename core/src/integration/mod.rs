@@ -207,7 +207,13 @@ schedule: daily at 02:00
         assert_eq!((i.app.as_str(), i.instance.as_str()), ("Miro", "Miro EU"));
         assert_eq!(i.preference, Preference::UpdateOnly);
         assert_eq!(i.selection, Selection::UserPlusSaasUser);
-        assert_eq!(i.schedule, Schedule::Daily { at: Some((2, 0)) });
+        assert_eq!(
+            i.schedule,
+            Schedule::Daily {
+                at: Some((2, 0)),
+                zone: None
+            }
+        );
         assert_eq!(i.sync_target(), "username");
         let targets: Vec<&str> = i.mappings().iter().map(|m| m.target.as_str()).collect();
         assert_eq!(

@@ -44,7 +44,7 @@ pub struct IntegrationFile {
     /// How connector fields become user fields.
     #[serde(default)]
     pub mappings: MappingsSpec,
-    /// When the integration runs: `daily` (the default), `daily at HH:MM`, `every Nh`, `every Nm` or a 5-field cron expression (`MIN HOUR DAY MONTH WEEKDAY`).
+    /// When the integration runs: `daily` (the default), `daily at HH:MM`, `every Nh`, `every Nm` or a 5-field cron expression (`MIN HOUR DAY MONTH WEEKDAY`); all but intervals may end with an IANA time zone (`daily at 06:00 Europe/Berlin`).
     #[serde(default = "default_schedule")]
     pub schedule: String,
     /// Whether the stream's joins declared by the connector (`enrich`, e.g. Miro's last

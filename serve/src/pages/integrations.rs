@@ -63,10 +63,10 @@ pub(crate) async fn tiles(state: &AppState) -> Result<Vec<Tile>, StoreError> {
         let job = state.jobs.running(&stored.name).map(|j| j.id);
         let tile = match Integration::from_json(&stored.definition) {
             Ok(i) => {
-                let next = crate::schedule::next_run(
-                    &i.schedule,
+                let next = i.schedule.next_run(
                     last.as_ref().map(|r: &RunRow| r.started_at),
                     now,
+                    &state.timing,
                 );
                 Tile {
                     path: segment(&i.name),

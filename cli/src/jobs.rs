@@ -1,0 +1,173 @@
+//! The scheduler's job types as the CLI provides them (`rollcall daemon`, `rollcall
+//! schedule`), and the options both read schedules with.
+//!
+//! Each kind of job is one [`JobType`]; [`job_types`] is the one list of them. A new kind
+//! (workflows) is a `JobType` implementation plus one line there.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use rollcall_core::integration::Integration;
+use rollcall_core::integration::schedule::{DefaultZone, Timing, parse_time_of_day};
+use rollcall_core::observe::Observer;
+use rollcall_scheduler::{
+    CancellationToken, Job, JobKind, JobMode, JobOutcome, JobType, RunElsewhere,
+};
+use rollcall_store::Store;
+use rollcall_sync::{RunOptions, SyncError};
+
+use crate::prepare::{Overrides, prepare_run};
+use crate::registry::Registry;
+
+/// How schedules that leave the zone or the time open are read.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TimingArgs {
+    /// Time zone of schedules that name none: `local` (the machine's) or an IANA name such
+    /// as `Europe/Berlin`.
+    #[arg(long, env = "ROLLCALL_TIMEZONE", default_value = "local", value_name = "ZONE",
+        value_parser = DefaultZone::parse)]
+    timezone: DefaultZone,
+    /// When `daily` without a time runs (HH:MM, in that zone).
+    #[arg(long, env = "ROLLCALL_DAILY_AT", default_value = "02:00", value_name = "HH:MM",
+        value_parser = parse_time_of_day)]
+    daily_at: (u8, u8),
+}
+
+impl TimingArgs {
+    /// The timing for the scheduler.
+    pub fn timing(&self) -> Timing {
+        Timing {
+            zone: self.timezone,
+            daily_at: self.daily_at,
+        }
+    }
+}
+
+/// Every kind of job the scheduler runs. Workflows plug in here.
+pub fn job_types(
+    store: &Store,
+    registry: &Registry,
+    data_dir: Option<PathBuf>,
+) -> Vec<Arc<dyn JobType>> {
+    vec![Arc::new(IntegrationJobs {
+        store: store.clone(),
+        registry: registry.clone(),
+        data_dir,
+    })]
+}
+
+/// Integration syncs: every stored integration on its schedule, run exactly as
+/// `rollcall run NAME` runs it (same preparation: stored integration checked against
+/// its connector, vault credential, environment).
+pub struct IntegrationJobs {
+    store: Store,
+    registry: Registry,
+    data_dir: Option<PathBuf>,
+}
+
+impl JobType for IntegrationJobs {
+    fn kind(&self) -> JobKind {
+        JobKind::Integration
+    }
+
+    fn holds_write_lock(&self) -> bool {
+        true
+    }
+
+    fn jobs(&self) -> BoxFuture<'_, Result<Vec<Job>, String>> {
+        Box::pin(async move {
+            let stored = self
+                .store
+                .list_integrations()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut jobs = Vec::with_capacity(stored.len());
+            for s in stored {
+                let integration = match Integration::from_json(&s.definition) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        tracing::warn!(integration = %s.name, "the stored integration cannot be read, so it is not scheduled: {e}");
+                        continue;
+                    }
+                };
+                let elsewhere = self
+                    .store
+                    .last_run(&integration.name)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(|(started_at, status)| RunElsewhere {
+                        started_at,
+                        status: serde_json::to_value(status)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                    });
+                jobs.push(Job {
+                    kind: JobKind::Integration,
+                    name: integration.name,
+                    schedule: integration.schedule,
+                    mode: JobMode::Sync,
+                    elsewhere,
+                });
+            }
+            Ok(jobs)
+        })
+    }
+
+    fn run(&self, job: Job, stop: CancellationToken) -> BoxFuture<'static, JobOutcome> {
+        let store = self.store.clone();
+        let registry = self.registry.clone();
+        let data_dir = self.data_dir.clone();
+        Box::pin(async move {
+            let prepared =
+                match prepare_run(&registry, data_dir, &job.name, &Overrides::default()).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        return JobOutcome::failed(format!("cannot prepare the run: {e:#}"), None);
+                    }
+                };
+            let options = RunOptions {
+                dry_run: false,
+                sync_time: Utc::now(),
+            };
+            let result = rollcall_sync::run_until(
+                &store,
+                &prepared.integration,
+                prepared.connector,
+                &prepared.inputs,
+                options,
+                Arc::new(LogWarnings(job.name.clone())),
+                stop.cancelled_owned(),
+            )
+            .await;
+            match result {
+                Ok(report) => {
+                    let s = &report.summary;
+                    let c = &s.counts;
+                    JobOutcome::completed(
+                        format!(
+                            "run {}: fetched {}, created {}, updated {}, unchanged {}, skipped {}, failed {}",
+                            s.id, c.fetched, c.created, c.updated, c.unchanged, c.skipped, c.failed
+                        ),
+                        Some(s.id),
+                    )
+                }
+                Err(SyncError::Cancelled { run }) => {
+                    JobOutcome::cancelled(rollcall_sync::CANCELLED, Some(run))
+                }
+                Err(e) => JobOutcome::failed(e.to_string(), e.run_id()),
+            }
+        })
+    }
+}
+
+/// Logs a run's warnings (e.g. the list changed while being read).
+struct LogWarnings(String);
+
+impl Observer for LogWarnings {
+    fn warning(&self, message: &str) {
+        tracing::warn!(integration = %self.0, "{message}");
+    }
+}
