@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use rollcall_core::integration::Integration;
+use rollcall_core::integration::Schedule;
 use rollcall_core::integration::schedule::{DefaultZone, Timing, parse_time_of_day};
 use rollcall_core::observe::Observer;
 use rollcall_scheduler::{
@@ -17,6 +18,7 @@ use rollcall_scheduler::{
 };
 use rollcall_store::Store;
 use rollcall_sync::{RunOptions, SyncError};
+use rollcall_workflow::{ExecuteOptions, Mode, Progress, Trigger, UserOutcome};
 
 use crate::prepare::{Overrides, prepare_run};
 use crate::registry::Registry;
@@ -51,11 +53,18 @@ pub fn job_types(
     registry: &Registry,
     data_dir: Option<PathBuf>,
 ) -> Vec<Arc<dyn JobType>> {
-    vec![Arc::new(IntegrationJobs {
-        store: store.clone(),
-        registry: registry.clone(),
-        data_dir,
-    })]
+    vec![
+        Arc::new(IntegrationJobs {
+            store: store.clone(),
+            registry: registry.clone(),
+            data_dir: data_dir.clone(),
+        }),
+        Arc::new(WorkflowJobs {
+            store: store.clone(),
+            registry: registry.clone(),
+            data_dir,
+        }),
+    ]
 }
 
 /// Integration syncs: every stored integration on its schedule, run exactly as
@@ -169,5 +178,129 @@ struct LogWarnings(String);
 impl Observer for LogWarnings {
     fn warning(&self, message: &str) {
         tracing::warn!(integration = %self.0, "{message}");
+    }
+}
+
+/// Workflows: every stored workflow on its schedule. The daemon applies a workflow only
+/// when its file says `mode: apply`; otherwise it records the plan in the audit log.
+pub struct WorkflowJobs {
+    store: Store,
+    registry: Registry,
+    data_dir: Option<PathBuf>,
+}
+
+impl JobType for WorkflowJobs {
+    fn kind(&self) -> JobKind {
+        JobKind::Workflow
+    }
+
+    fn holds_write_lock(&self) -> bool {
+        // A workflow writes one small transaction per account, between app calls.
+        false
+    }
+
+    fn jobs(&self) -> BoxFuture<'_, Result<Vec<Job>, String>> {
+        Box::pin(async move {
+            let stored = self
+                .store
+                .list_workflows()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut jobs = Vec::with_capacity(stored.len());
+            for s in stored {
+                let schedule = match Schedule::parse(&s.schedule) {
+                    Ok(schedule) => schedule,
+                    Err((message, _hint)) => {
+                        tracing::warn!(workflow = %s.name, "the stored workflow's schedule cannot be read, so it is not scheduled: {message}");
+                        continue;
+                    }
+                };
+                let mode = match s.mode {
+                    Mode::Apply => JobMode::Apply,
+                    Mode::Plan => JobMode::Plan,
+                };
+                jobs.push(Job {
+                    kind: JobKind::Workflow,
+                    name: s.name,
+                    schedule,
+                    mode,
+                    elsewhere: None,
+                });
+            }
+            Ok(jobs)
+        })
+    }
+
+    fn run(&self, job: Job, stop: CancellationToken) -> BoxFuture<'static, JobOutcome> {
+        let store = self.store.clone();
+        let registry = self.registry.clone();
+        let data_dir = self.data_dir.clone();
+        Box::pin(async move {
+            let apply = job.mode == JobMode::Apply;
+            let observer: Arc<dyn Observer> = Arc::new(LogWarnings(job.name.clone()));
+            let prepared = crate::commands::workflows::prepare(
+                &store,
+                &registry,
+                data_dir,
+                &job.name,
+                apply,
+                None,
+                &[],
+                observer,
+            )
+            .await;
+            let (workflow, runner) = match prepared {
+                Ok(p) => p,
+                Err(e) => {
+                    return JobOutcome::failed(format!("cannot prepare the workflow: {e:#}"), None);
+                }
+            };
+            let mode = if apply { Mode::Apply } else { Mode::Plan };
+            let options = ExecuteOptions::new(mode, Trigger::Daemon);
+            let progress = StopOn(stop.clone());
+            match rollcall_workflow::execute(&store, &workflow, runner.as_ref(), options, &progress)
+                .await
+            {
+                Ok(report) => {
+                    let t = &report.totals;
+                    let message = format!(
+                        "workflow run {} ({}): {} selected, {} ok, {} no-op, {} skipped, {} failed{}",
+                        report.run_id,
+                        if apply { "apply" } else { "plan" },
+                        report.selected(),
+                        t.ok,
+                        t.noop,
+                        t.skipped,
+                        t.failed,
+                        report
+                            .aborted
+                            .as_deref()
+                            .map(|why| format!("; stopped: {why}"))
+                            .unwrap_or_default()
+                    );
+                    if stop.is_cancelled() && report.aborted.is_some() {
+                        JobOutcome::cancelled(message, None)
+                    } else if report.succeeded() {
+                        JobOutcome::completed(message, None)
+                    } else {
+                        JobOutcome::failed(message, None)
+                    }
+                }
+                Err(e) => JobOutcome::failed(e.to_string(), None),
+            }
+        })
+    }
+}
+
+/// Stops a workflow between two accounts once the daemon is asked to stop.
+struct StopOn(CancellationToken);
+
+impl Progress for StopOn {
+    fn user(&self, outcome: &UserOutcome) {
+        tracing::debug!(account = %outcome.id, "workflow account done");
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.0.is_cancelled()
     }
 }

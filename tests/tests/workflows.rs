@@ -806,6 +806,41 @@ fn the_cli_validates_plans_applies_and_audits() {
 
     let out = ok(&["workflows", "remove", "Strict"]);
     assert!(out.contains("removed workflow `Strict`"));
+
+    // The daemon runs workflows on their schedules too. `Inactive` says nothing about its
+    // mode, so the daemon only records its plan: the audit log gains daemon-triggered plan
+    // entries, and the app keeps its state.
+    std::fs::write(
+        &strict,
+        "name: Deactivated\nintegration: Miro Users\nbegin:\n  rules: { field: active, equals: false }\nblocks:\n  - deactivate: {}\n",
+    )
+    .unwrap();
+    ok(&["workflows", "apply", strict.to_str().unwrap()]);
+    let out = ok(&["schedule", "--format", "json"]);
+    let jobs: Vec<Value> = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let job = jobs
+        .iter()
+        .find(|j| j["name"] == "Deactivated")
+        .unwrap_or_else(|| panic!("no workflow job in {out}"));
+    assert_eq!(
+        (job["kind"].as_str(), job["mode"].as_str()),
+        (Some("workflow"), Some("plan")),
+        "{job}"
+    );
+    ok(&["daemon", "--once"]);
+    let out = ok(&["audit", "--workflow", "Deactivated", "--format", "json"]);
+    let log: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let by_daemon: BTreeSet<String> = log
+        .iter()
+        .filter(|e| e["trigger"] == "daemon" && e["mode"] == "plan" && e["action"] == "deactivate")
+        .map(|e| e["external_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(by_daemon, set(&[&ids[0], &ids[1], &ids[6]]), "{out}");
+    assert!(world.server_active(2) && !world.server_active(0));
+    let out = ok(&["schedule", "--format", "json"]);
+    let jobs: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let job = jobs.iter().find(|j| j["name"] == "Deactivated").unwrap();
+    assert_eq!(job["last_status"], "completed", "{job}");
     drop(world);
     drop(rt);
 }

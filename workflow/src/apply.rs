@@ -199,6 +199,11 @@ impl Execution<'_> {
                 break;
             }
             for account in &page {
+                if progress.stop_requested() {
+                    let why = "stopped before the next account because a stop was requested; every account handled so far is complete, and a rerun does the rest".to_owned();
+                    self.report.aborted = Some(why);
+                    return Ok(());
+                }
                 let Some(selected) = plan::select(w, account, now) else {
                     continue;
                 };

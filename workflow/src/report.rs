@@ -40,6 +40,13 @@ pub struct UserOutcome {
 pub trait Progress: Send + Sync {
     /// An account was planned or acted on.
     fn user(&self, outcome: &UserOutcome);
+
+    /// Asked before each account: `true` stops the run there (e.g. the daemon is shutting
+    /// down). The account in hand is always finished, so nothing is left half-applied; a
+    /// rerun does what is left.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// A [`Progress`] that ignores everything.
@@ -97,7 +104,8 @@ pub struct WorkflowReport {
     pub exempt: u64,
     /// The guard's limit on the accounts acted on, if there is a guard.
     pub limit: Option<u64>,
-    /// Why the run stopped before its first change (the guard), if it did.
+    /// Why the run stopped early, if it did: the guard (before its first change) or a stop
+    /// request (between two accounts).
     pub aborted: Option<String>,
     /// Results per action (block key, `notify`), in block order.
     pub actions: IndexMap<String, ResultCounts>,
