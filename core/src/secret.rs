@@ -6,7 +6,7 @@
 //! that leaves the engine (error messages, `--explain` lines, logs).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// A secret string (a token, a password, a rendered auth header).
 #[derive(Clone, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub const REDACTED: &str = "***";
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
     secrets: Vec<Secret>,
+    /// Secrets learnt while the run goes on ([`Redactor::learn`]), shared by clones.
+    learned: Arc<RwLock<Vec<Secret>>>,
 }
 
 impl Redactor {
@@ -62,28 +64,52 @@ impl Redactor {
             .sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
     }
 
+    /// Teaches the redactor a secret that appeared while the run goes on (e.g. auth
+    /// headers refreshed by a plugin), through a shared reference: every clone of this
+    /// redactor, and every holder of it, scrubs it from then on.
+    pub fn learn(&self, secret: &Secret) {
+        if secret.is_empty() || self.secrets.contains(secret) {
+            return;
+        }
+        let mut learned = self.learned.write().unwrap_or_else(|e| e.into_inner());
+        if !learned.contains(secret) {
+            learned.push(secret.clone());
+        }
+    }
+
     /// `text` with every known secret (and its percent-encoded form) replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.secrets {
-            let raw = secret.expose();
-            if out.contains(raw) {
-                out = out.replace(raw, REDACTED);
-            }
-            let encoded: String =
-                percent_encoding::utf8_percent_encode(raw, percent_encoding::NON_ALPHANUMERIC)
-                    .collect();
-            if encoded != raw && out.contains(&encoded) {
-                out = out.replace(&encoded, REDACTED);
-            }
-            // The form encoding used in query strings (`/` → %2F, space → +).
-            let form: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
-            if form != raw && out.contains(&form) {
-                out = out.replace(&form, REDACTED);
-            }
+        let learned = self.learned.read().unwrap_or_else(|e| e.into_inner());
+        if learned.is_empty() {
+            return scrub(text, self.secrets.iter());
         }
-        out
+        let mut all: Vec<&Secret> = self.secrets.iter().chain(learned.iter()).collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
+        scrub(text, all.into_iter())
     }
+}
+
+/// `text` with each secret (longest first) and its encoded forms replaced by `***`.
+fn scrub<'a>(text: &str, secrets: impl Iterator<Item = &'a Secret>) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        let raw = secret.expose();
+        if out.contains(raw) {
+            out = out.replace(raw, REDACTED);
+        }
+        let encoded: String =
+            percent_encoding::utf8_percent_encode(raw, percent_encoding::NON_ALPHANUMERIC)
+                .collect();
+        if encoded != raw && out.contains(&encoded) {
+            out = out.replace(&encoded, REDACTED);
+        }
+        // The form encoding used in query strings (`/` → %2F, space → +).
+        let form: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
+        if form != raw && out.contains(&form) {
+            out = out.replace(&form, REDACTED);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -103,5 +129,18 @@ mod tests {
         r.add(&Secret::new("a b/c"));
         r.add(&Secret::new("tok"));
         assert_eq!(r.redact("x a b/c y a%20b%2Fc z tok"), "x *** y *** z ***");
+    }
+
+    #[test]
+    fn learnt_secrets_reach_every_clone_longest_first() {
+        let mut r = Redactor::new();
+        r.add(&Secret::new("tok"));
+        let shared = std::sync::Arc::new(r.clone());
+        assert_eq!(shared.redact("session-tok-42"), "session-***-42");
+        r.learn(&Secret::new("session-tok-42"));
+        assert_eq!(shared.redact("a session-tok-42 b tok"), "a *** b ***");
+        assert_eq!(r.redact("session-tok-42"), "***");
+        r.learn(&Secret::new(""));
+        assert_eq!(r.redact("x"), "x");
     }
 }

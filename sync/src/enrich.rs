@@ -151,7 +151,12 @@ async fn join_stream(
                     "{} (joined stream `{}`): {}",
                     s.position, join.from, s.reason
                 );
-                guard.record_error(&key, Stage::Extract, &reason).await?;
+                let stage = if s.dropped_by.is_some() {
+                    Stage::Plugin
+                } else {
+                    Stage::Extract
+                };
+                guard.record_error(&key, stage, &reason).await?;
             }
         }
         if batch.len() >= BATCH {

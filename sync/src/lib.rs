@@ -36,8 +36,13 @@ const BATCHES_IN_FLIGHT: usize = 2;
 enum ToStore {
     /// Mapped records to apply.
     Batch(Vec<IncomingAccount>),
-    /// A record that could not be extracted, for the run's error log.
-    Skipped { key: String, reason: String },
+    /// A record that could not be extracted (stage `extract`) or that a plugin
+    /// dropped (stage `plugin`), for the run's error log.
+    Skipped {
+        key: String,
+        stage: Stage,
+        reason: String,
+    },
 }
 
 /// Applies what the mapping sends, in order, until the channel closes or the store fails;
@@ -50,8 +55,8 @@ async fn write_batches(
     while let Some(message) = from_sync.recv().await {
         let result = match message {
             ToStore::Batch(batch) => guard.apply_batch(batch, &opts).await.map(drop),
-            ToStore::Skipped { key, reason } => {
-                guard.record_error(&key, Stage::Extract, &reason).await
+            ToStore::Skipped { key, stage, reason } => {
+                guard.record_error(&key, stage, &reason).await
             }
         };
         if let Err(e) = result {
@@ -185,6 +190,7 @@ pub async fn run(
     let (to_store, from_sync) = mpsc::channel(BATCHES_IN_FLIGHT);
     let writer = AbortOnDrop(tokio::spawn(write_batches(guard, opts, from_sync)));
     let mut counts = Counts::default();
+    let mut dropped = 0;
     let mut batch: Vec<IncomingAccount> = Vec::with_capacity(BATCH);
     let mut writer_stopped = false;
     loop {
@@ -211,11 +217,19 @@ pub async fn run(
         }
         if let Some(s) = skipped {
             counts.fetched += 1;
-            counts.failed += 1;
+            // A record a plugin filtered out on purpose is skipped; one that could not
+            // be read (or whose plugin call failed) failed.
+            let stage = if s.dropped_by.is_some() {
+                dropped += 1;
+                Stage::Plugin
+            } else {
+                counts.failed += 1;
+                Stage::Extract
+            };
             let key = s.key.clone().unwrap_or_else(|| s.position.clone());
             let reason = format!("{}: {}", s.position, s.reason);
             if to_store
-                .send(ToStore::Skipped { key, reason })
+                .send(ToStore::Skipped { key, stage, reason })
                 .await
                 .is_err()
             {
@@ -304,7 +318,7 @@ pub async fn run(
     counts.created = tally.created;
     counts.updated = tally.updated;
     counts.unchanged = tally.unchanged;
-    counts.skipped = tally.skipped;
+    counts.skipped = tally.skipped + dropped;
     let summary_store = guard.finish(summary.complete, &counts).await?;
     Ok(SyncReport {
         summary: summary_store,

@@ -123,14 +123,29 @@ impl PluginAuth {
         self.cache
             .lock()
             .ok()
-            .and_then(|c| {
-                c.as_ref().map(|c| {
-                    c.headers
-                        .iter()
-                        .filter_map(|(_, v)| v.to_str().ok().map(|s| Secret::new(s.to_string())))
-                        .collect()
-                })
-            })
+            .map(|c| c.as_ref().map(|c| secrets_of(&c.headers)).unwrap_or_default())
             .unwrap_or_default()
     }
+}
+
+/// Shortest credentials part of a `Scheme credentials` value scrubbed on its own
+/// (shorter ones would scrub ordinary words).
+const MIN_CREDENTIALS: usize = 8;
+
+/// The secrets in headers from an auth plugin, for the redactor: each value, and the
+/// credentials part of a `Scheme credentials` value (`Bearer abc…` → `abc…`), which
+/// an API may echo on its own.
+pub fn secrets_of(headers: &[(HeaderName, HeaderValue)]) -> Vec<Secret> {
+    let mut out = Vec::new();
+    for (_, v) in headers {
+        let Ok(text) = v.to_str() else { continue };
+        out.push(Secret::new(text));
+        if let Some((_, credentials)) = text.trim().split_once(' ') {
+            let credentials = credentials.trim();
+            if credentials.len() >= MIN_CREDENTIALS {
+                out.push(Secret::new(credentials));
+            }
+        }
+    }
+    out
 }
