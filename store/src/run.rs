@@ -80,9 +80,6 @@ pub enum Stage {
     Map,
     /// Storing the record (including records skipped because no person matched).
     Store,
-    /// A plugin record transform dropped the record on purpose (the reason names the
-    /// plugin and its function); the record counts as skipped, not failed.
-    Plugin,
 }
 
 impl Stage {
@@ -92,7 +89,6 @@ impl Stage {
             Stage::Extract => "extract",
             Stage::Map => "map",
             Stage::Store => "store",
-            Stage::Plugin => "plugin",
         }
     }
 
@@ -102,7 +98,6 @@ impl Stage {
             "extract" => Stage::Extract,
             "map" => Stage::Map,
             "store" => Stage::Store,
-            "plugin" => Stage::Plugin,
             _ => return None,
         })
     }

@@ -151,12 +151,7 @@ async fn join_stream(
                     "{} (joined stream `{}`): {}",
                     s.position, join.from, s.reason
                 );
-                let stage = if s.dropped_by.is_some() {
-                    Stage::Plugin
-                } else {
-                    Stage::Extract
-                };
-                guard.record_error(&key, stage, &reason).await?;
+                guard.record_error(&key, Stage::Extract, &reason).await?;
             }
         }
         if batch.len() >= BATCH {

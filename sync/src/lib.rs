@@ -36,13 +36,9 @@ const BATCHES_IN_FLIGHT: usize = 2;
 enum ToStore {
     /// Mapped records to apply.
     Batch(Vec<IncomingAccount>),
-    /// A record that could not be extracted (stage `extract`) or that a plugin
-    /// dropped (stage `plugin`), for the run's error log.
-    Skipped {
-        key: String,
-        stage: Stage,
-        reason: String,
-    },
+    /// A record that could not be extracted, or that a plugin dropped, for the run's
+    /// error log.
+    Skipped { key: String, reason: String },
 }
 
 /// Applies what the mapping sends, in order, until the channel closes or the store fails;
@@ -55,8 +51,8 @@ async fn write_batches(
     while let Some(message) = from_sync.recv().await {
         let result = match message {
             ToStore::Batch(batch) => guard.apply_batch(batch, &opts).await.map(drop),
-            ToStore::Skipped { key, stage, reason } => {
-                guard.record_error(&key, stage, &reason).await
+            ToStore::Skipped { key, reason } => {
+                guard.record_error(&key, Stage::Extract, &reason).await
             }
         };
         if let Err(e) = result {
@@ -218,18 +214,17 @@ pub async fn run(
         if let Some(s) = skipped {
             counts.fetched += 1;
             // A record a plugin filtered out on purpose is skipped; one that could not
-            // be read (or whose plugin call failed) failed.
-            let stage = if s.dropped_by.is_some() {
+            // be read (or whose plugin call failed) failed. Both reach the error log
+            // (stage `extract`; a drop's reason names the plugin and its function).
+            if s.dropped_by.is_some() {
                 dropped += 1;
-                Stage::Plugin
             } else {
                 counts.failed += 1;
-                Stage::Extract
-            };
+            }
             let key = s.key.clone().unwrap_or_else(|| s.position.clone());
             let reason = format!("{}: {}", s.position, s.reason);
             if to_store
-                .send(ToStore::Skipped { key, stage, reason })
+                .send(ToStore::Skipped { key, reason })
                 .await
                 .is_err()
             {

@@ -1171,8 +1171,7 @@ fn refreshed_auth_headers_never_reach_a_cassette_a_log_or_an_error() {
 }
 
 /// In a real sync into SQLite, records the example's `enrich` drops on purpose count
-/// as skipped (not failed), with the plugin's reason in the run's error log under
-/// stage `plugin`.
+/// as skipped (not failed), with the plugin's reason in the run's error log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_a_plugin_drops_are_skipped_in_a_sync_with_the_reason_in_the_error_log() {
     let dir = python_dir();
@@ -1222,7 +1221,7 @@ async fn records_a_plugin_drops_are_skipped_in_a_sync_with_the_reason_in_the_err
     keys.sort();
     assert_eq!(keys, ["nameless-1", "nameless-2"]);
     for e in &errors {
-        assert_eq!(e.stage, rollcall_store::Stage::Plugin);
+        assert_eq!(e.stage, rollcall_store::Stage::Extract);
         assert!(
             e.reason.contains("dropped by plugin `seat_type` (")
                 && e.reason.ends_with("function `enrich`: it has no userName"),

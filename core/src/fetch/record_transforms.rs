@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::plugin::{Dropped, PluginFn, RecordOutcome};
+use crate::plugin::{Dropped, PluginFn};
 
 /// What became of one raw record of a page.
 pub(crate) enum Outcome<'p> {

@@ -18,7 +18,6 @@ fn stage_name(s: Stage) -> &'static str {
         Stage::Extract => "extract",
         Stage::Map => "map",
         Stage::Store => "store",
-        Stage::Plugin => "plugin",
     }
 }
 
