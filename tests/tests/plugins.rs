@@ -937,7 +937,10 @@ fn a_field_transform_with_needs_gets_the_record_cut_to_those_attributes() {
     let t = rollcall_core::plugin::PluginFn::new(h.open("lean", None).unwrap(), "f", Value::Null)
         .unwrap();
     let v = t
-        .transform(json!("x"), &json!({"displayName": "Ada", "emails": ["a@x"]}))
+        .transform(
+            json!("x"),
+            &json!({"displayName": "Ada", "emails": ["a@x"]}),
+        )
         .unwrap();
     assert_eq!(v, json!("Ada"));
     assert_eq!(seen(dir.path()), ["displayName"]);

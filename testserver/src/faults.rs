@@ -84,7 +84,8 @@ pub(crate) async fn middleware(
     }
     let route = classify(&state, &parts.method, parts.uri.path());
     let fault = state.take_fault(route);
-    let echoed = matches!(fault, Some(FaultKind::EchoHeaders { .. })).then(|| parts.headers.clone());
+    let echoed =
+        matches!(fault, Some(FaultKind::EchoHeaders { .. })).then(|| parts.headers.clone());
     let req = Request::from_parts(parts, Body::from(bytes));
     let Some(kind) = fault else {
         return next.run(req).await;

@@ -57,7 +57,8 @@ impl PluginAuth {
     }
 
     /// The headers to send: cached ones while they are valid, else fresh ones from
-    /// the plugin (a blocking call). Header values are marked sensitive.
+    /// the plugin (a blocking call, kept off async workers). Header values are marked
+    /// sensitive.
     pub fn headers(&self) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
         let mut cache = self
             .cache
@@ -79,7 +80,7 @@ impl PluginAuth {
             config: self.call.config.clone(),
         };
         let asked = Instant::now();
-        let (headers, expires_in) = match self.call.plugin.invoke(&request)? {
+        let (headers, expires_in) = match crate::plugin::blocking(self.call.plugin.as_ref(), &request)? {
             Response::Headers {
                 headers,
                 expires_in,
@@ -123,7 +124,11 @@ impl PluginAuth {
         self.cache
             .lock()
             .ok()
-            .map(|c| c.as_ref().map(|c| secrets_of(&c.headers)).unwrap_or_default())
+            .map(|c| {
+                c.as_ref()
+                    .map(|c| secrets_of(&c.headers))
+                    .unwrap_or_default()
+            })
             .unwrap_or_default()
     }
 }

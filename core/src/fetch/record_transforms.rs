@@ -47,8 +47,7 @@ pub(crate) async fn apply<'p>(transforms: &[PluginFn], records: &[&'p Value]) ->
             t.batch_request(&batch)
         };
         let call = t.clone();
-        let result = match tokio::task::spawn_blocking(move || call.plugin.invoke(&request)).await
-        {
+        let result = match tokio::task::spawn_blocking(move || call.plugin.invoke(&request)).await {
             Ok(r) => r.and_then(|response| t.batch_answer(response, kept.len())),
             Err(e) => Err(format!("{} stopped unexpectedly: {e}", t.who())),
         };
