@@ -80,21 +80,22 @@ impl PluginAuth {
             config: self.call.config.clone(),
         };
         let asked = Instant::now();
-        let (headers, expires_in) = match crate::plugin::blocking(self.call.plugin.as_ref(), &request)? {
-            Response::Headers {
-                headers,
-                expires_in,
-            } => (headers, expires_in),
-            Response::Error { message } => {
-                return Err(format!("{} failed: {message}", self.call.who()));
-            }
-            _ => {
-                return Err(format!(
-                    "{} answered something other than `headers`",
-                    self.call.who()
-                ));
-            }
-        };
+        let (headers, expires_in) =
+            match crate::plugin::blocking(self.call.plugin.as_ref(), &request)? {
+                Response::Headers {
+                    headers,
+                    expires_in,
+                } => (headers, expires_in),
+                Response::Error { message } => {
+                    return Err(format!("{} failed: {message}", self.call.who()));
+                }
+                _ => {
+                    return Err(format!(
+                        "{} answered something other than `headers`",
+                        self.call.who()
+                    ));
+                }
+            };
         let mut out = Vec::with_capacity(headers.len());
         for (name, value) in headers {
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
