@@ -7,6 +7,7 @@
 //! (`record_transforms:`). `compile` opens them through a [`PluginHost`] and checks
 //! every function reference; the fetch calls them through [`PluginFn`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +28,11 @@ pub trait Plugin: Send + Sync {
     /// Sends one request. An `Err` is a sentence naming the plugin and its file
     /// (a crash, a hang, garbage); a [`Response::Error`] is the plugin's own refusal.
     fn invoke(&self, request: &Request) -> Result<Response, String>;
+    /// Whether a call may block on I/O (a subprocess does; an in-process library only
+    /// computes). Async callers keep such calls off the runtime's workers.
+    fn blocks(&self) -> bool {
+        true
+    }
 }
 
 /// Opens plugins by name from the places the user allowed.
@@ -61,6 +67,9 @@ pub struct PluginFn {
     pub config: Value,
     /// Field transforms: send the raw record along (the capability asked for it).
     pub needs_record: bool,
+    /// The top-level attributes of a record the function reads (its capability's
+    /// `needs`); None: the whole record.
+    pub needs: Option<Arc<[String]>>,
 }
 
 impl fmt::Debug for PluginFn {
@@ -74,6 +83,21 @@ impl fmt::Debug for PluginFn {
 }
 
 impl PluginFn {
+    /// `function` of `plugin` as its description declares it (what it needs of a
+    /// record), with the manifest's `config`. None when the plugin has no such function.
+    pub fn new(plugin: Arc<dyn Plugin>, function: &str, config: Value) -> Option<Self> {
+        let cap = plugin.description().function(function)?;
+        let needs: Option<Arc<[String]>> = cap.needs.as_ref().map(|n| n.as_slice().into());
+        let needs_record = cap.needs_record || needs.is_some();
+        Some(PluginFn {
+            function: function.to_string(),
+            config,
+            needs_record,
+            needs,
+            plugin,
+        })
+    }
+
     /// `plugin `x` (FILE), function `f``, for messages.
     pub fn who(&self) -> String {
         format!(
@@ -84,36 +108,119 @@ impl PluginFn {
         )
     }
 
+    /// The plugin's name.
+    pub fn plugin_name(&self) -> &str {
+        &self.plugin.description().name
+    }
+
+    /// What the plugin gets of `record`: the attributes it needs, or all of it.
+    pub fn project(&self, record: &Value) -> Value {
+        match (&self.needs, record) {
+            (Some(needs), Value::Object(all)) => Value::Object(
+                needs
+                    .iter()
+                    .filter_map(|k| all.get(k).map(|v| (k.clone(), v.clone())))
+                    .collect(),
+            ),
+            _ => record.clone(),
+        }
+    }
+
     /// Runs a field transform on a (non-null) value.
     pub fn transform(&self, value: Value, record: &Value) -> Result<Value, String> {
         let request = Request::Transform {
             function: self.function.clone(),
             value,
-            record: self.needs_record.then(|| record.clone()),
+            record: self.needs_record.then(|| self.project(record)),
             config: self.config.clone(),
         };
-        match self.plugin.invoke(&request)? {
+        match blocking(self.plugin.as_ref(), &request)? {
             Response::Value { value } => Ok(value),
             other => Err(self.unexpected(other, "a value")),
         }
     }
 
-    /// Runs a record transform on a page of raw records: one outcome per record.
-    pub fn batch(&self, records: Vec<Value>) -> Result<Vec<RecordOutcome>, String> {
-        let sent = records.len();
-        let request = Request::Batch {
+    /// The request of a record transform for a page of raw records (each projected to
+    /// what the function needs).
+    pub fn batch_request(&self, records: &[&Value]) -> Request {
+        Request::Batch {
             function: self.function.clone(),
-            records,
+            records: records.iter().map(|r| self.project(r)).collect(),
             config: self.config.clone(),
-        };
-        match self.plugin.invoke(&request)? {
+        }
+    }
+
+    /// Reads the plugin's answer to [`batch_request`](Self::batch_request) of `sent`
+    /// records: one outcome per record, in order.
+    pub fn batch_answer(
+        &self,
+        response: Response,
+        sent: usize,
+    ) -> Result<Vec<RecordOutcome>, String> {
+        match response {
             Response::Records { records } if records.len() == sent => Ok(records),
             Response::Records { records } => Err(format!(
-                "{} answered {} outcomes for {sent} records; it must answer one `keep` or `drop` per record, in order",
+                "{} answered {} outcomes for {sent} records; it must answer one `keep`, `set` or `drop` per record, in order",
                 self.who(),
                 records.len()
             )),
             other => Err(self.unexpected(other, "records")),
+        }
+    }
+
+    /// Runs a record transform on a page of raw records: one outcome per record (a
+    /// blocking call; give each outcome to [`apply`](Self::apply)).
+    pub fn batch(&self, records: &[&Value]) -> Result<Vec<RecordOutcome>, String> {
+        let response = self.plugin.invoke(&self.batch_request(records))?;
+        self.batch_answer(response, records.len())
+    }
+
+    /// A record after one outcome of this record transform: the record to use, or
+    /// why it is dropped. The record is copied only when the outcome changes it.
+    pub fn apply<'a>(
+        &self,
+        outcome: RecordOutcome,
+        record: Cow<'a, Value>,
+    ) -> Result<Cow<'a, Value>, Dropped> {
+        match outcome {
+            RecordOutcome::Drop(reason) => Err(Dropped {
+                plugin: Some(self.plugin_name().to_string()),
+                reason: format!("dropped by {}: {reason}", self.who()),
+            }),
+            RecordOutcome::Set(set) if set.is_empty() => Ok(record),
+            RecordOutcome::Set(set) => {
+                let mut record = record.into_owned();
+                let Some(obj) = record.as_object_mut() else {
+                    return Err(self.failed("answered `set` for a record that is not an object"));
+                };
+                obj.extend(set);
+                Ok(Cow::Owned(record))
+            }
+            RecordOutcome::Keep(kept) => match &self.needs {
+                None => Ok(Cow::Owned(kept)),
+                Some(needs) => {
+                    let (Value::Object(kept), Some(_)) = (kept, record.as_object()) else {
+                        return Err(self.failed(
+                            "answered `keep` with something that is not an object for a record it was sent a part of",
+                        ));
+                    };
+                    let mut record = record.into_owned();
+                    if let Some(obj) = record.as_object_mut() {
+                        for k in needs.iter() {
+                            obj.remove(k);
+                        }
+                        obj.extend(kept);
+                    }
+                    Ok(Cow::Owned(record))
+                }
+            },
+        }
+    }
+
+    fn failed(&self, what: &str) -> Dropped {
+        Dropped {
+            plugin: None,
+            reason: format!("{} {what}", self.who()),
         }
     }
 
@@ -131,5 +238,31 @@ impl PluginFn {
                 )
             }
         }
+    }
+}
+
+/// Why a record transform did not keep a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dropped {
+    /// The plugin that dropped it on purpose (a `drop` answer); None when the call
+    /// failed (a crash, a hang, a wrong answer).
+    pub plugin: Option<String>,
+    /// Why, naming the plugin and the function.
+    pub reason: String,
+}
+
+/// Calls a plugin that may block (a subprocess answers over a pipe) without holding
+/// up a tokio worker: on a multi-threaded runtime the call runs in
+/// `block_in_place`, which hands the worker's other tasks to another thread for the
+/// duration. In-process libraries and callers outside a runtime (or on a
+/// single-threaded one, which has no other worker to protect) call directly.
+pub fn blocking(plugin: &dyn Plugin, request: &Request) -> Result<Response, String> {
+    let on_worker = plugin.blocks()
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if on_worker {
+        tokio::task::block_in_place(|| plugin.invoke(request))
+    } else {
+        plugin.invoke(request)
     }
 }

@@ -39,21 +39,11 @@ impl fmt::Debug for Secret {
 pub const REDACTED: &str = "***";
 
 /// Scrubs known secret values out of text.
-///
-/// Secrets are taught before a run with [`Redactor::add`], and during it with
-/// [`Redactor::learn`] (an access token fetched from a token endpoint), so a redactor
-/// shared by the engines of a run knows every secret the run has seen.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Redactor {
-    secrets: RwLock<Vec<Secret>>,
-}
-
-impl Clone for Redactor {
-    fn clone(&self) -> Self {
-        Redactor {
-            secrets: RwLock::new(self.read().clone()),
-        }
-    }
+    secrets: Vec<Secret>,
+    /// Secrets learnt while the run goes on ([`Redactor::learn`]), shared by clones.
+    learned: Arc<RwLock<Vec<Secret>>>,
 }
 
 impl Redactor {
@@ -62,57 +52,64 @@ impl Redactor {
         Self::default()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Secret>> {
-        self.secrets.read().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Teaches the redactor one more secret. Very short secrets (under 4 characters)
     /// are still scrubbed; empty ones are ignored.
     pub fn add(&mut self, secret: &Secret) {
-        let list = self.secrets.get_mut().unwrap_or_else(|e| e.into_inner());
-        insert(list, secret);
-    }
-
-    /// [`Redactor::add`] on a shared redactor, for secrets that appear during a run.
-    pub fn learn(&self, secret: &Secret) {
-        if secret.is_empty() || self.read().iter().any(|s| s == secret) {
+        if secret.is_empty() || self.secrets.iter().any(|s| s == secret) {
             return;
         }
-        let mut list = self.secrets.write().unwrap_or_else(|e| e.into_inner());
-        insert(&mut list, secret);
+        self.secrets.push(secret.clone());
+        // Longest first, so a secret that contains another is scrubbed whole.
+        self.secrets
+            .sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
+    }
+
+    /// Teaches the redactor a secret that appeared while the run goes on (e.g. auth
+    /// headers refreshed by a plugin), through a shared reference: every clone of this
+    /// redactor, and every holder of it, scrubs it from then on.
+    pub fn learn(&self, secret: &Secret) {
+        if secret.is_empty() || self.secrets.contains(secret) {
+            return;
+        }
+        let mut learned = self.learned.write().unwrap_or_else(|e| e.into_inner());
+        if !learned.contains(secret) {
+            learned.push(secret.clone());
+        }
     }
 
     /// `text` with every known secret (and its percent-encoded form) replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in self.read().iter() {
-            let raw = secret.expose();
-            if out.contains(raw) {
-                out = out.replace(raw, REDACTED);
-            }
-            let encoded: String =
-                percent_encoding::utf8_percent_encode(raw, percent_encoding::NON_ALPHANUMERIC)
-                    .collect();
-            if encoded != raw && out.contains(&encoded) {
-                out = out.replace(&encoded, REDACTED);
-            }
-            // The form encoding used in query strings (`/` → %2F, space → +).
-            let form: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
-            if form != raw && out.contains(&form) {
-                out = out.replace(&form, REDACTED);
-            }
+        let learned = self.learned.read().unwrap_or_else(|e| e.into_inner());
+        if learned.is_empty() {
+            return scrub(text, self.secrets.iter());
         }
-        out
+        let mut all: Vec<&Secret> = self.secrets.iter().chain(learned.iter()).collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
+        scrub(text, all.into_iter())
     }
 }
 
-fn insert(list: &mut Vec<Secret>, secret: &Secret) {
-    if secret.is_empty() || list.iter().any(|s| s == secret) {
-        return;
+/// `text` with each secret (longest first) and its encoded forms replaced by `***`.
+fn scrub<'a>(text: &str, secrets: impl Iterator<Item = &'a Secret>) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        let raw = secret.expose();
+        if out.contains(raw) {
+            out = out.replace(raw, REDACTED);
+        }
+        let encoded: String =
+            percent_encoding::utf8_percent_encode(raw, percent_encoding::NON_ALPHANUMERIC)
+                .collect();
+        if encoded != raw && out.contains(&encoded) {
+            out = out.replace(&encoded, REDACTED);
+        }
+        // The form encoding used in query strings (`/` → %2F, space → +).
+        let form: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
+        if form != raw && out.contains(&form) {
+            out = out.replace(&form, REDACTED);
+        }
     }
-    list.push(secret.clone());
-    // Longest first, so a secret that contains another is scrubbed whole.
-    list.sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
+    out
 }
 
 #[cfg(test)]
@@ -136,12 +133,22 @@ mod tests {
 
     #[test]
     fn a_shared_redactor_learns_during_a_run() {
-        let r = Arc::new(Redactor::new());
+        let r = std::sync::Arc::new(Redactor::new());
         let copy = r.clone();
         copy.learn(&Secret::new("fresh-access-token"));
         assert_eq!(r.redact("Bearer fresh-access-token"), "Bearer ***");
-        let snapshot = (*r).clone();
-        r.learn(&Secret::new("later"));
-        assert_eq!(snapshot.redact("later"), "later");
+    }
+
+    #[test]
+    fn learnt_secrets_reach_every_clone_longest_first() {
+        let mut r = Redactor::new();
+        r.add(&Secret::new("tok"));
+        let shared = std::sync::Arc::new(r.clone());
+        assert_eq!(shared.redact("session-tok-42"), "session-***-42");
+        r.learn(&Secret::new("session-tok-42"));
+        assert_eq!(shared.redact("a session-tok-42 b tok"), "a *** b ***");
+        assert_eq!(r.redact("session-tok-42"), "***");
+        r.learn(&Secret::new(""));
+        assert_eq!(r.redact("x"), "x");
     }
 }

@@ -11,13 +11,20 @@ response line. It offers the same functions as the Rust example
 - full_name (field transform, needs the record): "givenName familyName", else the value.
 - enrich (record transform): adds seatType and fullName; drops records without userName.
 
+Protocol 2: `full_name` and `enrich` declare the attributes they read (`needs`), so
+rollcall sends only those, and `enrich` answers patches (`{"set": {...}}`) instead of
+whole records. A page of 1000 users then costs a few milliseconds, not tens.
+
 Install: copy this file into a plugin directory and make it executable.
 """
 
 import json
 import sys
 
-PROTOCOL = 1
+PROTOCOL = 2
+
+# What `full_name` and `enrich` read of a record.
+NEEDS = ["userName", "userType", "name", "displayName"]
 
 DESCRIPTION = {
     "name": "seat_type",
@@ -26,9 +33,9 @@ DESCRIPTION = {
     "capabilities": [
         {"kind": "field_transform", "function": "seat_type",
          "description": "A Miro licence name to full, trial, occasional, free, restricted or other."},
-        {"kind": "field_transform", "function": "full_name", "needs_record": True,
+        {"kind": "field_transform", "function": "full_name", "needs": NEEDS,
          "description": "givenName familyName from the record's SCIM name, else the value."},
-        {"kind": "record_transform", "function": "enrich",
+        {"kind": "record_transform", "function": "enrich", "needs": NEEDS,
          "description": "Adds seatType and fullName; drops records without a userName."},
     ],
 }
@@ -59,13 +66,14 @@ def enrich(record):
     user = record.get("userName")
     if not isinstance(user, str) or not user.strip():
         return {"drop": "it has no userName"}
+    changes = {}
     licence = record.get("userType")
     if isinstance(licence, str):
-        record["seatType"] = seat_type(licence)
+        changes["seatType"] = seat_type(licence)
     full = full_name(record) or record.get("displayName")
     if isinstance(full, str):
-        record["fullName"] = full
-    return {"keep": record}
+        changes["fullName"] = full
+    return {"set": changes}
 
 
 def answer(request):
@@ -86,7 +94,9 @@ def answer(request):
 
 
 def main():
-    for line in sys.stdin:
+    # Bytes in, one write and one flush per answer out.
+    stdin, stdout = sys.stdin.buffer, sys.stdout
+    for line in stdin:
         if not line.strip():
             continue
         try:
@@ -97,8 +107,8 @@ def main():
             if request.get("type") == "goodbye":
                 return
             response = answer(request)
-        sys.stdout.write(json.dumps(response, separators=(",", ":")) + "\n")
-        sys.stdout.flush()
+        stdout.write(json.dumps(response, separators=(",", ":")) + "\n")
+        stdout.flush()
 
 
 if __name__ == "__main__":

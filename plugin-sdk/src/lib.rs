@@ -16,9 +16,23 @@ pub mod stdio;
 
 pub use message::{Capability, CapabilityKind, Description, RecordOutcome, Request, Response};
 
-/// The version of the dynamic-library ABI and of the subprocess protocol. A host
-/// refuses a plugin that reports another version, before calling anything else.
-pub const ABI_VERSION: u32 = 1;
+/// The version of the dynamic-library ABI and of the subprocess protocol that this
+/// SDK speaks. A host refuses a plugin that reports a version outside
+/// [`OLDEST_ABI_VERSION`]`..=ABI_VERSION`, before calling anything else.
+///
+/// - 1: the first messages.
+/// - 2: a capability may declare `needs` (records are sent with only those
+///   attributes) and a record transform may answer `{"set": {...}}` patches. A
+///   version 1 plugin uses neither, so a version 2 host still runs it.
+pub const ABI_VERSION: u32 = 2;
+
+/// The oldest plugin version a host of this SDK still runs.
+pub const OLDEST_ABI_VERSION: u32 = 1;
+
+/// Whether a host speaking [`ABI_VERSION`] runs a plugin reporting `version`.
+pub fn supported_version(version: u32) -> bool {
+    (OLDEST_ABI_VERSION..=ABI_VERSION).contains(&version)
+}
 
 /// The exported symbol returning the ABI version: `uint32_t (void)`.
 pub const SYMBOL_ABI_VERSION: &str = "rollcall_plugin_abi_version";

@@ -46,6 +46,12 @@ pub struct Capability {
     /// each value (costs time; ask only when the function reads other attributes).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub needs_record: bool,
+    /// The top-level attributes of a record the function reads (protocol 2). Record
+    /// transforms then receive each record with only these attributes, and field
+    /// transforms receive the record (as with `needs_record`) with only these. None:
+    /// the whole record. Sending less is what makes a subprocess batch cheap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs: Option<Vec<String>>,
 }
 
 /// Kinds of plugin functions.
@@ -161,8 +167,14 @@ pub enum Response {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordOutcome {
-    /// The record to use (changed or not): `{"keep": {...}}`.
+    /// The record as sent, changed or not: `{"keep": {...}}`. When the capability
+    /// declares `needs`, it replaces only the attributes that were sent (the others
+    /// stay); otherwise it replaces the whole record.
     Keep(Value),
+    /// A patch (protocol 2): these top-level attributes are set (added or replaced)
+    /// on the record, which is otherwise kept as it is: `{"set": {"a": 1}}`; `{}`
+    /// keeps the record unchanged. The cheap answer: only the changes travel back.
+    Set(serde_json::Map<String, Value>),
     /// The record is dropped; the reason reaches the run's error log: `{"drop": "why"}`.
     Drop(String),
 }
@@ -306,9 +318,27 @@ mod tests {
         );
         let d: Description = serde_json::from_value(json!({
             "name": "x", "version": "1.0.0",
-            "capabilities": [{"kind": "paginator", "function": "next"}]
+            "capabilities": [{"kind": "paginator", "function": "next"},
+                             {"kind": "record_transform", "function": "f", "needs": ["userName"]}]
         }))
         .unwrap();
         assert_eq!(d.capabilities[0].kind, CapabilityKind::Unknown);
+        assert_eq!(d.capabilities[0].needs, None);
+        assert_eq!(d.capabilities[1].needs, Some(vec!["userName".to_string()]));
+        let patch: Response = serde_json::from_str(
+            r#"{"type":"records","records":[{"set":{"seatType":"full"}},{"set":{}}]}"#,
+        )
+        .unwrap();
+        let mut set = serde_json::Map::new();
+        set.insert("seatType".into(), json!("full"));
+        assert_eq!(
+            patch,
+            Response::Records {
+                records: vec![
+                    RecordOutcome::Set(set),
+                    RecordOutcome::Set(serde_json::Map::new())
+                ]
+            }
+        );
     }
 }

@@ -64,6 +64,7 @@ mod tests {
                 function: "echo".into(),
                 description: None,
                 needs_record: false,
+                needs: None,
             }],
             config_schema: None,
         }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use libloading::Library;
 use rollcall_core::plugin::{Description, Plugin, Request, Response};
 use rollcall_plugin_sdk::{
-    ABI_VERSION, INVOKE_BAD_REQUEST, INVOKE_OK, INVOKE_PANICKED, SYMBOL_ABI_VERSION,
-    SYMBOL_DESCRIBE, SYMBOL_FREE, SYMBOL_INVOKE,
+    ABI_VERSION, INVOKE_BAD_REQUEST, INVOKE_OK, INVOKE_PANICKED, OLDEST_ABI_VERSION,
+    SYMBOL_ABI_VERSION, SYMBOL_DESCRIBE, SYMBOL_FREE, SYMBOL_INVOKE, supported_version,
 };
 
 type AbiVersionFn = unsafe extern "C" fn() -> u32;
@@ -49,9 +49,9 @@ impl LibraryPlugin {
             .map_err(|e| missing(SYMBOL_ABI_VERSION, e))?;
         // SAFETY: calling `uint32_t (void)` with no arguments; it only returns a constant.
         let version = unsafe { abi_version() };
-        if version != ABI_VERSION {
+        if !supported_version(version) {
             return Err(format!(
-                "the plugin `{name}` ({shown}) was built for plugin ABI version {version}, but this rollcall speaks version {ABI_VERSION}; rebuild the plugin against a matching rollcall-plugin-sdk"
+                "the plugin `{name}` ({shown}) was built for plugin ABI version {version}, but this rollcall speaks versions {OLDEST_ABI_VERSION} to {ABI_VERSION}; rebuild the plugin against a matching rollcall-plugin-sdk"
             ));
         }
         // SAFETY: the ABI version matched, so the library promises these three
@@ -100,6 +100,10 @@ impl Plugin for LibraryPlugin {
 
     fn file(&self) -> &Path {
         &self.file
+    }
+
+    fn blocks(&self) -> bool {
+        false
     }
 
     fn invoke(&self, request: &Request) -> Result<Response, String> {

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rollcall_core::plugin::{Description, Plugin, Request, Response};
-use rollcall_plugin_sdk::ABI_VERSION;
+use rollcall_plugin_sdk::{ABI_VERSION, OLDEST_ABI_VERSION, supported_version};
 
 /// How often a failed plugin process is started again.
 pub const MAX_RESTARTS: u32 = 3;
@@ -28,6 +28,10 @@ const MAX_LINE: u64 = 256 * 1024 * 1024;
 /// The least time a process gets to start and answer the handshake (interpreters
 /// can take a while to start on a busy machine), whatever the per-call timeout.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The reader's buffer: a page of records is read in a few large reads rather than
+/// many small ones.
+const READ_BUFFER: usize = 256 * 1024;
 
 /// Lines of stderr kept for error messages.
 const STDERR_LINES: usize = 10;
@@ -123,13 +127,13 @@ impl ProcessPlugin {
             host: format!("rollcall {}", env!("CARGO_PKG_VERSION")),
         };
         match self.exchange(&mut running, &hello, self.timeout.max(STARTUP_TIMEOUT)) {
-            Ok(Response::Hello { protocol, plugin }) if protocol == ABI_VERSION => {
+            Ok(Response::Hello { protocol, plugin }) if supported_version(protocol) => {
                 Ok((running, plugin))
             }
             Ok(Response::Hello { protocol, .. }) => {
                 running.stop();
                 Err(format!(
-                    "{} speaks plugin protocol version {protocol}, but this rollcall speaks version {ABI_VERSION}",
+                    "{} speaks plugin protocol version {protocol}, but this rollcall speaks versions {OLDEST_ABI_VERSION} to {ABI_VERSION}",
                     self.who()
                 ))
             }
@@ -310,7 +314,7 @@ fn writer(mut stdin: ChildStdin) -> SyncSender<Vec<u8>> {
 fn reader(stdout: impl Read + Send + 'static) -> Receiver<Line> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut input = BufReader::new(stdout);
+        let mut input = BufReader::with_capacity(READ_BUFFER, stdout);
         loop {
             let mut buf = Vec::new();
             let line = match input.by_ref().take(MAX_LINE).read_until(b'\n', &mut buf) {

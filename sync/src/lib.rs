@@ -36,7 +36,8 @@ const BATCHES_IN_FLIGHT: usize = 2;
 enum ToStore {
     /// Mapped records to apply.
     Batch(Vec<IncomingAccount>),
-    /// A record that could not be extracted, for the run's error log.
+    /// A record that could not be extracted, or that a plugin dropped, for the run's
+    /// error log.
     Skipped { key: String, reason: String },
 }
 
@@ -246,6 +247,7 @@ pub async fn run_until(
     let (to_store, from_sync) = mpsc::channel(BATCHES_IN_FLIGHT);
     let writer = AbortOnDrop(tokio::spawn(write_batches(guard, opts, from_sync)));
     let mut counts = Counts::default();
+    let mut dropped = 0;
     let mut batch: Vec<IncomingAccount> = Vec::with_capacity(BATCH);
     let mut writer_stopped = false;
     let mut cancelled = false;
@@ -280,7 +282,14 @@ pub async fn run_until(
         }
         if let Some(s) = skipped {
             counts.fetched += 1;
-            counts.failed += 1;
+            // A record a plugin filtered out on purpose is skipped; one that could not
+            // be read (or whose plugin call failed) failed. Both reach the error log
+            // (stage `extract`; a drop's reason names the plugin and its function).
+            if s.dropped_by.is_some() {
+                dropped += 1;
+            } else {
+                counts.failed += 1;
+            }
             let key = s.key.clone().unwrap_or_else(|| s.position.clone());
             let reason = format!("{}: {}", s.position, s.reason);
             if to_store
@@ -388,7 +397,7 @@ pub async fn run_until(
     counts.created = tally.created;
     counts.updated = tally.updated;
     counts.unchanged = tally.unchanged;
-    counts.skipped = tally.skipped;
+    counts.skipped = tally.skipped + dropped;
     let summary_store = guard.finish(summary.complete, &counts).await?;
     Ok(SyncReport {
         summary: summary_store,

@@ -96,8 +96,11 @@ fn check_example(p: &dyn Plugin) {
         batch,
         Response::Records {
             records: vec![
-                RecordOutcome::Keep(
-                    json!({"userName": "a@x", "userType": "Free Restricted", "displayName": "A", "seatType": "restricted", "fullName": "A"})
+                RecordOutcome::Set(
+                    json!({"seatType": "restricted", "fullName": "A"})
+                        .as_object()
+                        .cloned()
+                        .unwrap()
                 ),
                 RecordOutcome::Drop("it has no userName".into()),
             ]
@@ -156,7 +159,7 @@ fn an_abi_version_mismatch_is_refused_before_anything_else() {
     );
     let e = open_err(&host(dir.path(), Duration::from_secs(1)), "wrong_abi");
     assert!(e.contains("plugin ABI version 9999"), "{e}");
-    assert!(e.contains("speaks version 1"), "{e}");
+    assert!(e.contains("speaks versions 1 to 2"), "{e}");
     assert!(e.contains(&file.display().to_string()), "{e}");
 }
 
@@ -820,4 +823,413 @@ async fn an_auth_plugin_gives_the_headers_and_they_are_reused_until_they_expire(
         "{e}"
     );
     assert_eq!(srv.handle().request_count(), before);
+}
+
+/// A Python subprocess plugin `lean` speaking `protocol`, offering `capabilities`
+/// (JSON text), that logs the keys of every record it is sent to `seen.log` and
+/// answers as `on_request` says.
+fn lean_script(dir: &Path, protocol: u32, capabilities: &str, on_request: &str) {
+    let log = dir.join("seen.log");
+    install_script(
+        dir,
+        "lean.py",
+        &format!(
+            r#"#!/usr/bin/env python3
+import json, os, sys, time
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["type"] == "hello":
+        desc = {{"name": "lean", "version": "0.0.1", "capabilities": {capabilities}}}
+        print(json.dumps({{"type": "hello", "protocol": {protocol}, "plugin": desc}}), flush=True)
+        continue
+    with open({log:?}, "a") as f:
+        for r in req.get("records", []) + ([req["record"]] if "record" in req else []):
+            f.write(",".join(sorted(r)) + "\n")
+{on_request}
+"#,
+            log = log.display().to_string()
+        ),
+    );
+}
+
+fn seen(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("seen.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    lean_script(
+        dir.path(),
+        2,
+        r#"[{"kind": "record_transform", "function": "tag", "needs": ["userName", "name"]}]"#,
+        r#"    out = []
+    for r in req["records"]:
+        if r.get("userName") == "drop@x":
+            out.append({"drop": "not wanted"})
+        elif r.get("userName") == "same@x":
+            out.append({"set": {}})
+        elif r.get("userName") == "keep@x":
+            out.append({"keep": {"userName": "KEEP@X", "tag": "k"}})
+        else:
+            out.append({"set": {"tag": r["userName"].upper(), "userName": "changed"}})
+    print(json.dumps({"type": "records", "records": out}), flush=True)"#,
+    );
+    let h = host(dir.path(), Duration::from_secs(10));
+    let p = h.open("lean", None).unwrap();
+    let t = rollcall_core::plugin::PluginFn::new(p, "tag", Value::Null).unwrap();
+    assert!(t.needs_record);
+    let records = [
+        json!({"id": "1", "userName": "a@x", "name": {"givenName": "A"}, "emails": ["big"]}),
+        json!({"id": "2", "userName": "drop@x"}),
+        json!({"id": "3", "userName": "same@x", "active": true}),
+        json!({"id": "4", "userName": "keep@x", "name": {"givenName": "K"}, "active": false}),
+    ];
+    let refs: Vec<&Value> = records.iter().collect();
+    let answers = t.batch(&refs).unwrap();
+    let out: Vec<_> = refs
+        .iter()
+        .zip(answers)
+        .map(|(r, a)| t.apply(a, std::borrow::Cow::Borrowed(*r)))
+        .collect();
+    // Only the attributes it declared travelled.
+    assert_eq!(
+        seen(dir.path()),
+        ["name,userName", "userName", "userName", "name,userName"]
+    );
+    // `set`: added and replaced, the rest kept.
+    assert_eq!(
+        out[0].as_ref().unwrap().as_ref(),
+        &json!({"id": "1", "userName": "changed", "name": {"givenName": "A"}, "emails": ["big"], "tag": "A@X"})
+    );
+    // `drop`: skipped on purpose, naming the plugin.
+    let d = out[1].as_ref().unwrap_err();
+    assert_eq!(d.plugin.as_deref(), Some("lean"));
+    assert!(
+        d.reason.starts_with("dropped by plugin `lean` (")
+            && d.reason.ends_with("function `tag`: not wanted"),
+        "{}",
+        d.reason
+    );
+    // `set: {}`: unchanged and not copied.
+    assert!(matches!(out[2], Ok(std::borrow::Cow::Borrowed(_))));
+    // `keep` with `needs`: replaces what was sent (`name` is gone), keeps the rest.
+    assert_eq!(
+        out[3].as_ref().unwrap().as_ref(),
+        &json!({"id": "4", "active": false, "userName": "KEEP@X", "tag": "k"})
+    );
+}
+
+#[test]
+fn a_field_transform_with_needs_gets_the_record_cut_to_those_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    lean_script(
+        dir.path(),
+        2,
+        r#"[{"kind": "field_transform", "function": "f", "needs": ["displayName"]}]"#,
+        r#"    print(json.dumps({"type": "value", "value": req["record"].get("displayName")}), flush=True)"#,
+    );
+    let h = host(dir.path(), Duration::from_secs(10));
+    let t = rollcall_core::plugin::PluginFn::new(h.open("lean", None).unwrap(), "f", Value::Null)
+        .unwrap();
+    let v = t
+        .transform(
+            json!("x"),
+            &json!({"displayName": "Ada", "emails": ["a@x"]}),
+        )
+        .unwrap();
+    assert_eq!(v, json!("Ada"));
+    assert_eq!(seen(dir.path()), ["displayName"]);
+}
+
+#[test]
+fn protocol_versions_1_and_2_run_and_others_are_refused() {
+    let caps = r#"[{"kind": "field_transform", "function": "f"}]"#;
+    let echo = r#"    print(json.dumps({"type": "value", "value": req["value"]}), flush=True)"#;
+    for (protocol, runs) in [(1, true), (2, true), (3, false), (0, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        lean_script(dir.path(), protocol, caps, echo);
+        let h = host(dir.path(), Duration::from_secs(10));
+        match h.open("lean", None) {
+            Ok(p) => {
+                assert!(runs, "protocol {protocol} should be refused");
+                assert_eq!(
+                    p.invoke(&Request::Transform {
+                        function: "f".into(),
+                        value: json!(1),
+                        record: None,
+                        config: Value::Null
+                    })
+                    .unwrap(),
+                    Response::Value { value: json!(1) }
+                );
+            }
+            Err(e) => {
+                assert!(!runs, "protocol {protocol} should run: {e}");
+                assert!(
+                    e.contains(&format!(
+                        "speaks plugin protocol version {protocol}, but this rollcall speaks versions 1 to 2"
+                    )),
+                    "{e}"
+                );
+            }
+        }
+    }
+}
+
+/// While a subprocess field transform works (slowly, or hangs until it is stopped),
+/// the runtime's only worker goes on with other tasks; the hung process is reported
+/// on its record and killed, and the fetch goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_slow_or_hung_field_transform_does_not_hold_up_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("hung-once");
+    let pids = dir.path().join("pids");
+    lean_script(
+        dir.path(),
+        2,
+        r#"[{"kind": "field_transform", "function": "f"}]"#,
+        &format!(
+            "    open({p:?}, 'a').write(str(os.getpid()) + '\\n')\n    if not os.path.exists({m:?}):\n        open({m:?}, 'w').close(); time.sleep(60)\n    time.sleep(0.3)\n    print(json.dumps({{'type': 'value', 'value': req['value']}}), flush=True)",
+            p = pids.display().to_string(),
+            m = marker.display().to_string()
+        ),
+    );
+    let h = host(dir.path(), Duration::from_millis(1500));
+    let text = TestManifest {
+        page_size: 10,
+        concurrency: 1,
+        ..TestManifest::default()
+    }
+    .text()
+    .replace("\nstreams:\n", "\nplugins:\n  lean: {}\nstreams:\n")
+    .replace(
+        "        path: $.userName\n",
+        "        path: $.userName\n        transform: { plugin: lean, function: f }\n",
+    );
+    assert!(text.contains("plugin: lean, function: f"));
+    let c = compile(&text, &h);
+    let srv = server(4).await;
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    // A ticker on the same (single-worker) runtime: the longest gap between ticks.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = done.clone();
+    let ticks = tokio::spawn(async move {
+        let mut longest = Duration::ZERO;
+        let mut last = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            longest = longest.max(last.elapsed());
+            last = Instant::now();
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return longest;
+            }
+        }
+    });
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let longest = ticks.await.unwrap();
+    assert!(out.summary().complete);
+    // The hung call is reported on its record; the others went through.
+    assert_eq!(out.skipped.len(), 1, "{:?}", out.skipped);
+    assert!(
+        out.skipped[0]
+            .reason
+            .contains("did not answer within 1.5s and was stopped"),
+        "{}",
+        out.skipped[0].reason
+    );
+    assert_eq!(out.records.len(), 3);
+    // Without `block_in_place` the worker would stand still for the whole hang (1.5s)
+    // and each slow call (0.3s).
+    assert!(
+        longest < Duration::from_millis(1000),
+        "the runtime stood still for {longest:?}"
+    );
+    // The hung process was killed (and reaped).
+    let first: u32 = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        !Path::new(&format!("/proc/{first}")).exists(),
+        "the hung plugin process {first} is still there"
+    );
+}
+
+/// An auth plugin handing out a fresh session key on every call (valid for no time,
+/// so it is asked again before every request), next to the bearer token.
+fn session_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    install_script(
+        dir.path(),
+        "session.py",
+        r#"#!/usr/bin/env python3
+import json, sys
+calls = 0
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["type"] == "hello":
+        desc = {"name": "session", "version": "0.0.1", "capabilities": [{"kind": "auth", "function": "sign"}]}
+        print(json.dumps({"type": "hello", "protocol": 2, "plugin": desc}), flush=True)
+        continue
+    calls += 1
+    headers = {"Authorization": "Bearer " + req["secrets"]["token"],
+               "X-Session": "Session sess-%d-q7ZpL2xwK9" % calls}
+    print(json.dumps({"type": "headers", "headers": headers, "expires_in": 0}), flush=True)
+"#,
+    );
+    dir
+}
+
+/// Refreshed auth headers are secrets: an API echoing them (in a body, in response
+/// headers, in an error) shows `***` in the cassette, the logs and the error message.
+#[test]
+fn refreshed_auth_headers_never_reach_a_cassette_a_log_or_an_error() {
+    use rollcall_testserver::{Fault, FaultKind, Match};
+    let dir = session_dir();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let srv = rt.block_on(server(12));
+    let manifest = dir.path().join("miro.yaml");
+    std::fs::write(
+        &manifest,
+        TestManifest {
+            page_size: 5,
+            concurrency: 1,
+            ..TestManifest::default()
+        }
+        .text()
+        .replace(
+            "auth:\n  bearer:\n    token: \"{{token}}\"\n",
+            "plugins:\n  session: {}\nauth:\n  plugin: { plugin: session, function: sign }\n",
+        ),
+    )
+    .unwrap();
+    let fetch = |extra: &[&str]| {
+        std::process::Command::new(rollcall_bin())
+            .arg("fetch")
+            .arg(&manifest)
+            .args(["--set", &format!("base_url={}", srv.scim_base_url())])
+            .args(["--secret-env", "token=PLUGIN_TEST_TOKEN", "--log", "debug"])
+            .args(extra)
+            .env("PLUGIN_TEST_TOKEN", TOKEN)
+            .env("ROLLCALL_PLUGINS_DIR", dir.path())
+            .env("ROLLCALL_HOME", dir.path().join("home"))
+            .output()
+            .unwrap()
+    };
+    // The second page's first answer echoes the request's headers (then it is retried).
+    srv.handle().push_fault(Fault {
+        matcher: Match::ListUsers,
+        times: 1,
+        kind: FaultKind::EchoHeaders { status: 503 },
+    });
+    let cassette = dir.path().join("miro.cassette.json");
+    let out = fetch(&["--record", cassette.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 12);
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    // The echo is there, scrubbed: in the body and in the response headers.
+    assert!(text.contains("x-echo-x-session"), "{text}");
+    assert!(text.contains("***"), "{text}");
+    for leak in ["sess-", "q7ZpL2xwK9", TOKEN] {
+        assert!(!text.contains(leak), "`{leak}` in the cassette: {text}");
+        assert!(!stderr.contains(leak), "`{leak}` in the log: {stderr}");
+    }
+    // The server did see fresh session keys (so the redactor had to learn them).
+    let seen: Vec<String> = srv
+        .handle()
+        .requests()
+        .iter()
+        .filter_map(|r| r.authorization.clone())
+        .collect();
+    assert!(seen.len() >= 4, "{seen:?}");
+
+    // An echo in an error the fetch stops on: the message shows `***`.
+    srv.handle().push_fault(Fault {
+        matcher: Match::ListUsers,
+        times: 1,
+        kind: FaultKind::EchoHeaders { status: 400 },
+    });
+    let out = fetch(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("400"), "{stderr}");
+    assert!(stderr.contains("***"), "{stderr}");
+    for leak in ["sess-", "q7ZpL2xwK9", TOKEN] {
+        assert!(!stderr.contains(leak), "`{leak}` in the error: {stderr}");
+    }
+}
+
+/// In a real sync into SQLite, records the example's `enrich` drops on purpose count
+/// as skipped (not failed), with the plugin's reason in the run's error log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_a_plugin_drops_are_skipped_in_a_sync_with_the_reason_in_the_error_log() {
+    let dir = python_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let c = compile(&overlay_text(10), &h);
+    let srv = server(20).await;
+    srv.handle().insert_user(nameless());
+    let mut other = nameless();
+    other["id"] = json!("nameless-2");
+    srv.handle().insert_user(other);
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = rollcall_store::Store::open(store_dir.path()).await.unwrap();
+    let integration_text = "name: Miro Users\nconnector: miro\nusers: user-plus-saas-user\nsaas: { app: Miro, instance: Miro EU }\npreference: create-and-update\nrole: Employee\nsync_key: username\nmappings:\n  smart: true\n";
+    let cc = c.clone();
+    let find = move |name: &str| (name == "miro").then(|| cc.clone());
+    let integration = rollcall_core::integration::load_integration(
+        SourceFile::new("it.yaml", integration_text),
+        &find,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let report = rollcall_sync::run(
+        &store,
+        &integration,
+        c,
+        &i,
+        rollcall_sync::RunOptions {
+            dry_run: false,
+            sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap(),
+        },
+        Arc::new(rollcall_core::observe::Silent),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the run should work: {e}"));
+    let counts = &report.summary.counts;
+    assert!(report.summary.complete, "{:?}", report.summary);
+    assert_eq!(counts.fetched, 22, "{counts:?}");
+    assert_eq!(counts.skipped, 2, "{counts:?}");
+    assert_eq!(counts.failed, 0, "{counts:?}");
+    assert_eq!(counts.created, 20, "{counts:?}");
+    // Stored counters are what the report says.
+    let stored = store.run(report.summary.id).await.unwrap().unwrap();
+    assert_eq!(stored.counts, *counts);
+    let errors = store.run_errors(report.summary.id).await.unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let mut keys: Vec<&str> = errors.iter().map(|e| e.record_key.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["nameless-1", "nameless-2"]);
+    for e in &errors {
+        assert_eq!(e.stage, rollcall_store::Stage::Extract);
+        assert!(
+            e.reason.contains("dropped by plugin `seat_type` (")
+                && e.reason.ends_with("function `enrich`: it has no userName"),
+            "{}",
+            e.reason
+        );
+    }
 }

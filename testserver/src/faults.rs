@@ -87,6 +87,8 @@ pub(crate) async fn middleware(
     }
     let route = classify(&state, &parts.method, parts.uri.path());
     let fault = state.take_fault(route);
+    let echoed =
+        matches!(fault, Some(FaultKind::EchoHeaders { .. })).then(|| parts.headers.clone());
     let req = Request::from_parts(parts, Body::from(bytes));
     let Some(kind) = fault else {
         return next.run(req).await;
@@ -139,5 +141,33 @@ pub(crate) async fn middleware(
             resp
         }
         FaultKind::Garbage => scim_json(StatusCode::OK, GARBAGE.into()),
+        FaultKind::EchoHeaders { status } => echo_headers(status, echoed.unwrap_or_default()),
     }
+}
+
+/// An answer reflecting the request's headers (see [`FaultKind::EchoHeaders`]).
+fn echo_headers(status: u16, headers: axum::http::HeaderMap) -> Response {
+    let mut listed = serde_json::Map::new();
+    let mut lines = Vec::new();
+    for (name, value) in &headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        lines.push(format!("{name}: {value}"));
+        listed.insert(name.as_str().to_owned(), value.into());
+    }
+    let body = serde_json::json!({
+        "detail": format!("Request refused; it had these headers: {}", lines.join("; ")),
+        "headers": listed,
+    });
+    let mut resp = scim_json(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body.to_string().into(),
+    );
+    for (name, value) in &headers {
+        if let Ok(echo) =
+            axum::http::HeaderName::from_bytes(format!("x-echo-{}", name.as_str()).as_bytes())
+        {
+            resp.headers_mut().append(echo, value.clone());
+        }
+    }
+    resp
 }

@@ -165,6 +165,14 @@ pub enum FaultKind {
     },
     /// Answer `200` with `Content-Type: application/scim+json` and a body that is not JSON.
     Garbage,
+    /// Answer `status` with the request's headers reflected back, like an API that
+    /// echoes its request in errors: a JSON body `{"detail", "headers": {name: value}}`
+    /// (the `detail` lists the headers too)
+    /// and an `x-echo-NAME` response header for each request header.
+    EchoHeaders {
+        /// HTTP status code (an invalid code becomes 500).
+        status: u16,
+    },
 }
 
 /// A fault applied to the next `times` requests that match `matcher`.

@@ -127,12 +127,11 @@ impl Opened {
             ));
             return None;
         }
-        Some(PluginFn {
-            plugin: Arc::clone(plugin),
-            function: spec.function.clone(),
-            config: spec.config.clone().unwrap_or(serde_json::Value::Null),
-            needs_record: cap.needs_record,
-        })
+        PluginFn::new(
+            Arc::clone(plugin),
+            &spec.function,
+            spec.config.clone().unwrap_or(serde_json::Value::Null),
+        )
     }
 }
 

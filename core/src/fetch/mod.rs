@@ -7,7 +7,7 @@
 
 mod cursor;
 mod page;
-mod plugin_auth;
+pub(crate) mod plugin_auth;
 mod record_transforms;
 mod scim;
 mod simple;
@@ -73,6 +73,9 @@ pub struct Skipped {
     pub key: Option<String>,
     /// Why it was skipped (a sentence fragment: "the required field `id` is missing").
     pub reason: String,
+    /// The plugin whose record transform dropped it on purpose (a filter); None for
+    /// a malformed record or a plugin call that failed.
+    pub dropped_by: Option<String>,
 }
 
 /// How a fetch ended.
@@ -663,12 +666,16 @@ impl Emitter<'_> {
             if self.stopped {
                 break;
             }
+            let mut dropped_by = None;
             let extracted = match transformed.get(i) {
                 None => self.stream.fields.extract(raw, &self.run),
                 Some(record_transforms::Outcome::Keep(v)) => {
                     self.stream.fields.extract(v, &self.run)
                 }
-                Some(record_transforms::Outcome::Drop(reason)) => Err(reason.clone()),
+                Some(record_transforms::Outcome::Drop(d)) => {
+                    dropped_by = d.plugin.clone();
+                    Err(d.reason.clone())
+                }
             };
             let item = match extracted {
                 Ok(rec) => {
@@ -707,6 +714,7 @@ impl Emitter<'_> {
                         position: format!("{position}, record {}", i + 1),
                         key,
                         reason,
+                        dropped_by,
                     })
                 }
             };

@@ -57,7 +57,8 @@ impl PluginAuth {
     }
 
     /// The headers to send: cached ones while they are valid, else fresh ones from
-    /// the plugin (a blocking call). Header values are marked sensitive.
+    /// the plugin (a blocking call, kept off async workers). Header values are marked
+    /// sensitive.
     pub fn headers(&self) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
         let mut cache = self
             .cache
@@ -79,21 +80,22 @@ impl PluginAuth {
             config: self.call.config.clone(),
         };
         let asked = Instant::now();
-        let (headers, expires_in) = match self.call.plugin.invoke(&request)? {
-            Response::Headers {
-                headers,
-                expires_in,
-            } => (headers, expires_in),
-            Response::Error { message } => {
-                return Err(format!("{} failed: {message}", self.call.who()));
-            }
-            _ => {
-                return Err(format!(
-                    "{} answered something other than `headers`",
-                    self.call.who()
-                ));
-            }
-        };
+        let (headers, expires_in) =
+            match crate::plugin::blocking(self.call.plugin.as_ref(), &request)? {
+                Response::Headers {
+                    headers,
+                    expires_in,
+                } => (headers, expires_in),
+                Response::Error { message } => {
+                    return Err(format!("{} failed: {message}", self.call.who()));
+                }
+                _ => {
+                    return Err(format!(
+                        "{} answered something other than `headers`",
+                        self.call.who()
+                    ));
+                }
+            };
         let mut out = Vec::with_capacity(headers.len());
         for (name, value) in headers {
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -123,14 +125,33 @@ impl PluginAuth {
         self.cache
             .lock()
             .ok()
-            .and_then(|c| {
-                c.as_ref().map(|c| {
-                    c.headers
-                        .iter()
-                        .filter_map(|(_, v)| v.to_str().ok().map(|s| Secret::new(s.to_string())))
-                        .collect()
-                })
+            .map(|c| {
+                c.as_ref()
+                    .map(|c| secrets_of(&c.headers))
+                    .unwrap_or_default()
             })
             .unwrap_or_default()
     }
+}
+
+/// Shortest credentials part of a `Scheme credentials` value scrubbed on its own
+/// (shorter ones would scrub ordinary words).
+const MIN_CREDENTIALS: usize = 8;
+
+/// The secrets in headers from an auth plugin, for the redactor: each value, and the
+/// credentials part of a `Scheme credentials` value (`Bearer abc…` → `abc…`), which
+/// an API may echo on its own.
+pub fn secrets_of(headers: &[(HeaderName, HeaderValue)]) -> Vec<Secret> {
+    let mut out = Vec::new();
+    for (_, v) in headers {
+        let Ok(text) = v.to_str() else { continue };
+        out.push(Secret::new(text));
+        if let Some((_, credentials)) = text.trim().split_once(' ') {
+            let credentials = credentials.trim();
+            if credentials.len() >= MIN_CREDENTIALS {
+                out.push(Secret::new(credentials));
+            }
+        }
+    }
+    out
 }

@@ -391,7 +391,7 @@ impl HttpEngine {
                                     recorded_url,
                                     request_body.as_deref(),
                                     status,
-                                    &headers,
+                                    &self.redact_headers(&headers),
                                     &self.redactor.redact(&String::from_utf8_lossy(b)),
                                 );
                             }
@@ -562,6 +562,11 @@ impl HttpEngine {
                     ))));
                 }
             };
+            // Refreshed headers are secrets too: known to the redactor before they are
+            // sent, so an echo in an answer, an error or a cassette shows `***`.
+            for secret in crate::fetch::plugin_auth::secrets_of(&headers) {
+                self.redactor.learn(&secret);
+            }
             for (name, value) in headers {
                 req = req.header(name, value);
             }
@@ -582,6 +587,22 @@ impl HttpEngine {
             Ok(b) => Ok((status, headers, b)),
             Err(e) => Err(self.transport_error(e)),
         }
+    }
+
+    /// Response headers with known secrets scrubbed from their values (for cassettes).
+    fn redact_headers(&self, headers: &HeaderMap) -> HeaderMap {
+        let mut out = HeaderMap::with_capacity(headers.len());
+        for (name, value) in headers {
+            let value = match value.to_str() {
+                Ok(text) => match HeaderValue::from_str(&self.redactor.redact(text)) {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                },
+                Err(_) => value.clone(),
+            };
+            out.append(name.clone(), value);
+        }
+        out
     }
 
     fn transport_error(&self, e: reqwest::Error) -> Attempt {

@@ -8,6 +8,9 @@
 //! - `enrich` (record transform): adds `seatType` and `fullName` to each raw record
 //!   and drops records without a `userName`.
 //!
+//! `full_name` and `enrich` declare the attributes they read (`needs`), so the host
+//! sends only those, and `enrich` answers patches (`set`) rather than whole records.
+//!
 //! `examples/plugin-seat-type-py/seat_type.py` does the same as a subprocess.
 
 use rollcall_plugin_sdk::{
@@ -17,13 +20,17 @@ use serde_json::Value;
 
 rollcall_plugin_sdk::export_plugin!(describe: describe, handle: handle);
 
+/// What `full_name` and `enrich` read of a record.
+const NEEDS: [&str; 4] = ["userName", "userType", "name", "displayName"];
+
 /// What the plugin offers.
 pub fn describe() -> Description {
-    let cap = |kind, function: &str, description: &str, needs_record| Capability {
+    let cap = |kind, function: &str, description: &str, reads_record: bool| Capability {
         kind,
         function: function.into(),
         description: Some(description.into()),
-        needs_record,
+        needs_record: false,
+        needs: reads_record.then(|| NEEDS.iter().map(|s| s.to_string()).collect()),
     };
     Description {
         name: "seat_type".into(),
@@ -46,7 +53,7 @@ pub fn describe() -> Description {
                 CapabilityKind::RecordTransform,
                 "enrich",
                 "Adds seatType and fullName; drops records without a userName.",
-                false,
+                true,
             ),
         ],
         config_schema: None,
@@ -116,7 +123,7 @@ fn full_name(record: &Value) -> Option<String> {
     }
 }
 
-fn enrich(mut record: Value) -> RecordOutcome {
+fn enrich(record: Value) -> RecordOutcome {
     let has_username = record
         .get("userName")
         .and_then(Value::as_str)
@@ -134,18 +141,17 @@ fn enrich(mut record: Value) -> RecordOutcome {
             .and_then(Value::as_str)
             .map(str::to_string)
     });
-    if let Some(obj) = record.as_object_mut() {
-        let mut add = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                obj.insert(k.into(), Value::String(v));
-            }
-        };
-        add("seatType", seat.map(str::to_string));
-        add("fullName", full);
-        RecordOutcome::Keep(record)
-    } else {
-        RecordOutcome::Drop("it is not an object".into())
+    if !record.is_object() {
+        return RecordOutcome::Drop("it is not an object".into());
     }
+    let mut changes = serde_json::Map::new();
+    if let Some(seat) = seat {
+        changes.insert("seatType".into(), Value::from(seat));
+    }
+    if let Some(full) = full {
+        changes.insert("fullName".into(), Value::String(full));
+    }
+    RecordOutcome::Set(changes)
 }
 
 #[cfg(test)]
@@ -159,7 +165,7 @@ mod tests {
         assert_eq!(seat_type("Free Restricted"), "restricted");
         assert_eq!(seat_type("Something new"), "other");
         let r = json!({"userName": "a@x", "userType": "Basic", "name": {"givenName": "Ada", "familyName": "Lovelace"}});
-        let RecordOutcome::Keep(k) = enrich(r) else {
+        let RecordOutcome::Set(k) = enrich(r) else {
             panic!("kept")
         };
         assert_eq!(k["seatType"], "occasional");

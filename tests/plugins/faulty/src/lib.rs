@@ -16,6 +16,7 @@ fn describe() -> Description {
         function: function.into(),
         description: None,
         needs_record: false,
+        needs: None,
     };
     Description {
         name: "faulty".into(),
