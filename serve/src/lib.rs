@@ -48,6 +48,11 @@ pub fn router(state: AppState) -> Router {
         .route("/reports", get(pages::reports::list))
         .route("/reports/{name}", get(pages::reports::run))
         .route("/workflows", get(pages::workflows::page))
+        .route("/workflows/{name}", get(pages::workflows::workflow))
+        .route(
+            "/workflows/{name}/audit.csv",
+            get(pages::workflows::audit_csv),
+        )
         .route("/style.css", get(pages::style))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
