@@ -16,7 +16,8 @@
 //!
 //! **Architecture invariant:** this crate never reads the environment or files other than
 //! those it is handed; secrets never reach a template (integrations are shown by name,
-//! app, instance, connector and schedule only).
+//! app, instance, connector and schedule only; a workflow's file is shown with every
+//! http(s) URL cut to its host, since webhook URLs carry secrets).
 
 pub mod chart;
 mod format;
