@@ -106,6 +106,60 @@ pub fn stacked(title: &str, parts: &[(&str, u64)]) -> String {
     s
 }
 
+/// Vertical columns over time, one per `(label, value)` in order (e.g. one per day), with
+/// the first and last labels under the axis and the largest value beside it. Each
+/// column's tooltip names its label and value.
+pub fn columns(title: &str, items: &[(String, u64)]) -> String {
+    const WIDTH: u32 = 560;
+    const PLOT: u32 = 120;
+    const LEFT: u32 = 40;
+    let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
+    let height = PLOT + 24;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="chart" role="img" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        escape(title)
+    );
+    let _ = write!(
+        s,
+        r##"<line x1="{LEFT}" y1="{PLOT}" x2="{WIDTH}" y2="{PLOT}" stroke="#8a8f98"/><text x="{}" y="12" font-size="12" text-anchor="end" fill="#666">{max}</text><text x="{}" y="{PLOT}" font-size="12" text-anchor="end" fill="#666">0</text>"##,
+        LEFT - 6,
+        LEFT - 6,
+    );
+    let n = u32::try_from(items.len()).unwrap_or(u32::MAX).max(1);
+    let slot = f64::from(WIDTH - LEFT) / f64::from(n);
+    let bar = (slot * 0.8).max(1.0);
+    for (i, (label, value)) in items.iter().enumerate() {
+        if *value == 0 {
+            continue;
+        }
+        let h = ((*value as f64 / max as f64) * f64::from(PLOT - 16))
+            .round()
+            .max(1.0);
+        let x = f64::from(LEFT) + slot * i as f64 + (slot - bar) / 2.0;
+        let _ = write!(
+            s,
+            r#"<rect x="{x:.1}" y="{:.1}" width="{bar:.1}" height="{h:.1}" fill="{}"><title>{}: {value}</title></rect>"#,
+            f64::from(PLOT) - h,
+            PALETTE[0],
+            escape(label),
+        );
+    }
+    if let (Some((first, _)), Some((last, _))) = (items.first(), items.last()) {
+        let _ = write!(
+            s,
+            r##"<text x="{LEFT}" y="{}" font-size="12" fill="#666">{}</text><text x="{WIDTH}" y="{}" font-size="12" text-anchor="end" fill="#666">{}</text>"##,
+            PLOT + 18,
+            escape(first),
+            PLOT + 18,
+            escape(last),
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +180,20 @@ mod tests {
             "{svg}"
         );
         assert!(stacked("s", &[("a", 0)]).contains("#e4e6ea"));
+        let svg = columns(
+            "c",
+            &[
+                ("2026-01-01".into(), 2),
+                ("<d>".into(), 0),
+                ("2026-01-03".into(), 4),
+            ],
+        );
+        assert_eq!(
+            svg.matches("<rect").count(),
+            2,
+            "no column for a zero: {svg}"
+        );
+        assert!(svg.contains(r#"height="104.0""#) && svg.contains(r#"height="52.0""#));
+        assert!(svg.contains("2026-01-03: 4") && !svg.contains("<d>"));
     }
 }

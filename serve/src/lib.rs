@@ -16,7 +16,8 @@
 //!
 //! **Architecture invariant:** this crate never reads the environment or files other than
 //! those it is handed; secrets never reach a template (integrations are shown by name,
-//! app, instance, connector and schedule only).
+//! app, instance, connector and schedule only; a workflow's file is shown with every
+//! http(s) URL cut to its host, since webhook URLs carry secrets).
 
 pub mod chart;
 mod format;
@@ -48,6 +49,11 @@ pub fn router(state: AppState) -> Router {
         .route("/reports", get(pages::reports::list))
         .route("/reports/{name}", get(pages::reports::run))
         .route("/workflows", get(pages::workflows::page))
+        .route("/workflows/{name}", get(pages::workflows::workflow))
+        .route(
+            "/workflows/{name}/audit.csv",
+            get(pages::workflows::audit_csv),
+        )
         .route("/style.css", get(pages::style))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -211,6 +211,33 @@ impl Store {
         rows.into_iter().map(entry_from).collect()
     }
 
+    /// One page of a workflow's entries, newest first: at most `limit` entries with an id
+    /// below `before_id` (all when `None`). The next page starts below the last id of this
+    /// one.
+    pub async fn audit_entries_newest_first(
+        &self,
+        workflow: &str,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows: Vec<EntryRow> = sqlx::query_as(
+            "SELECT id, at, workflow, run_id, mode, trigger, saas_user_id, external_id, username,
+                action, result, detail
+             FROM audit_log
+             WHERE workflow = ?1 AND (?2 IS NULL OR id < ?2)
+             ORDER BY id DESC LIMIT ?3",
+        )
+        .bind(workflow)
+        .bind(before_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .map_err(StoreError::db(format!(
+            "read the audit log of workflow '{workflow}'"
+        )))?;
+        rows.into_iter().map(entry_from).collect()
+    }
+
     /// How many times `action` ended with `result` per UTC day since `since` (e.g.
     /// deactivations over time), oldest day first, as (`YYYY-MM-DD`, count).
     pub async fn audit_per_day(

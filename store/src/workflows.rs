@@ -101,7 +101,8 @@ pub enum WorkflowRunStatus {
 }
 
 impl WorkflowRunStatus {
-    fn as_str(self) -> &'static str {
+    /// `running`, `completed`, `aborted` or `failed`.
+    pub fn as_str(self) -> &'static str {
         match self {
             WorkflowRunStatus::Running => "running",
             WorkflowRunStatus::Completed => "completed",
@@ -430,6 +431,27 @@ impl Store {
         .await
         .map_err(StoreError::db("list the workflow runs"))?;
         rows.into_iter().map(run_from).collect()
+    }
+
+    /// The newest run of a workflow in `mode` (any mode with `None`), if it ever ran.
+    pub async fn last_workflow_run(
+        &self,
+        workflow: &str,
+        mode: Option<WorkflowMode>,
+    ) -> Result<Option<WorkflowRunRow>, StoreError> {
+        let row: Option<RunRowTuple> = sqlx::query_as(
+            "SELECT id, workflow, mode, trigger, started_at, finished_at, status, counts, message
+             FROM workflow_runs WHERE workflow = ?1 AND (?2 IS NULL OR mode = ?2)
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(workflow)
+        .bind(mode.map(WorkflowMode::as_str))
+        .fetch_optional(self.pool())
+        .await
+        .map_err(StoreError::db(format!(
+            "read the last run of workflow '{workflow}'"
+        )))?;
+        row.map(run_from).transpose()
     }
 
     /// How many accounts of `instance` of `app` the app has (present ones), matched without

@@ -237,4 +237,43 @@ async fn runs_and_the_audit_log() {
     assert_eq!(runs[0].status, WorkflowRunStatus::Completed);
     assert_eq!(runs[0].counts, json!({"ok": 2}));
     assert!(runs[0].finished_at.is_some());
+
+    // Newest first, a page at a time, for the workflow page.
+    let newest = s
+        .audit_entries_newest_first("Inactive", None, 2)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = newest.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [page[1].id + 1, page[1].id]);
+    let older = s
+        .audit_entries_newest_first("Inactive", Some(page[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].id, page[0].id);
+    assert!(
+        s.audit_entries_newest_first("Other", None, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The last run, of any mode or of one.
+    let plan = s
+        .begin_workflow_run("Inactive", WorkflowMode::Plan, Trigger::Cli)
+        .await
+        .unwrap();
+    let last = s
+        .last_workflow_run("Inactive", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((last.id, last.status), (plan, WorkflowRunStatus::Running));
+    let last_apply = s
+        .last_workflow_run("Inactive", Some(WorkflowMode::Apply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last_apply.id, run);
+    assert!(s.last_workflow_run("Other", None).await.unwrap().is_none());
 }

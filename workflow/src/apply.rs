@@ -264,7 +264,9 @@ impl Execution<'_> {
             let Some((result, detail)) = plan::planned(block, account, &self.workflow.app) else {
                 continue;
             };
-            self.audit(Some(account), block.key(), result, &detail)
+            // The log keeps why the account was selected, for whoever reviews the plan.
+            let logged = format!("{detail}; selected by: {}", outcome.rule);
+            self.audit(Some(account), block.key(), result, &logged)
                 .await?;
             outcome.actions.push(ActionTaken {
                 action: block.key().into(),

@@ -1,14 +1,15 @@
 //! The dashboard: integration tiles, people and SaaS accounts per app instance, active
 //! versus deactivated, user types (licences), last-activity buckets, and what inactive
-//! seats cost per month when prices are set (`rollcall prices set`).
+//! seats cost per month when prices are set (`rollcall prices set`), and deactivations
+//! over time from the workflows' audit log.
 
 use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
-use chrono::Utc;
-use rollcall_store::{INACTIVE_AFTER_DAYS, Price};
+use chrono::{DateTime, Days, Utc};
+use rollcall_store::{AuditResult, INACTIVE_AFTER_DAYS, Price, Store, StoreError};
 
 use super::integrations::{Tile, tiles};
 use super::{render, store_error};
@@ -58,6 +59,56 @@ struct DashboardPage {
     instances: Vec<InstanceView>,
     types: Vec<TypeView>,
     licence_chart: String,
+    deactivation_days: u64,
+    /// `None` when nothing was deactivated in those days.
+    deactivations: Option<Deactivations>,
+}
+
+struct Deactivations {
+    total: String,
+    chart: String,
+}
+
+/// How many days the deactivations chart covers, today included.
+const DEACTIVATION_DAYS: u64 = 90;
+
+/// Accounts deactivated by workflows (successful `deactivate` actions, which only apply
+/// mode takes) per UTC day over the last [`DEACTIVATION_DAYS`], days without any
+/// included, as a column chart; `None` when there were none.
+async fn deactivations(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Option<Deactivations>, StoreError> {
+    let today = now.date_naive();
+    let first = today
+        .checked_sub_days(Days::new(DEACTIVATION_DAYS - 1))
+        .unwrap_or(today);
+    let since = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let per_day: BTreeMap<String, u64> = store
+        .audit_per_day("deactivate", AuditResult::Ok, since)
+        .await?
+        .into_iter()
+        .collect();
+    let total: u64 = per_day.values().sum();
+    if total == 0 {
+        return Ok(None);
+    }
+    let days: Vec<(String, u64)> = first
+        .iter_days()
+        .take_while(|d| *d <= today)
+        .map(|d| {
+            let day = d.format("%Y-%m-%d").to_string();
+            let n = per_day.get(&day).copied().unwrap_or(0);
+            (day, n)
+        })
+        .collect();
+    Ok(Some(Deactivations {
+        total: thousands(total),
+        chart: chart::columns(
+            &format!("Accounts deactivated per day over the last {DEACTIVATION_DAYS} days"),
+            &days,
+        ),
+    }))
 }
 
 fn price_of<'a>(prices: &'a [Price], app: &str, user_type: Option<&str>) -> Option<&'a Price> {
@@ -81,13 +132,16 @@ fn saas_link(app: &str, instance: &str, extra: &[&str]) -> String {
 /// `GET /`
 pub(crate) async fn page(State(state): State<AppState>) -> Response {
     let now = Utc::now();
-    let (d, prices, tiles) = match (
+    let (d, prices, tiles, deactivations) = match (
         state.store.dashboard(now).await,
         state.store.list_prices().await,
         tiles(&state).await,
+        deactivations(&state.store, now).await,
     ) {
-        (Ok(d), Ok(p), Ok(t)) => (d, p, t),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return store_error(e),
+        (Ok(d), Ok(p), Ok(t), Ok(x)) => (d, p, t, x),
+        (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
+            return store_error(e);
+        }
     };
     let instances = d
         .instances
@@ -205,6 +259,8 @@ pub(crate) async fn page(State(state): State<AppState>) -> Response {
         instances,
         types,
         licence_chart,
+        deactivation_days: DEACTIVATION_DAYS,
+        deactivations,
     };
     render(&page)
 }
