@@ -282,6 +282,9 @@ pub struct RunGuard {
     custom_keys_seen: HashSet<String>,
     /// The next free ids, once the run's transaction has read them.
     next_ids: Option<batch::NextIds>,
+    /// The run's start time: every person and account the run writes or sees gets this
+    /// one timestamp, so "seen by run R" reads alike on all of them.
+    started_at: String,
     tally: Counts,
     ended: bool,
 }
@@ -445,6 +448,7 @@ impl Store {
             instances: BTreeSet::new(),
             custom_keys_seen: HashSet::new(),
             next_ids: None,
+            started_at: now,
             tally: Counts::default(),
             ended: false,
         })
@@ -639,8 +643,11 @@ impl RunGuard {
         let applied = batch::Batch::apply(
             tx,
             opts,
-            self.id,
-            &self.integration,
+            batch::RunRef {
+                id: self.id,
+                integration: &self.integration,
+                now: &self.started_at,
+            },
             &self.custom_keys_seen,
             &mut self.next_ids,
             &recs,

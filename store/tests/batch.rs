@@ -361,3 +361,55 @@ async fn a_batch_with_the_same_account_and_person_twice_is_applied_in_order() {
     assert_eq!((tally.created, tally.updated, tally.unchanged), (2, 1, 1));
     run.finish(true, &tally).await.unwrap();
 }
+
+#[tokio::test]
+async fn every_account_a_run_sees_gets_the_run_start_as_last_seen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path()).await;
+    let o = SyncOptions {
+        app: "Miro".into(),
+        instance: "miro-org-1".into(),
+        preference: Preference::CreateAndUpdate,
+        selection: Selection::UserPlusSaasUser,
+        role: None,
+        sync_key: UserKey::Username,
+        source: "integration:Miro Users".into(),
+    };
+    let rec = |i: usize| IncomingAccount {
+        external_id: format!("ext-{i}"),
+        sync_value: Some(format!("user{i}")),
+        username: Some(format!("user{i}")),
+        ..IncomingAccount::default()
+    };
+    for round in 0..2 {
+        let mut run = store.begin_run("miro", false).await.unwrap();
+        // Three batches, apart in time: they must still stamp one time.
+        for part in 0..3 {
+            run.apply_batch((part * 10..part * 10 + 10).map(rec).collect(), &o)
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let tally = run.tally();
+        run.finish(true, &tally).await.unwrap();
+
+        let url = format!("sqlite://{}?mode=ro", store.path().display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let started: String =
+            sqlx::query_scalar("SELECT started_at FROM runs ORDER BY id DESC LIMIT 1")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let seen: Vec<String> = sqlx::query_scalar("SELECT DISTINCT last_seen_at FROM saas_users")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(seen, vec![started.clone()], "round {round}");
+        let created: Vec<String> = sqlx::query_scalar("SELECT DISTINCT created_at FROM users")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(created.len(), 1, "round {round}: {created:?}");
+        pool.close().await;
+    }
+}

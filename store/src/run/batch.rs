@@ -237,16 +237,28 @@ pub(super) struct Batch<'a> {
     declare: BTreeSet<String>,
 }
 
+/// The run a batch belongs to.
+pub(super) struct RunRef<'a> {
+    pub id: i64,
+    pub integration: &'a str,
+    /// The run's one timestamp for what it writes and sees.
+    pub now: &'a str,
+}
+
 impl<'a> Batch<'a> {
     pub(super) async fn apply(
         conn: &'a mut SqliteConnection,
         opts: &'a SyncOptions,
-        run_id: i64,
-        integration: &'a str,
+        run: RunRef<'a>,
         custom_keys_seen: &HashSet<String>,
         next_ids: &mut Option<NextIds>,
         recs: &[IncomingAccount],
     ) -> Result<Applied, StoreError> {
+        let RunRef {
+            id: run_id,
+            integration,
+            now,
+        } = run;
         // The run holds the write lock from its first batch to its end, so the ids read
         // once stay the next free ones; later batches carry them on.
         let next = match *next_ids {
@@ -269,7 +281,7 @@ impl<'a> Batch<'a> {
             opts,
             run_id,
             integration,
-            now: time::now(),
+            now: now.to_owned(),
             people: HashMap::new(),
             by_username: HashMap::new(),
             by_email: HashMap::new(),
