@@ -53,24 +53,26 @@ pub fn job_types(
     registry: &Registry,
     data_dir: Option<PathBuf>,
 ) -> Vec<Arc<dyn JobType>> {
+    let env = JobEnv {
+        store: store.clone(),
+        registry: registry.clone(),
+        data_dir,
+    };
     vec![
-        Arc::new(IntegrationJobs {
-            store: store.clone(),
-            registry: registry.clone(),
-            data_dir: data_dir.clone(),
-        }),
-        Arc::new(WorkflowJobs {
-            store: store.clone(),
-            registry: registry.clone(),
-            data_dir,
-        }),
+        Arc::new(IntegrationJobs(env.clone())),
+        Arc::new(WorkflowJobs(env)),
     ]
 }
 
 /// Integration syncs: every stored integration on its schedule, run exactly as
 /// `rollcall run NAME` runs it (same preparation: stored integration checked against
 /// its connector, vault credential, environment).
-pub struct IntegrationJobs {
+pub struct IntegrationJobs(JobEnv);
+
+/// What every job type runs with: the store, the connectors and the data directory (for
+/// the vault).
+#[derive(Clone)]
+pub struct JobEnv {
     store: Store,
     registry: Registry,
     data_dir: Option<PathBuf>,
@@ -88,6 +90,7 @@ impl JobType for IntegrationJobs {
     fn jobs(&self) -> BoxFuture<'_, Result<Vec<Job>, String>> {
         Box::pin(async move {
             let stored = self
+                .0
                 .store
                 .list_integrations()
                 .await
@@ -102,6 +105,7 @@ impl JobType for IntegrationJobs {
                     }
                 };
                 let elsewhere = self
+                    .0
                     .store
                     .last_run(&integration.name)
                     .await
@@ -126,9 +130,11 @@ impl JobType for IntegrationJobs {
     }
 
     fn run(&self, job: Job, stop: CancellationToken) -> BoxFuture<'static, JobOutcome> {
-        let store = self.store.clone();
-        let registry = self.registry.clone();
-        let data_dir = self.data_dir.clone();
+        let JobEnv {
+            store,
+            registry,
+            data_dir,
+        } = self.0.clone();
         Box::pin(async move {
             let prepared =
                 match prepare_run(&registry, data_dir, &job.name, &Overrides::default()).await {
@@ -183,11 +189,7 @@ impl Observer for LogWarnings {
 
 /// Workflows: every stored workflow on its schedule. The daemon applies a workflow only
 /// when its file says `mode: apply`; otherwise it records the plan in the audit log.
-pub struct WorkflowJobs {
-    store: Store,
-    registry: Registry,
-    data_dir: Option<PathBuf>,
-}
+pub struct WorkflowJobs(JobEnv);
 
 impl JobType for WorkflowJobs {
     fn kind(&self) -> JobKind {
@@ -202,6 +204,7 @@ impl JobType for WorkflowJobs {
     fn jobs(&self) -> BoxFuture<'_, Result<Vec<Job>, String>> {
         Box::pin(async move {
             let stored = self
+                .0
                 .store
                 .list_workflows()
                 .await
@@ -232,9 +235,11 @@ impl JobType for WorkflowJobs {
     }
 
     fn run(&self, job: Job, stop: CancellationToken) -> BoxFuture<'static, JobOutcome> {
-        let store = self.store.clone();
-        let registry = self.registry.clone();
-        let data_dir = self.data_dir.clone();
+        let JobEnv {
+            store,
+            registry,
+            data_dir,
+        } = self.0.clone();
         Box::pin(async move {
             let apply = job.mode == JobMode::Apply;
             let observer: Arc<dyn Observer> = Arc::new(LogWarnings(job.name.clone()));

@@ -4,6 +4,7 @@
 mod commands;
 mod datadir;
 mod jobs;
+mod not_found;
 mod output;
 mod prepare;
 mod progress;

@@ -188,6 +188,33 @@ pub fn pad(s: &str, width: usize) -> String {
     }
 }
 
+/// An aligned table: columns two spaces apart, no trailing spaces.
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut s = String::new();
+        for (k, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if k > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(cell);
+            s.push_str(&" ".repeat(w - cell.chars().count()));
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", line(headers.to_vec()))?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::output::print_table;
 use anyhow::{Context, Result, anyhow};
 use rollcall_core::integration::{Integration, load_integration_with_names};
 use rollcall_core::manifest::LoadError;
@@ -221,14 +222,13 @@ async fn stored(store: &Store, name: &str) -> Result<StoredIntegration> {
     }
     let all = store.list_integrations().await?;
     let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-    let hint = match rollcall_source::suggest(name, names.iter().copied()) {
-        Some(s) => format!(" Did you mean `{s}`?"),
-        None if names.is_empty() => {
-            " There are none yet: `rollcall integrations apply FILE` makes one.".into()
-        }
-        None => format!(" The integrations are: {}.", names.join(", ")),
-    };
-    Err(anyhow!("there is no integration named `{name}`.{hint}"))
+    Err(crate::not_found::no_such(
+        "integration",
+        "integrations",
+        "rollcall integrations apply FILE",
+        name,
+        &names,
+    ))
 }
 
 fn decode(s: &StoredIntegration) -> Result<Integration> {
@@ -399,32 +399,5 @@ fn print_json(v: &Value) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, v)?;
     writeln!(out)?;
-    Ok(())
-}
-
-/// An aligned table: columns two spaces apart, no trailing spaces.
-fn print_table(headers: &[&str], rows: &[Vec<String>]) -> Result<()> {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| -> String {
-        let mut s = String::new();
-        for (k, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if k > 0 {
-                s.push_str("  ");
-            }
-            s.push_str(cell);
-            s.push_str(&" ".repeat(w - cell.chars().count()));
-        }
-        s.trim_end().to_string()
-    };
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", line(headers.to_vec()))?;
-    for row in rows {
-        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
-    }
     Ok(())
 }

@@ -123,14 +123,14 @@ async fn stored(store: &Store, name: &str) -> Result<Report> {
             .into_iter()
             .map(|r| r.name)
             .collect();
-        let hint = match rollcall_source::suggest(name, names.iter().map(String::as_str)) {
-            Some(s) => format!(" Did you mean `{s}`?"),
-            None if names.is_empty() => {
-                " There are none yet: `rollcall report apply FILE` stores one.".into()
-            }
-            None => format!(" The reports are: {}.", names.join(", ")),
-        };
-        bail!("there is no report named `{name}`.{hint}");
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        return Err(crate::not_found::no_such(
+            "report",
+            "reports",
+            "rollcall report apply FILE",
+            name,
+            &names,
+        ));
     };
     serde_json::from_value(r.definition).map_err(|e| {
         anyhow!("the report `{name}` is stored in a form this rollcall cannot read ({e}); apply its file again")

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
+use crate::output::print_table;
 use anyhow::{Context, Result, anyhow};
 use rollcall_core::action::ActionRunner;
 use rollcall_core::integration::Integration;
@@ -252,14 +253,13 @@ async fn stored(store: &Store, name: &str) -> Result<StoredWorkflow> {
     }
     let all = store.list_workflows().await?;
     let names: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
-    let hint = match rollcall_source::suggest(name, names.iter().copied()) {
-        Some(s) => format!(" Did you mean `{s}`?"),
-        None if names.is_empty() => {
-            " There are none yet: `rollcall workflows apply FILE` makes one.".into()
-        }
-        None => format!(" The workflows are: {}.", names.join(", ")),
-    };
-    Err(anyhow!("there is no workflow named `{name}`.{hint}"))
+    Err(crate::not_found::no_such(
+        "workflow",
+        "workflows",
+        "rollcall workflows apply FILE",
+        name,
+        &names,
+    ))
 }
 
 async fn list(data_dir: Option<PathBuf>, format: TableFormat) -> Result<ExitCode> {
@@ -609,31 +609,4 @@ fn summary(w: &Workflow, r: &WorkflowReport, format: RunFormat) {
             RunFormat::Json => eprintln!("{l}"),
         }
     }
-}
-
-/// An aligned table: columns two spaces apart, no trailing spaces.
-pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) -> Result<()> {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| -> String {
-        let mut s = String::new();
-        for (k, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if k > 0 {
-                s.push_str("  ");
-            }
-            s.push_str(cell);
-            s.push_str(&" ".repeat(w - cell.chars().count()));
-        }
-        s.trim_end().to_string()
-    };
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", line(headers.to_vec()))?;
-    for row in rows {
-        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
-    }
-    Ok(())
 }

@@ -4,9 +4,9 @@
 //! account the app no longer has is marked deactivated.
 
 use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
-use rollcall_store::{AccountUpdate, Store, StoreError, WorkflowAccount};
+use rollcall_store::{Store, StoreError, WorkflowAccount};
 
-use super::{BlockOutcome, failure, update_from};
+use super::{BlockOutcome, failure, mark_missing, update_from};
 use crate::AuditResult;
 
 /// The action this block calls.
@@ -38,23 +38,7 @@ pub async fn run(
             )
         }
         Ok(ActionOutcome::NotFound { status, .. }) => {
-            store
-                .update_account_state(
-                    account.id,
-                    &AccountUpdate {
-                        active: Some(false),
-                        present: Some(false),
-                        ..AccountUpdate::default()
-                    },
-                )
-                .await?;
-            Ok(BlockOutcome::new(
-                AuditResult::Noop,
-                format!(
-                    "the app no longer has this account (HTTP {status}); marked deactivated in the store"
-                ),
-            )
-            .active(Some(false)))
+            mark_missing(store, account, status, AuditResult::Noop).await
         }
         Err(e) => Ok(BlockOutcome::new(AuditResult::Failed, failure(&e)).active(active)),
     }

@@ -9,7 +9,7 @@ pub mod role_retrieval;
 use rollcall_core::Record;
 use rollcall_core::action::ActionError;
 use rollcall_core::compile::FieldSource;
-use rollcall_store::AccountUpdate;
+use rollcall_store::{AccountUpdate, Store, StoreError, WorkflowAccount};
 use serde_json::{Map, Value};
 
 use crate::AuditResult;
@@ -81,6 +81,33 @@ pub(crate) fn update_from(record: &Record) -> AccountUpdate {
         fields: Some(fields),
         present: Some(true),
     }
+}
+
+/// Marks an account the app answered "not found" for as deactivated and no longer in the
+/// app, and says so with `result`.
+pub(crate) async fn mark_missing(
+    store: &Store,
+    account: &WorkflowAccount,
+    status: u16,
+    result: AuditResult,
+) -> Result<BlockOutcome, StoreError> {
+    store
+        .update_account_state(
+            account.id,
+            &AccountUpdate {
+                active: Some(false),
+                present: Some(false),
+                ..AccountUpdate::default()
+            },
+        )
+        .await?;
+    Ok(BlockOutcome::new(
+        result,
+        format!(
+            "the app no longer has this account (HTTP {status}); marked deactivated in the store"
+        ),
+    )
+    .active(Some(false)))
 }
 
 /// An action error as a detail for the audit log (secrets are already redacted by the

@@ -3,9 +3,9 @@
 //! account and `deactivate_missing` is on (the default), marks it deactivated in the store.
 
 use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
-use rollcall_store::{AccountUpdate, Store, StoreError, WorkflowAccount};
+use rollcall_store::{Store, StoreError, WorkflowAccount};
 
-use super::{BlockOutcome, failure, update_from};
+use super::{BlockOutcome, failure, mark_missing, update_from};
 use crate::AuditResult;
 
 /// The action this block calls.
@@ -50,24 +50,9 @@ pub async fn run(
             )
         }
         Ok(ActionOutcome::NotFound { status, .. }) if deactivate_missing => {
-            store
-                .update_account_state(
-                    account.id,
-                    &AccountUpdate {
-                        active: Some(false),
-                        present: Some(false),
-                        ..AccountUpdate::default()
-                    },
-                )
-                .await?;
-            Ok(BlockOutcome::new(
-                AuditResult::Ok,
-                format!(
-                    "the app no longer has this account (HTTP {status}); marked deactivated in the store"
-                ),
-            )
-            .active(Some(false))
-            .stop())
+            Ok(mark_missing(store, account, status, AuditResult::Ok)
+                .await?
+                .stop())
         }
         Ok(ActionOutcome::NotFound { status, .. }) => Ok(BlockOutcome::new(
             AuditResult::Skipped,
