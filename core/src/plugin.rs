@@ -300,7 +300,11 @@ impl PluginFn {
                             return Err(format!(
                                 "{} answered the parameter `{name}` as {}; a parameter is text, a number, a boolean or null (left out)",
                                 self.who(),
-                                if other.is_array() { "a list" } else { "an object" }
+                                if other.is_array() {
+                                    "a list"
+                                } else {
+                                    "an object"
+                                }
                             ));
                         }
                     };
