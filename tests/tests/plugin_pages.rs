@@ -409,6 +409,7 @@ async fn a_failing_or_garbled_paginator_fails_the_stream_naming_the_plugin() {
             "{mode}: {e}"
         );
         assert!(e.contains("plugin `odd` ("), "{mode}: {e}");
+        assert!(e.contains("function `next`"), "{mode}: {e}");
         assert!(
             e.contains(&dir.path().join("odd.py").display().to_string()),
             "{mode}: {e}"

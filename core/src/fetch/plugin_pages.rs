@@ -35,8 +35,9 @@ pub(crate) async fn run(ctx: &mut PageCtx<'_>, call: &PluginFn) -> Result<(), Fe
         }
         let request = paginate_request(call, &ctx.req, &url, &page, page_no, count);
         let next = match ask(call, request).await {
+            // The host's error names the plugin and its file, not the function.
+            Err(e) => Err(format!("{} failed: {e}", call.who())),
             Ok(response) => call.paginate_answer(response),
-            Err(e) => Err(e),
         }
         .map_err(|e| {
             FetchError::Protocol(format!(
