@@ -236,6 +236,10 @@ for line in sys.stdin:
         out = {{"type": "value", "value": following}}
     elif mode == "empty_next":
         out = {{"type": "next"}}
+    elif mode == "both":
+        out = {{"type": "next", "url": "?startIndex=%d" % following, "params": {{"startIndex": following}}}}
+    elif mode == "no_count":
+        out = {{"type": "end"}} if req["page"] == 2 else {{"type": "next", "params": {{"startIndex": following, "count": None}}}}
     elif mode == "list_param":
         out = {{"type": "next", "params": {{"startIndex": [following]}}}}
     elif mode == "hang":
@@ -347,6 +351,25 @@ async fn a_next_url_relative_to_the_page_is_followed() {
     );
 }
 
+/// A null parameter leaves the stream's own parameter of that name out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_null_parameter_leaves_the_streams_own_out() {
+    let (out, srv, _dir) = fetch_odd("no_count", Duration::from_secs(10)).await;
+    assert!(out.summary().complete);
+    assert_eq!(out.records.len(), 25);
+    let queries: Vec<Option<String>> = srv
+        .handle()
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/Users"))
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(
+        queries,
+        [Some("count=10".into()), Some("startIndex=11".into())]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_next_request_already_made_stops_the_stream_instead_of_looping() {
     let (out, srv, _dir) = fetch_odd("stuck", Duration::from_secs(10)).await;
@@ -394,6 +417,10 @@ async fn a_failing_or_garbled_paginator_fails_the_stream_naming_the_plugin() {
         (
             "empty_next",
             "function `next` answered `next` without a `url` or `params`",
+        ),
+        (
+            "both",
+            "function `next` answered `next` with both `url` and `params`",
         ),
         (
             "list_param",
