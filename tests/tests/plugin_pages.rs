@@ -447,6 +447,31 @@ async fn a_failing_or_garbled_paginator_fails_the_stream_naming_the_plugin() {
     }
 }
 
+/// A library paginator that panics fails the stream; rollcall goes on running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_library_paginator_fails_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let h = host(dir.path(), Duration::from_secs(5));
+    let c = compile(&manifest("faulty", "panic_pages", "{}"), &h);
+    let srv = server(25).await;
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let e = failure(&out);
+    assert!(
+        e.contains("the stream's paginator could not say what follows page 1"),
+        "{e}"
+    );
+    assert!(e.contains("function `panic_pages` failed"), "{e}");
+    assert!(
+        e.contains("panicked: the faulty paginator panics after page 1"),
+        "{e}"
+    );
+    assert!(e.contains(&file.display().to_string()), "{e}");
+    assert_eq!(out.records.len(), 10);
+    assert_eq!(start_indexes(&srv), [None]);
+}
+
 #[test]
 fn manifest_mistakes_about_a_plugin_paginator_are_located() {
     let dir = dylib_dir();
@@ -526,6 +551,20 @@ fn the_cli_lists_and_uses_a_plugin_paginator() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "{stderr}");
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 23);
+    let explained = std::process::Command::new(rollcall_bin())
+        .arg("explain")
+        .arg(&file)
+        .env("ROLLCALL_PLUGINS_DIR", dir.path())
+        .env("ROLLCALL_HOME", dir.path().join("home"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(explained.stdout).unwrap();
+    assert!(explained.status.success(), "{text}");
+    assert!(
+        text.contains("asks plugin `pager` (")
+            && text.contains("function `scim_pages` for the next request after each page"),
+        "{text}"
+    );
     assert_eq!(
         start_indexes(&srv),
         [None, Some("11".into()), Some("21".into())]
