@@ -266,3 +266,60 @@ pub fn blocking(plugin: &dyn Plugin, request: &Request) -> Result<Response, Stri
         plugin.invoke(request)
     }
 }
+
+/// Where a paginator function says the next page is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NextPage {
+    /// This URL, absolute or relative to the URL just requested.
+    Url(String),
+    /// The stream's URL with these query parameters set (None: left out).
+    Params(Vec<(String, Option<String>)>),
+    /// No more pages.
+    End,
+}
+
+impl PluginFn {
+    /// Reads a paginator's answer to a [`Request::Paginate`].
+    pub fn paginate_answer(&self, response: Response) -> Result<NextPage, String> {
+        let (url, params) = match response {
+            Response::End => return Ok(NextPage::End),
+            Response::Next { url, params } => (url, params),
+            other => return Err(self.unexpected(other, "`next` or `end`")),
+        };
+        match (url, params) {
+            (Some(url), None) if !url.trim().is_empty() => Ok(NextPage::Url(url)),
+            (None, Some(params)) if !params.is_empty() => {
+                let mut out = Vec::with_capacity(params.len());
+                for (name, value) in params {
+                    let text = match value {
+                        Value::Null => None,
+                        Value::String(s) => Some(s),
+                        Value::Number(n) => Some(n.to_string()),
+                        Value::Bool(b) => Some(b.to_string()),
+                        other => {
+                            return Err(format!(
+                                "{} answered the parameter `{name}` as {}; a parameter is text, a number, a boolean or null (left out)",
+                                self.who(),
+                                if other.is_array() {
+                                    "a list"
+                                } else {
+                                    "an object"
+                                }
+                            ));
+                        }
+                    };
+                    out.push((name, text));
+                }
+                Ok(NextPage::Params(out))
+            }
+            (Some(_), Some(_)) => Err(format!(
+                "{} answered `next` with both `url` and `params`; give one of them",
+                self.who()
+            )),
+            _ => Err(format!(
+                "{} answered `next` without a `url` or `params`; answer `end` when there are no more pages",
+                self.who()
+            )),
+        }
+    }
+}

@@ -24,6 +24,10 @@ pub use message::{Capability, CapabilityKind, Description, RecordOutcome, Reques
 /// - 2: a capability may declare `needs` (records are sent with only those
 ///   attributes) and a record transform may answer `{"set": {...}}` patches. A
 ///   version 1 plugin uses neither, so a version 2 host still runs it.
+///
+/// Paginator functions (`paginator` capabilities, [`Request::Paginate`]) came later
+/// without a new version: a host sends `paginate` only to a function that declared
+/// that kind, and a host that does not know the kind ignores the capability.
 pub const ABI_VERSION: u32 = 2;
 
 /// The oldest plugin version a host of this SDK still runs.

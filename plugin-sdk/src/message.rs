@@ -64,6 +64,10 @@ pub enum CapabilityKind {
     RecordTransform,
     /// Headers for requests, from the connector's inputs and secrets ([`Request::Auth`]).
     Auth,
+    /// A stream's pages: given a response, the next request or the end
+    /// ([`Request::Paginate`]). Its `needs` name the top-level attributes of the
+    /// response body it reads.
+    Paginator,
     /// A kind this host does not know (a newer plugin); ignored.
     #[serde(other)]
     Unknown,
@@ -124,6 +128,31 @@ pub enum Request {
     },
     /// Subprocess plugins only: the host is done; the plugin should exit.
     Goodbye,
+    /// A paginator: one page was read; what comes next? The answer is
+    /// [`Response::Next`] or [`Response::End`].
+    Paginate {
+        /// The function.
+        function: String,
+        /// The number of the page just read (1 for the first).
+        page: u64,
+        /// The URL that was requested (secrets shown as `***`; never any credentials).
+        url: String,
+        /// The response's HTTP status.
+        status: u16,
+        /// The response headers (names in lower case; `set-cookie` left out; a header
+        /// sent several times joined with `, `).
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        /// How many records the stream's `records` path selected on this page.
+        count: u64,
+        /// The response body (null when empty); with `needs`, only those top-level
+        /// attributes.
+        #[serde(default)]
+        body: Value,
+        /// The manifest's `config` for this use, or null.
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        config: Value,
+    },
 }
 
 /// What a plugin answers. Read through [`RawResponse`], like [`Request`].
@@ -161,6 +190,21 @@ pub enum Response {
         /// Why.
         message: String,
     },
+    /// The answer to [`Request::Paginate`]: request this next. Exactly one of `url`
+    /// and `params`.
+    Next {
+        /// The next URL, absolute or relative to the URL just requested. It must be on
+        /// the connector's base URL's host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        /// Query parameters set on the stream's URL (with its `request.query`): a
+        /// parameter of the same name is replaced; a null value leaves it out. Values
+        /// are text, numbers or booleans.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        params: Option<BTreeMap<String, Value>>,
+    },
+    /// The answer to [`Request::Paginate`]: there are no more pages.
+    End,
 }
 
 /// What became of one record of a [`Request::Batch`].
@@ -195,6 +239,13 @@ pub struct RawRequest {
     secrets: Option<BTreeMap<String, String>>,
     #[serde(default)]
     config: Value,
+    page: Option<u64>,
+    url: Option<String>,
+    status: Option<u16>,
+    headers: Option<BTreeMap<String, String>>,
+    count: Option<u64>,
+    #[serde(default)]
+    body: Value,
 }
 
 fn need<T>(v: Option<T>, kind: &str, field: &str) -> Result<T, String> {
@@ -230,6 +281,16 @@ impl TryFrom<RawRequest> for Request {
                 config: r.config,
             },
             "goodbye" => Request::Goodbye,
+            "paginate" => Request::Paginate {
+                function: need(r.function, k, "function")?,
+                page: need(r.page, k, "page")?,
+                url: need(r.url, k, "url")?,
+                status: need(r.status, k, "status")?,
+                headers: r.headers.unwrap_or_default(),
+                count: need(r.count, k, "count")?,
+                body: r.body,
+                config: r.config,
+            },
             other => return Err(format!("unknown request type `{other}`")),
         })
     }
@@ -249,6 +310,8 @@ pub struct RawResponse {
     headers: Option<BTreeMap<String, String>>,
     expires_in: Option<u64>,
     message: Option<String>,
+    url: Option<String>,
+    params: Option<BTreeMap<String, Value>>,
 }
 
 impl TryFrom<RawResponse> for Response {
@@ -272,6 +335,11 @@ impl TryFrom<RawResponse> for Response {
             "error" => Response::Error {
                 message: need(r.message, k, "message")?,
             },
+            "next" => Response::Next {
+                url: r.url,
+                params: r.params,
+            },
+            "end" => Response::End,
             other => return Err(format!("unknown response type `{other}`")),
         })
     }
@@ -318,7 +386,7 @@ mod tests {
         );
         let d: Description = serde_json::from_value(json!({
             "name": "x", "version": "1.0.0",
-            "capabilities": [{"kind": "paginator", "function": "next"},
+            "capabilities": [{"kind": "webhook", "function": "next"},
                              {"kind": "record_transform", "function": "f", "needs": ["userName"]}]
         }))
         .unwrap();
@@ -340,5 +408,59 @@ mod tests {
                 ]
             }
         );
+    }
+
+    #[test]
+    fn paginate_wire_format() {
+        let r = Request::Paginate {
+            function: "next".into(),
+            page: 2,
+            url: "https://x/Users?startIndex=11".into(),
+            status: 200,
+            headers: BTreeMap::from([("link".to_string(), "<…>".to_string())]),
+            count: 10,
+            body: json!({"totalResults": 25}),
+            config: Value::Null,
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"paginate","function":"next","page":2,"url":"https://x/Users?startIndex=11","status":200,"headers":{"link":"<…>"},"count":10,"body":{"totalResults":25}}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
+        let e = serde_json::from_str::<Request>(r#"{"type":"paginate","function":"f"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a `paginate` message needs `page`"), "{e}");
+        let d: Description = serde_json::from_value(json!({
+            "name": "x", "version": "1.0.0",
+            "capabilities": [{"kind": "paginator", "function": "next", "needs": ["meta"]}]
+        }))
+        .unwrap();
+        assert_eq!(d.capabilities[0].kind, CapabilityKind::Paginator);
+        for (text, want) in [
+            (
+                r#"{"type":"next","params":{"cursor":null,"startIndex":11}}"#,
+                Response::Next {
+                    url: None,
+                    params: Some(BTreeMap::from([
+                        ("cursor".to_string(), Value::Null),
+                        ("startIndex".to_string(), json!(11)),
+                    ])),
+                },
+            ),
+            (
+                r#"{"type":"next","url":"/Users?page=2"}"#,
+                Response::Next {
+                    url: Some("/Users?page=2".into()),
+                    params: None,
+                },
+            ),
+            (r#"{"type":"end"}"#, Response::End),
+        ] {
+            let back: Response = serde_json::from_str(text).unwrap();
+            assert_eq!(back, want);
+            assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        }
     }
 }

@@ -9,6 +9,7 @@ use crate::workspace_root;
 /// The plugin crates the tests load (package names).
 const PLUGIN_PACKAGES: &[&str] = &[
     "rollcall-plugin-seat-type",
+    "rollcall-plugin-pager",
     "rollcall-test-plugin-faulty",
     "rollcall-test-plugin-wrong-abi",
     "rollcall-test-plugin-no-invoke",
@@ -31,7 +32,7 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// The built dynamic library of a plugin crate, by its library name (`seat_type`,
-/// `faulty`, `wrong_abi`, `no_invoke`, `bad_json`). The crates are built once per
+/// `pager`, `faulty`, `wrong_abi`, `no_invoke`, `bad_json`). The crates are built once per
 /// test process with `cargo build`.
 pub fn library(lib_name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
@@ -64,6 +65,11 @@ pub fn library_file(name: &str) -> String {
 /// The Python example plugin (`examples/plugin-seat-type-py/seat_type.py`).
 pub fn python_example() -> PathBuf {
     workspace_root().join("examples/plugin-seat-type-py/seat_type.py")
+}
+
+/// The Python paginator example (`examples/plugin-pager-py/pager.py`).
+pub fn python_pager_example() -> PathBuf {
+    workspace_root().join("examples/plugin-pager-py/pager.py")
 }
 
 /// Copies `file` into `dir` as `name`, executable.

@@ -167,6 +167,9 @@ pub fn explain(c: &Connector) -> String {
                 }
                 "follows the Link header's rel=\"next\" until there is none".to_string()
             }
+            Paginator::Plugin(call) => {
+                format!("asks {} for the next request after each page", call.who())
+            }
             Paginator::None => "one request".to_string(),
         };
         let query = if q.is_empty() {

@@ -339,6 +339,8 @@ pub enum Paginator {
         /// Page size parameter and value.
         size: Option<(String, u32)>,
     },
+    /// A plugin's paginator function, asked for the next request after each page.
+    Plugin(crate::plugin::PluginFn),
     /// One request.
     None,
 }
@@ -363,6 +365,7 @@ impl Paginator {
             | Paginator::LinkHeader { size: Some((_, n)) } => *n = cut(*n),
             Paginator::Cursor { size: None, .. }
             | Paginator::LinkHeader { size: None }
+            | Paginator::Plugin(_)
             | Paginator::None => {}
         }
         p
@@ -757,6 +760,16 @@ pub fn compile_with_plugins(
                 );
                 Paginator::LinkHeader { size }
             }
+            // An unresolved reference is reported; the manifest does not compile.
+            PaginatorSpec::Plugin(spec) => opened
+                .resolve(
+                    spec,
+                    crate::plugin::CapabilityKind::Paginator,
+                    &format!("{sp}/paginator/plugin"),
+                    doc,
+                    &mut diags,
+                )
+                .map_or(Paginator::None, Paginator::Plugin),
             PaginatorSpec::None => Paginator::None,
         };
 
@@ -1056,7 +1069,7 @@ mod tests {
             Paginator::Cursor { size, .. } | Paginator::LinkHeader { size } => {
                 size.as_ref().map(|(_, n)| *n)
             }
-            Paginator::None => None,
+            Paginator::Plugin(_) | Paginator::None => None,
         }
     }
 

@@ -140,6 +140,7 @@ fn kind_name(kind: CapabilityKind) -> &'static str {
         CapabilityKind::FieldTransform => "field transform",
         CapabilityKind::RecordTransform => "record transform",
         CapabilityKind::Auth => "auth provider",
+        CapabilityKind::Paginator => "paginator",
         CapabilityKind::Unknown => "function of a kind this rollcall does not know",
     }
 }

@@ -8,6 +8,7 @@
 mod cursor;
 mod page;
 pub(crate) mod plugin_auth;
+mod plugin_pages;
 mod record_transforms;
 mod scim;
 mod simple;
@@ -201,6 +202,10 @@ pub fn start(
                 simple::run_numbered(&mut ctx).await
             }
             Paginator::Cursor { .. } | Paginator::LinkHeader { .. } => cursor::run(&mut ctx).await,
+            Paginator::Plugin(call) => {
+                let call = call.clone();
+                plugin_pages::run(&mut ctx, &call).await
+            }
             Paginator::None => simple::run_single(&mut ctx).await,
         };
         match result {

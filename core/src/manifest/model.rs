@@ -398,6 +398,11 @@ pub enum PaginatorSpec {
     Cursor(CursorPaging),
     /// RFC 8288 `Link: <...>; rel="next"` headers.
     LinkHeader(LinkHeaderPaging),
+    /// A plugin's paginator function: after each page it is sent the response (status,
+    /// headers, record count, the body attributes it needs) and answers the next
+    /// request (a URL on the base URL's host, or query parameters for the stream's
+    /// URL) or the end. The first request is the stream's own.
+    Plugin(super::plugins::PluginCallSpec),
     /// A single request.
     #[default]
     None,

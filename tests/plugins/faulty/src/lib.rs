@@ -4,6 +4,7 @@
 //! - `wrong_kind` (field transform): answers with records instead of a value.
 //! - `short` (record transform): answers one outcome fewer than it was sent.
 //! - `upper` (field transform): uppercases text (a working function).
+//! - `panic_pages` (paginator): panics.
 
 use rollcall_plugin_sdk::{Capability, CapabilityKind, Description, Request, Response};
 use serde_json::Value;
@@ -27,6 +28,7 @@ fn describe() -> Description {
             cap(CapabilityKind::FieldTransform, "wrong_kind"),
             cap(CapabilityKind::RecordTransform, "short"),
             cap(CapabilityKind::FieldTransform, "upper"),
+            cap(CapabilityKind::Paginator, "panic_pages"),
         ],
         config_schema: None,
     }
@@ -56,6 +58,7 @@ fn handle(request: Request) -> Result<Response, String> {
                     .collect(),
             })
         }
+        Request::Paginate { page, .. } => panic!("the faulty paginator panics after page {page}"),
         _ => Err("unsupported".into()),
     }
 }
