@@ -280,8 +280,9 @@ pub struct RunGuard {
     errors_dropped: u64,
     instances: BTreeSet<(String, String)>,
     custom_keys_seen: HashSet<String>,
-    /// The next free ids, once the run's transaction has read them.
-    next_ids: Option<batch::NextIds>,
+    /// What one batch carries to the next: the next free ids, what it changed, and its
+    /// writes until they run (see `batch`).
+    pipeline: batch::Pipeline,
     /// The run's start time: every person and account the run writes or sees gets this
     /// one timestamp, so "seen by run R" reads alike on all of them.
     started_at: String,
@@ -447,7 +448,7 @@ impl Store {
             errors_dropped: 0,
             instances: BTreeSet::new(),
             custom_keys_seen: HashSet::new(),
-            next_ids: None,
+            pipeline: batch::Pipeline::default(),
             started_at: now,
             tally: Counts::default(),
             ended: false,
@@ -640,7 +641,7 @@ impl RunGuard {
                 detail: "the data transaction is gone".to_owned(),
             });
         };
-        let applied = batch::Batch::apply(
+        let applied = batch::apply(
             tx,
             opts,
             batch::RunRef {
@@ -649,12 +650,12 @@ impl RunGuard {
                 now: &self.started_at,
             },
             &self.custom_keys_seen,
-            &mut self.next_ids,
-            &recs,
+            &mut self.pipeline,
+            recs,
         )
         .await?;
         self.custom_keys_seen.extend(applied.declared);
-        for (rec, outcome) in recs.into_iter().zip(&applied.outcomes) {
+        for (rec, outcome) in applied.records.into_iter().zip(&applied.outcomes) {
             match outcome {
                 Outcome::Created => self.tally.created += 1,
                 Outcome::Updated => self.tally.updated += 1,
@@ -666,6 +667,17 @@ impl RunGuard {
             }
         }
         Ok(applied.outcomes)
+    }
+
+    /// Runs the batch writes still pending, so the run's transaction holds every record
+    /// applied so far. [`apply_batch`](RunGuard::apply_batch) leaves a batch's writes to
+    /// run while the next batch is decided; [`finish`](RunGuard::finish) flushes, so
+    /// callers need this only to see each batch written before the next is read.
+    pub async fn flush(&mut self) -> Result<(), StoreError> {
+        if let Some(tx) = self.tx.as_mut() {
+            self.pipeline.flush(tx).await?;
+        }
+        Ok(())
     }
 
     fn push_error(&mut self, record_key: String, stage: Stage, reason: String) {
@@ -702,6 +714,9 @@ impl RunGuard {
         let id = self.id;
         let now = time::now();
         let mut marked_absent = 0;
+        if let Err(e) = self.flush().await {
+            return Err(self.could_not_save(e, complete, counts).await);
+        }
         if complete {
             let instances: Vec<_> = self.instances.iter().cloned().collect();
             for (app, instance) in instances {
@@ -781,18 +796,27 @@ impl RunGuard {
             }
         };
         if let Err(e) = result {
-            // the data is rolled back; record why the run failed
-            self.tx = None;
-            let why = format!("the run could not be saved: {e}");
-            let _ = self
-                .write_status("failed", complete, counts, 0, Some(&why))
-                .await;
-            self.release();
-            return Err(e);
+            return Err(self.could_not_save(e, complete, counts).await);
         }
         self.release();
         tracing::debug!(run_id = id, marked_absent, "run finished");
         Ok(summary)
+    }
+
+    /// The data is rolled back; records why the run failed and gives the error back.
+    async fn could_not_save(
+        &mut self,
+        e: StoreError,
+        complete: bool,
+        counts: &Counts,
+    ) -> StoreError {
+        self.tx = None;
+        let why = format!("the run could not be saved: {e}");
+        let _ = self
+            .write_status("failed", complete, counts, 0, Some(&why))
+            .await;
+        self.release();
+        e
     }
 
     /// Ends the run as failed: its data is rolled back, its errors kept, and `message`

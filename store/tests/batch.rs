@@ -98,10 +98,14 @@ fn gen_record(rng: &mut Rng, key: &UserKey) -> IncomingAccount {
     }
     let emp_id = format!("E{}", NAMES.iter().position(|n| *n == name).unwrap_or(0));
     if matches!(key, UserKey::Custom(_)) && rng.chance(80) {
-        let v = if rng.chance(20) {
-            json!(emp_id.to_lowercase())
-        } else {
-            json!(emp_id)
+        let position = NAMES.iter().position(|n| *n == name).unwrap_or(0);
+        let v = match rng.below(10) {
+            0 | 1 => json!(emp_id.to_lowercase()),
+            // values only SQLite's cast defines: a real, a big integer, an array
+            2 => json!(position as f64 + 0.5),
+            3 if rng.chance(50) => json!(u64::MAX - position as u64),
+            3 => json!([emp_id]),
+            _ => json!(emp_id),
         };
         user_fields.insert("emp_id".into(), v);
     }
@@ -233,6 +237,8 @@ async fn run_case(seed: u64) -> Vec<Outcome> {
         let mut seq = Vec::new();
         for r in recs.clone() {
             seq.push(a.apply(r, &o).await.expect("apply"));
+            // the reference writes each record before the next is read
+            a.flush().await.expect("flush");
         }
         let tally_a = a.tally();
         a.finish(complete, &tally_a).await.unwrap();

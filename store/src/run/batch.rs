@@ -16,6 +16,14 @@
 //! - Writes are ordered so no transient unique conflict can occur: people whose username or
 //!   email changes first get placeholder values, then people are updated, then created, then
 //!   accounts are written.
+//!
+//! Batches overlap: the writes of batch k run on SQLite's thread while batch k+1 is decided
+//! on a blocking thread ([`Pipeline`]). Batch k+1 therefore reads the store *before* batch
+//! k's writes, and the run carries what batch k changed (its created and updated people and
+//! accounts, as decided) into batch k+1's view, where it overrides what was read. Everything
+//! else batch k+1 reads is as batch k left it, because batch k's writes touch only what it
+//! carries. The writes of the last batch run when the run flushes ([`Pipeline::flush`]),
+//! before it finishes.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -44,6 +52,7 @@ enum State {
     Stamped,
 }
 
+#[derive(Clone)]
 struct Person {
     username: String,
     email: Option<String>,
@@ -210,7 +219,7 @@ const LOAD_ACCOUNTS: &str = "SELECT coalesce(json_group_array(json_array(id, use
 
 /// The ids the next new person and account get.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct NextIds {
+struct NextIds {
     user: i64,
     account: i64,
 }
@@ -220,21 +229,36 @@ pub(super) struct Applied {
     pub outcomes: Vec<Outcome>,
     /// Custom keys declared in `custom_fields`.
     pub declared: Vec<String>,
+    /// The records, given back.
+    pub records: Vec<IncomingAccount>,
 }
 
-pub(super) struct Batch<'a> {
-    conn: &'a mut SqliteConnection,
-    opts: &'a SyncOptions,
-    run_id: i64,
-    integration: &'a str,
-    now: String,
+/// What a run carries from one batch to the next (see the module documentation): the next
+/// free ids, what the last batch changed, and its writes while they have not run yet.
+#[derive(Default)]
+pub(super) struct Pipeline {
+    next: Option<NextIds>,
+    carried: Carried,
+    pending: Option<PendingWrite>,
+}
+
+/// The people and accounts a batch created or changed, as it decided them (and as they
+/// are once its writes have run), for the next batch's view.
+#[derive(Default)]
+struct Carried {
     people: HashMap<i64, Person>,
-    by_username: HashMap<String, i64>,
-    by_email: HashMap<String, i64>,
     accounts: HashMap<String, Account>,
-    next_user_id: i64,
-    next_account_id: i64,
-    declare: BTreeSet<String>,
+}
+
+impl Pipeline {
+    /// Runs the writes still pending, so the run's transaction holds every batch applied so
+    /// far. Call before anything else reads or writes the run's transaction.
+    pub(super) async fn flush(&mut self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        match self.pending.take() {
+            Some(write) => write.execute(conn).await,
+            None => Ok(()),
+        }
+    }
 }
 
 /// The run a batch belongs to.
@@ -245,104 +269,222 @@ pub(super) struct RunRef<'a> {
     pub now: &'a str,
 }
 
-impl<'a> Batch<'a> {
-    pub(super) async fn apply(
-        conn: &'a mut SqliteConnection,
-        opts: &'a SyncOptions,
-        run: RunRef<'a>,
-        custom_keys_seen: &HashSet<String>,
-        next_ids: &mut Option<NextIds>,
-        recs: &[IncomingAccount],
-    ) -> Result<Applied, StoreError> {
-        let RunRef {
-            id: run_id,
-            integration,
-            now,
-        } = run;
-        // The run holds the write lock from its first batch to its end, so the ids read
-        // once stay the next free ones; later batches carry them on.
-        let next = match *next_ids {
-            Some(next) => next,
-            None => {
-                let (max_user, max_account): (i64, i64) = sqlx::query_as(
-                    "SELECT (SELECT coalesce(max(id), 0) FROM users), (SELECT coalesce(max(id), 0) FROM saas_users)",
-                )
+/// A batch's in-memory view of the people and accounts it can touch, and what it decided.
+struct View {
+    opts: SyncOptions,
+    people: HashMap<i64, Person>,
+    by_username: HashMap<String, i64>,
+    by_email: HashMap<String, i64>,
+    accounts: HashMap<String, Account>,
+    next_user_id: i64,
+    next_account_id: i64,
+    declare: BTreeSet<String>,
+    /// SQLite's text of custom sync key values it alone defines, by the value's JSON text.
+    casts: HashMap<String, Option<String>>,
+}
+
+/// Applies one batch (see the module documentation): reads what it can touch, decides it on
+/// a blocking thread while the previous batch's writes run, and leaves its own writes
+/// pending in `pipeline`.
+pub(super) async fn apply(
+    conn: &mut SqliteConnection,
+    opts: &SyncOptions,
+    run: RunRef<'_>,
+    custom_keys_seen: &HashSet<String>,
+    pipeline: &mut Pipeline,
+    recs: Vec<IncomingAccount>,
+) -> Result<Applied, StoreError> {
+    // The run holds the write lock from its first batch to its end, so the ids read once
+    // stay the next free ones; later batches carry them on.
+    let next = match pipeline.next {
+        Some(next) => next,
+        None => {
+            let (max_user, max_account): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT coalesce(max(id), 0) FROM users), (SELECT coalesce(max(id), 0) FROM saas_users)",
+            )
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(StoreError::db("read the highest user and account ids"))?;
+            NextIds {
+                user: max_user + 1,
+                account: max_account + 1,
+            }
+        }
+    };
+    let (users, accounts) = load(conn, opts, &recs).await?;
+    let mut view = View::new(opts.clone(), next, std::mem::take(&mut pipeline.carried));
+    view.add_read(users, accounts);
+    view.casts = sql_casts(conn, opts, &recs, &view).await?;
+    let keys = custom_keys_seen.clone();
+    let write_run = WriteRun {
+        id: run.id,
+        integration: run.integration.to_owned(),
+        now: run.now.to_owned(),
+        instance: opts.instance.clone(),
+        source: opts.source.clone(),
+    };
+    let decide = tokio::task::spawn_blocking(move || {
+        let mut outcomes = Vec::with_capacity(recs.len());
+        for rec in &recs {
+            outcomes.push(view.decide(rec, &keys)?);
+        }
+        let declared: Vec<String> = view.declare.iter().cloned().collect();
+        let (write, carried, next) = view.into_write(write_run);
+        Ok::<_, StoreError>((recs, outcomes, declared, write, carried, next))
+    });
+    let previous = pipeline.flush(conn);
+    let (written, decided) = tokio::join!(previous, decide);
+    written?;
+    let (records, outcomes, declared, write, carried, next) =
+        decided.map_err(|e| StoreError::InvalidInput {
+            what: format!("a batch of run {}", run.id),
+            detail: format!("deciding the batch stopped unexpectedly: {e}"),
+        })??;
+    pipeline.pending = Some(write);
+    pipeline.carried = carried;
+    pipeline.next = Some(next);
+    Ok(Applied {
+        outcomes,
+        declared,
+        records,
+    })
+}
+
+/// Reads the people and (with accounts) the accounts a batch can touch.
+async fn load(
+    conn: &mut SqliteConnection,
+    opts: &SyncOptions,
+    recs: &[IncomingAccount],
+) -> Result<(Vec<UserRow>, Vec<SaasRow>), StoreError> {
+    let mut names = BTreeSet::new();
+    let mut key_values = BTreeSet::new();
+    for rec in recs {
+        if let Some(v) = &rec.sync_value {
+            names.insert(fold(v));
+            key_values.insert(fold(v));
+        }
+        for field in ["username", "email"] {
+            if let Some(v) = rec.user_fields.get(field) {
+                match v {
+                    Value::String(s) => names.insert(fold(s)),
+                    Value::Number(n) => names.insert(n.to_string()),
+                    Value::Bool(b) => names.insert(b.to_string()),
+                    _ => false,
+                };
+            }
+        }
+    }
+    let names = json!(names).to_string();
+    let (path, key_values) = match &opts.sync_key {
+        UserKey::Custom(key) => (
+            Some(crate::query::json_path(key)),
+            Some(json!(key_values).to_string()),
+        ),
+        _ => (None, None),
+    };
+    let q = sqlx::query_scalar(LOAD_USERS)
+        .bind(&names)
+        .bind(path)
+        .bind(key_values);
+    let users: Vec<UserRow> =
+        fetch_json_rows(q, conn, "look up the users of a batch of records").await?;
+    if opts.selection != Selection::UserPlusSaasUser {
+        return Ok((users, Vec::new()));
+    }
+    let ids: BTreeSet<&str> = recs.iter().map(|r| r.external_id.as_str()).collect();
+    let q = sqlx::query_scalar(LOAD_ACCOUNTS)
+        .bind(&opts.instance)
+        .bind(json!(ids).to_string());
+    let what = format!(
+        "look up the accounts of a batch of records of {}",
+        opts.instance
+    );
+    let accounts: Vec<SaasRow> = fetch_json_rows(q, conn, &what).await?;
+    Ok((users, accounts))
+}
+
+/// A custom sync key value as `lower(CAST(json_extract(custom, key) AS TEXT))` gives it,
+/// when Rust can say so: `None` for reals, big integers, arrays and objects.
+fn simple_key_value(value: Option<&Value>) -> Option<Option<String>> {
+    match value {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(fold(s))),
+        Some(Value::Bool(b)) => Some(Some(if *b { "1" } else { "0" }.to_owned())),
+        Some(Value::Number(n)) if n.is_i64() => Some(Some(n.to_string())),
+        Some(_) => None,
+    }
+}
+
+/// Asks SQLite for the text of the custom sync key values of the batch that only it
+/// defines (see [`View::key_value`]); usually there are none and nothing is asked.
+async fn sql_casts(
+    conn: &mut SqliteConnection,
+    opts: &SyncOptions,
+    recs: &[IncomingAccount],
+    view: &View,
+) -> Result<HashMap<String, Option<String>>, StoreError> {
+    let mut casts = HashMap::new();
+    let UserKey::Custom(key) = &opts.sync_key else {
+        return Ok(casts);
+    };
+    let values = recs
+        .iter()
+        .filter_map(|r| r.user_fields.get(key))
+        .chain(view.people.values().filter_map(|p| p.custom.get(key)));
+    for value in values {
+        if simple_key_value(Some(value)).is_some() {
+            continue;
+        }
+        let text = value.to_string();
+        if casts.contains_key(&text) {
+            continue;
+        }
+        let mut one = Map::new();
+        one.insert(key.clone(), value.clone());
+        let cast: Option<String> =
+            sqlx::query_scalar("SELECT lower(CAST(json_extract(?1, ?2) AS TEXT))")
+                .bind(Value::Object(one).to_string())
+                .bind(crate::query::json_path(key))
                 .fetch_one(&mut *conn)
                 .await
-                .map_err(StoreError::db("read the highest user and account ids"))?;
-                NextIds {
-                    user: max_user + 1,
-                    account: max_account + 1,
-                }
-            }
-        };
-        let mut batch = Batch {
-            conn,
+                .map_err(StoreError::db(format!("read custom field {key}")))?;
+        casts.insert(text, cast);
+    }
+    Ok(casts)
+}
+
+impl View {
+    fn new(opts: SyncOptions, next: NextIds, carried: Carried) -> View {
+        let mut view = View {
             opts,
-            run_id,
-            integration,
-            now: now.to_owned(),
             people: HashMap::new(),
             by_username: HashMap::new(),
             by_email: HashMap::new(),
-            accounts: HashMap::new(),
+            accounts: carried.accounts,
             next_user_id: next.user,
             next_account_id: next.account,
             declare: BTreeSet::new(),
+            casts: HashMap::new(),
         };
-        batch.load(recs).await?;
-        let mut outcomes = Vec::with_capacity(recs.len());
-        for rec in recs {
-            outcomes.push(batch.decide(rec, custom_keys_seen).await?);
+        for (id, p) in carried.people {
+            view.by_username.insert(fold(&p.username), id);
+            if let Some(e) = &p.email {
+                view.by_email.insert(fold(e), id);
+            }
+            view.people.insert(id, p);
         }
-        batch.write().await?;
-        *next_ids = Some(NextIds {
-            user: batch.next_user_id,
-            account: batch.next_account_id,
-        });
-        Ok(Applied {
-            outcomes,
-            declared: batch.declare.into_iter().collect(),
-        })
+        view
     }
 
-    async fn load(&mut self, recs: &[IncomingAccount]) -> Result<(), StoreError> {
-        let mut names = BTreeSet::new();
-        let mut key_values = BTreeSet::new();
-        for rec in recs {
-            if let Some(v) = &rec.sync_value {
-                names.insert(fold(v));
-                key_values.insert(fold(v));
+    /// Adds what was read from the store; what the previous batch carried overrides it.
+    fn add_read(&mut self, users: Vec<UserRow>, accounts: Vec<SaasRow>) {
+        for (id, username, email, first_name, last_name, role, custom, key_value) in users {
+            if self.people.contains_key(&id) {
+                continue;
             }
-            for field in ["username", "email"] {
-                if let Some(v) = rec.user_fields.get(field) {
-                    match v {
-                        Value::String(s) => names.insert(fold(s)),
-                        Value::Number(n) => names.insert(n.to_string()),
-                        Value::Bool(b) => names.insert(b.to_string()),
-                        _ => false,
-                    };
-                }
-            }
-        }
-        let names = json!(names).to_string();
-        let (path, key_values) = match &self.opts.sync_key {
-            UserKey::Custom(key) => (
-                Some(crate::query::json_path(key)),
-                Some(json!(key_values).to_string()),
-            ),
-            _ => (None, None),
-        };
-        let q = sqlx::query_scalar(LOAD_USERS)
-            .bind(&names)
-            .bind(path)
-            .bind(key_values);
-        let rows: Vec<UserRow> =
-            fetch_json_rows(q, self.conn, "look up the users of a batch of records").await?;
-        for (id, username, email, first_name, last_name, role, custom, key_value) in rows {
-            self.by_username.insert(fold(&username), id);
+            self.by_username.entry(fold(&username)).or_insert(id);
             if let Some(e) = &email {
-                self.by_email.insert(fold(e), id);
+                self.by_email.entry(fold(e)).or_insert(id);
             }
             let original = Some((fold(&username), email.as_deref().map(fold)));
             self.people.insert(
@@ -360,18 +502,6 @@ impl<'a> Batch<'a> {
                 },
             );
         }
-        if self.opts.selection != Selection::UserPlusSaasUser {
-            return Ok(());
-        }
-        let ids: BTreeSet<&str> = recs.iter().map(|r| r.external_id.as_str()).collect();
-        let q = sqlx::query_scalar(LOAD_ACCOUNTS)
-            .bind(&self.opts.instance)
-            .bind(json!(ids).to_string());
-        let what = format!(
-            "look up the accounts of a batch of records of {}",
-            self.opts.instance
-        );
-        let rows: Vec<SaasRow> = fetch_json_rows(q, self.conn, &what).await?;
         for (
             id,
             user_id,
@@ -385,8 +515,11 @@ impl<'a> Batch<'a> {
             roles,
             activity,
             fields,
-        ) in rows
+        ) in accounts
         {
+            if self.accounts.contains_key(&ext) {
+                continue;
+            }
             let (digest, digest_missing) = match digest {
                 Some(d) => (d, false),
                 None => {
@@ -415,11 +548,10 @@ impl<'a> Batch<'a> {
                 },
             );
         }
-        Ok(())
     }
 
     /// One record, as `apply` would have done it, against the in-memory view.
-    async fn decide(
+    fn decide(
         &mut self,
         rec: &IncomingAccount,
         custom_keys_seen: &HashSet<String>,
@@ -445,7 +577,7 @@ impl<'a> Batch<'a> {
                         self.declare.insert(key.clone());
                     }
                 }
-                self.upsert_person(sync_value, fields).await?
+                self.upsert_person(sync_value, fields)?
             }
         };
         let (user_id, person_outcome) = match person {
@@ -503,30 +635,25 @@ impl<'a> Batch<'a> {
         None
     }
 
-    /// The custom sync key's value of a person as the lookup query computes it.
-    async fn key_value(
-        &mut self,
-        custom: &Map<String, Value>,
-    ) -> Result<Option<String>, StoreError> {
+    /// The custom sync key's value of a person as the lookup query computes it. Values
+    /// whose text SQLite alone defines (reals, big integers, arrays, objects) were cast by
+    /// SQLite before the batch was decided ([`sql_casts`]).
+    fn key_value(&self, custom: &Map<String, Value>) -> Result<Option<String>, StoreError> {
         let UserKey::Custom(key) = &self.opts.sync_key else {
             return Ok(None);
         };
-        match custom.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(fold(s))),
-            Some(Value::Bool(b)) => Ok(Some(if *b { "1" } else { "0" }.to_owned())),
-            Some(Value::Number(n)) if n.is_i64() => Ok(Some(n.to_string())),
-            Some(_) => {
-                // Reals, big integers, arrays and objects: let SQLite say how it casts them.
-                let text = Value::Object(custom.clone()).to_string();
-                sqlx::query_scalar("SELECT lower(CAST(json_extract(?1, ?2) AS TEXT))")
-                    .bind(text)
-                    .bind(crate::query::json_path(key))
-                    .fetch_one(&mut *self.conn)
-                    .await
-                    .map_err(StoreError::db(format!("read custom field {key}")))
-            }
+        let value = custom.get(key);
+        if let Some(v) = simple_key_value(value) {
+            return Ok(v);
         }
+        let text = value.map(Value::to_string).unwrap_or_default();
+        self.casts
+            .get(&text)
+            .cloned()
+            .ok_or_else(|| StoreError::InvalidInput {
+                what: format!("custom field {key}"),
+                detail: format!("the value {text} was not cast before the batch was decided"),
+            })
     }
 
     fn index(&mut self, id: i64, old: Option<(&str, Option<&str>)>, new: (&str, Option<&str>)) {
@@ -546,7 +673,7 @@ impl<'a> Batch<'a> {
         }
     }
 
-    async fn upsert_person(
+    fn upsert_person(
         &mut self,
         sync_value: &str,
         fields: PersonFields,
@@ -558,7 +685,7 @@ impl<'a> Batch<'a> {
                     self.opts.sync_key, sync_value
                 )));
             }
-            return self.create_person(sync_value, fields).await;
+            return self.create_person(sync_value, fields);
         };
         let Some(p) = self.people.get(&id) else {
             return Err(StoreError::InvalidInput {
@@ -590,7 +717,7 @@ impl<'a> Batch<'a> {
             return Ok(PersonOutcome::Skipped(reason));
         }
         let (old_username, old_email) = (p.username.clone(), p.email.clone());
-        let key_value = self.key_value(&custom_map).await?;
+        let key_value = self.key_value(&custom_map)?;
         self.index(
             id,
             Some((&old_username, old_email.as_deref())),
@@ -610,7 +737,7 @@ impl<'a> Batch<'a> {
         Ok(PersonOutcome::Updated(id))
     }
 
-    async fn create_person(
+    fn create_person(
         &mut self,
         sync_value: &str,
         fields: PersonFields,
@@ -644,7 +771,7 @@ impl<'a> Batch<'a> {
         if let Some(reason) = self.conflict(None, &username, email.as_deref()) {
             return Ok(PersonOutcome::Skipped(reason));
         }
-        let key_value = self.key_value(&custom).await?;
+        let key_value = self.key_value(&custom)?;
         let id = self.next_user_id;
         self.next_user_id += 1;
         self.index(id, None, (&username, email.as_deref()));
@@ -720,120 +847,73 @@ impl<'a> Batch<'a> {
         AccountOutcome::Updated
     }
 
-    /// Writes what the batch decided, in an order free of transient unique conflicts.
-    async fn write(&mut self) -> Result<(), StoreError> {
-        let now = self.now.clone();
-        if !self.declare.is_empty() {
-            sqlx::query(
-                "INSERT INTO custom_fields (key, label, created_by_integration, created_at)
-                 SELECT value, value, ?1, ?2 FROM json_each(?3) WHERE true
-                 ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(self.integration)
-            .bind(&now)
-            .bind(json!(self.declare).to_string())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(StoreError::db(
-                "declare the custom fields of a batch of records",
-            ))?;
-        }
-        let mut ids: Vec<i64> = self.people.keys().copied().collect();
-        ids.sort_unstable();
-        let row = |id: i64, p: &Person| {
-            json!([
-                id,
-                p.username,
-                p.email,
-                p.first_name,
-                p.last_name,
-                p.role,
-                serde_json::to_string(&p.custom).unwrap_or_else(|_| "{}".to_owned())
-            ])
+    /// Turns what the batch decided into its writes, and what it changed into what the
+    /// next batch carries (as it will be once the writes have run).
+    fn into_write(self, run: WriteRun) -> (PendingWrite, Carried, NextIds) {
+        let next = NextIds {
+            user: self.next_user_id,
+            account: self.next_account_id,
         };
-        let mut updated = Vec::new();
-        let mut created = Vec::new();
-        let mut moved = Vec::new();
-        for id in ids {
-            let p = &self.people[&id];
+        let mut write = PendingWrite {
+            run,
+            declare: (!self.declare.is_empty()).then(|| json!(self.declare).to_string()),
+            moved: Vec::new(),
+            updated_users: Vec::new(),
+            created_users: Vec::new(),
+            updated_accounts: Vec::new(),
+            created_accounts: Vec::new(),
+            seen: Vec::new(),
+            stamped: Vec::new(),
+        };
+        let mut carried = Carried::default();
+        let mut people: Vec<(i64, Person)> = self.people.into_iter().collect();
+        people.sort_unstable_by_key(|(id, _)| *id);
+        for (id, mut p) in people {
             match p.state {
                 State::Updated => {
                     let now_keys = (fold(&p.username), p.email.as_deref().map(fold));
                     if p.original.as_ref() != Some(&now_keys) {
-                        moved.push(id);
+                        write.moved.push(id);
                     }
-                    updated.push(row(id, p));
+                    write.updated_users.push(json!([
+                        id,
+                        p.username,
+                        p.email,
+                        p.first_name,
+                        p.last_name,
+                        p.role,
+                        custom_text(&p.custom)
+                    ]));
+                    p.original = Some(now_keys);
                 }
-                State::Created => created.push(id),
-                State::Clean | State::Seen | State::Stamped => {}
+                State::Created => {
+                    write.created_users.push(NewPerson {
+                        id,
+                        username: p.username.clone(),
+                        email: p.email.clone(),
+                        first_name: p.first_name.clone(),
+                        last_name: p.last_name.clone(),
+                        role: p.role.clone(),
+                        custom: custom_text(&p.custom),
+                    });
+                    p.original = Some((fold(&p.username), p.email.as_deref().map(fold)));
+                }
+                State::Clean | State::Seen | State::Stamped => continue,
             }
+            p.state = State::Clean;
+            carried.people.insert(id, p);
         }
-        if !moved.is_empty() {
-            // Free the usernames and emails that change hands before anyone takes them.
-            sqlx::query(
-                "UPDATE users SET username = char(1) || 'rollcall-moving-' || id, email = NULL
-                 WHERE id IN (SELECT value FROM json_each(?1))",
-            )
-            .bind(json!(moved).to_string())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(StoreError::db("update the users of a batch of records"))?;
-        }
-        if !updated.is_empty() {
-            sqlx::query(
-                "UPDATE users SET username = j.value ->> 1, email = j.value ->> 2,
-                    first_name = j.value ->> 3, last_name = j.value ->> 4, role = j.value ->> 5,
-                    custom = j.value ->> 6, updated_at = ?1
-                 FROM json_each(?2) AS j WHERE users.id = j.value ->> 0",
-            )
-            .bind(&now)
-            .bind(Value::Array(updated).to_string())
-            .execute(&mut *self.conn)
-            .await
-            .map_err(StoreError::db("update the users of a batch of records"))?;
-        }
-        let mut created = created.as_slice();
-        for rows in chunks(created.len()) {
-            let (chunk, rest) = created.split_at(rows);
-            created = rest;
-            let sql = insert_values(
-                "INSERT INTO users (id, username, email, first_name, last_name, role, custom,
-                    source, created_at, updated_at)",
-                rows,
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            );
-            // The statement is assembled from the fixed text above; every value is bound.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for &id in chunk {
-                let p = &self.people[&id];
-                q = q
-                    .bind(id)
-                    .bind(&p.username)
-                    .bind(&p.email)
-                    .bind(&p.first_name)
-                    .bind(&p.last_name)
-                    .bind(&p.role)
-                    .bind(serde_json::to_string(&p.custom).unwrap_or_else(|_| "{}".to_owned()))
-                    .bind(&self.opts.source)
-                    .bind(&now)
-                    .bind(&now);
-            }
-            q.execute(&mut *self.conn)
-                .await
-                .map_err(StoreError::db("create the users of a batch of records"))?;
-        }
-        let mut accounts: Vec<(&String, &Account)> = self.accounts.iter().collect();
+        let mut accounts: Vec<(String, Account)> = self.accounts.into_iter().collect();
         accounts.sort_unstable_by_key(|(_, a)| a.id);
-        let mut updated = Vec::new();
-        let mut created = Vec::new();
-        let mut seen = Vec::new();
-        let mut stamped = Vec::new();
-        for (ext, a) in accounts {
-            match (a.state, &a.content) {
-                (State::Clean, _) => {}
-                (State::Seen, _) => seen.push(a.id),
-                (State::Stamped, _) => stamped.push(json!([a.id, a.digest])),
-                (State::Updated, Some(c)) => updated.push(json!([
+        for (ext, mut a) in accounts {
+            match (a.state, a.content.take()) {
+                (State::Clean, _) => continue,
+                (State::Seen, _) => {
+                    write.seen.push(a.id);
+                    continue;
+                }
+                (State::Stamped, _) => write.stamped.push(json!([a.id, a.digest])),
+                (State::Updated, Some(c)) => write.updated_accounts.push(json!([
                     a.id,
                     a.user_id,
                     a.app,
@@ -846,18 +926,165 @@ impl<'a> Batch<'a> {
                     c.fields,
                     a.digest
                 ])),
-                (State::Created, Some(c)) => created.push((ext, a, c)),
+                (State::Created, Some(c)) => write.created_accounts.push(NewAccount {
+                    id: a.id,
+                    user_id: a.user_id,
+                    app: a.app.clone(),
+                    external_id: ext.clone(),
+                    content: c,
+                    digest: a.digest,
+                }),
                 (State::Updated | State::Created, None) => {
-                    return Err(StoreError::InvalidInput {
-                        what: format!("SaaS user {}", a.id),
-                        detail: "changed without new content".to_owned(),
-                    });
+                    // Decided as changed without new content: cannot happen (upsert_account
+                    // always sets it); written as seen so the run stays consistent.
+                    write.seen.push(a.id);
+                    continue;
                 }
             }
+            a.state = State::Clean;
+            a.digest_missing = false;
+            carried.accounts.insert(ext, a);
         }
-        let instance = &self.opts.instance;
+        (write, carried, next)
+    }
+}
+
+fn custom_text(custom: &Map<String, Value>) -> String {
+    serde_json::to_string(custom).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// The run's values every write of a batch uses.
+struct WriteRun {
+    id: i64,
+    integration: String,
+    now: String,
+    instance: String,
+    source: String,
+}
+
+/// A person to insert.
+struct NewPerson {
+    id: i64,
+    username: String,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    role: Option<String>,
+    /// JSON text.
+    custom: String,
+}
+
+/// An account to insert.
+struct NewAccount {
+    id: i64,
+    user_id: Option<i64>,
+    app: String,
+    external_id: String,
+    content: Content,
+    digest: i64,
+}
+
+/// The writes of one batch, owned, so they can run after the batch was decided.
+struct PendingWrite {
+    run: WriteRun,
+    /// JSON array of custom keys to declare.
+    declare: Option<String>,
+    /// People whose username or email changes.
+    moved: Vec<i64>,
+    updated_users: Vec<Value>,
+    created_users: Vec<NewPerson>,
+    updated_accounts: Vec<Value>,
+    created_accounts: Vec<NewAccount>,
+    /// Accounts only seen.
+    seen: Vec<i64>,
+    /// Accounts seen that get their digest.
+    stamped: Vec<Value>,
+}
+
+impl PendingWrite {
+    /// Writes the batch, in an order free of transient unique conflicts.
+    async fn execute(self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        let PendingWrite {
+            run,
+            declare,
+            moved,
+            updated_users,
+            created_users,
+            updated_accounts,
+            created_accounts,
+            seen,
+            stamped,
+        } = self;
+        let now = run.now.as_str();
+        if let Some(declare) = declare {
+            sqlx::query(
+                "INSERT INTO custom_fields (key, label, created_by_integration, created_at)
+                 SELECT value, value, ?1, ?2 FROM json_each(?3) WHERE true
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(run.integration.as_str())
+            .bind(now)
+            .bind(declare)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db(
+                "declare the custom fields of a batch of records",
+            ))?;
+        }
+        if !moved.is_empty() {
+            // Free the usernames and emails that change hands before anyone takes them.
+            sqlx::query(
+                "UPDATE users SET username = char(1) || 'rollcall-moving-' || id, email = NULL
+                 WHERE id IN (SELECT value FROM json_each(?1))",
+            )
+            .bind(json!(moved).to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("update the users of a batch of records"))?;
+        }
+        if !updated_users.is_empty() {
+            sqlx::query(
+                "UPDATE users SET username = j.value ->> 1, email = j.value ->> 2,
+                    first_name = j.value ->> 3, last_name = j.value ->> 4, role = j.value ->> 5,
+                    custom = j.value ->> 6, updated_at = ?1
+                 FROM json_each(?2) AS j WHERE users.id = j.value ->> 0",
+            )
+            .bind(now)
+            .bind(Value::Array(updated_users).to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("update the users of a batch of records"))?;
+        }
+        let mut people = created_users.into_iter();
+        for rows in chunks(people.len()) {
+            let sql = insert_values(
+                "INSERT INTO users (id, username, email, first_name, last_name, role, custom,
+                    source, created_at, updated_at)",
+                rows,
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            );
+            // The statement is assembled from the fixed text above; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for p in people.by_ref().take(rows) {
+                q = q
+                    .bind(p.id)
+                    .bind(p.username)
+                    .bind(p.email)
+                    .bind(p.first_name)
+                    .bind(p.last_name)
+                    .bind(p.role)
+                    .bind(p.custom)
+                    .bind(run.source.as_str())
+                    .bind(now)
+                    .bind(now);
+            }
+            q.execute(&mut *conn)
+                .await
+                .map_err(StoreError::db("create the users of a batch of records"))?;
+        }
+        let instance = run.instance.as_str();
         let ctx = || format!("store the accounts of a batch of {instance}");
-        if !updated.is_empty() {
+        if !updated_accounts.is_empty() {
             sqlx::query(
                 "UPDATE saas_users SET user_id = j.value ->> 1, app = j.value ->> 2,
                     username = j.value ->> 4, user_type = j.value ->> 5, active = j.value ->> 6,
@@ -866,17 +1093,15 @@ impl<'a> Batch<'a> {
                     updated_at = ?1
                  FROM json_each(?3) AS j WHERE saas_users.id = j.value ->> 0",
             )
-            .bind(&now)
-            .bind(self.run_id)
-            .bind(Value::Array(updated).to_string())
-            .execute(&mut *self.conn)
+            .bind(now)
+            .bind(run.id)
+            .bind(Value::Array(updated_accounts).to_string())
+            .execute(&mut *conn)
             .await
             .map_err(StoreError::db(ctx()))?;
         }
-        let mut created = created.as_slice();
-        for rows in chunks(created.len()) {
-            let (chunk, rest) = created.split_at(rows);
-            created = rest;
+        let mut accounts = created_accounts.into_iter();
+        for rows in chunks(accounts.len()) {
             let sql = insert_values(
                 "INSERT INTO saas_users (id, user_id, app, instance, external_id, username,
                     user_type, active, roles, last_activity_at, fields, digest, first_seen_at,
@@ -886,38 +1111,37 @@ impl<'a> Batch<'a> {
             );
             // The statement is assembled from the fixed text above; every value is bound.
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (ext, a, c) in chunk {
+            for a in accounts.by_ref().take(rows) {
+                let c = a.content;
                 q = q
                     .bind(a.id)
                     .bind(a.user_id)
-                    .bind(&a.app)
+                    .bind(a.app)
                     .bind(instance)
-                    .bind(ext.as_str())
-                    .bind(&c.username)
-                    .bind(&c.user_type)
+                    .bind(a.external_id)
+                    .bind(c.username)
+                    .bind(c.user_type)
                     .bind(c.active)
-                    .bind(&c.roles)
-                    .bind(&c.last_activity_at)
-                    .bind(&c.fields)
+                    .bind(c.roles)
+                    .bind(c.last_activity_at)
+                    .bind(c.fields)
                     .bind(a.digest)
-                    .bind(&now)
-                    .bind(&now)
-                    .bind(self.run_id)
-                    .bind(&now);
+                    .bind(now)
+                    .bind(now)
+                    .bind(run.id)
+                    .bind(now);
             }
-            q.execute(&mut *self.conn)
-                .await
-                .map_err(StoreError::db(ctx()))?;
+            q.execute(&mut *conn).await.map_err(StoreError::db(ctx()))?;
         }
         if !seen.is_empty() {
             sqlx::query(
                 "UPDATE saas_users SET last_seen_at = ?1, last_seen_run_id = ?2
                  WHERE id IN (SELECT value FROM json_each(?3))",
             )
-            .bind(&now)
-            .bind(self.run_id)
+            .bind(now)
+            .bind(run.id)
             .bind(json!(seen).to_string())
-            .execute(&mut *self.conn)
+            .execute(&mut *conn)
             .await
             .map_err(StoreError::db(ctx()))?;
         }
@@ -926,10 +1150,10 @@ impl<'a> Batch<'a> {
                 "UPDATE saas_users SET digest = j.value ->> 1, last_seen_at = ?1, last_seen_run_id = ?2
                  FROM json_each(?3) AS j WHERE saas_users.id = j.value ->> 0",
             )
-            .bind(&now)
-            .bind(self.run_id)
+            .bind(now)
+            .bind(run.id)
             .bind(Value::Array(stamped).to_string())
-            .execute(&mut *self.conn)
+            .execute(&mut *conn)
             .await
             .map_err(StoreError::db(ctx()))?;
         }

@@ -46,6 +46,7 @@ impl RunGuard {
             return Ok(0);
         }
         let run = self.id;
+        self.flush().await?;
         let tx = self.tx().await?;
         let ctx = || format!("store joined values on the accounts of {instance} (run {run})");
         let rows: Vec<Value> = rows
