@@ -28,6 +28,7 @@ use crate::users::UserKey;
 mod batch;
 mod digest;
 mod enrich;
+mod fresh;
 
 use crate::{Store, StoreError, time};
 pub use enrich::Enrichment;

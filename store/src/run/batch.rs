@@ -30,6 +30,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde_json::{Map, Value, json};
 use sqlx::SqliteConnection;
 
+use super::fresh::{self, Bloom, Fresh};
 use super::{IncomingAccount, Outcome, Preference, Selection, SyncOptions, digest};
 use crate::users::{PersonFields, PersonOutcome, UserKey};
 use crate::{StoreError, time};
@@ -240,6 +241,8 @@ pub(super) struct Pipeline {
     next: Option<NextIds>,
     carried: Carried,
     pending: Option<PendingWrite>,
+    /// What the run wrote, when it began on empty tables (see `fresh`).
+    fresh: Option<Fresh>,
 }
 
 /// The people and accounts a batch created or changed, as it decided them (and as they
@@ -305,17 +308,19 @@ pub(super) async fn apply(
             .fetch_one(&mut *conn)
             .await
             .map_err(StoreError::db("read the highest user and account ids"))?;
+            pipeline.fresh = fresh_tables(conn, opts).await?;
             NextIds {
                 user: max_user + 1,
                 account: max_account + 1,
             }
         }
     };
-    let (users, accounts) = load(conn, opts, &recs).await?;
+    let (users, accounts) = load(conn, opts, &recs, pipeline.fresh.as_ref()).await?;
     let mut view = View::new(opts.clone(), next, std::mem::take(&mut pipeline.carried));
     view.add_read(users, accounts);
     view.casts = sql_casts(conn, opts, &recs, &view).await?;
     let keys = custom_keys_seen.clone();
+    let mut fresh = pipeline.fresh.take();
     let write_run = WriteRun {
         id: run.id,
         integration: run.integration.to_owned(),
@@ -329,18 +334,19 @@ pub(super) async fn apply(
             outcomes.push(view.decide(rec, &keys)?);
         }
         let declared: Vec<String> = view.declare.iter().cloned().collect();
-        let (write, carried, next) = view.into_write(write_run);
-        Ok::<_, StoreError>((recs, outcomes, declared, write, carried, next))
+        let (write, carried, next) = view.into_write(write_run, fresh.as_mut());
+        Ok::<_, StoreError>((recs, outcomes, declared, write, carried, next, fresh))
     });
     let previous = pipeline.flush(conn);
     let (written, decided) = tokio::join!(previous, decide);
     written?;
-    let (records, outcomes, declared, write, carried, next) =
+    let (records, outcomes, declared, write, carried, next, fresh) =
         decided.map_err(|e| StoreError::InvalidInput {
             what: format!("a batch of run {}", run.id),
             detail: format!("deciding the batch stopped unexpectedly: {e}"),
         })??;
     pipeline.pending = Some(write);
+    pipeline.fresh = fresh;
     pipeline.carried = carried;
     pipeline.next = Some(next);
     Ok(Applied {
@@ -350,11 +356,37 @@ pub(super) async fn apply(
     })
 }
 
-/// Reads the people and (with accounts) the accounts a batch can touch.
+/// Whether the run began with no people, or no accounts of its instance (read once, inside
+/// the run's transaction, which holds the write lock until the run ends).
+async fn fresh_tables(
+    conn: &mut SqliteConnection,
+    opts: &SyncOptions,
+) -> Result<Option<Fresh>, StoreError> {
+    let (no_people, no_accounts): (bool, bool) = sqlx::query_as(
+        "SELECT NOT EXISTS (SELECT 1 FROM users),
+                NOT EXISTS (SELECT 1 FROM saas_users WHERE instance = ?1)",
+    )
+    .bind(&opts.instance)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::db(
+        "check whether the store holds people and accounts",
+    ))?;
+    let with_accounts = opts.selection == Selection::UserPlusSaasUser;
+    let fresh = Fresh {
+        people: no_people.then(Bloom::new),
+        accounts: (no_accounts && with_accounts).then(Bloom::new),
+    };
+    Ok((fresh.people.is_some() || fresh.accounts.is_some()).then_some(fresh))
+}
+
+/// Reads the people and (with accounts) the accounts a batch can touch. With `fresh`, only
+/// what the run may have written is looked up, and nothing when that is nothing.
 async fn load(
     conn: &mut SqliteConnection,
     opts: &SyncOptions,
     recs: &[IncomingAccount],
+    fresh: Option<&Fresh>,
 ) -> Result<(Vec<UserRow>, Vec<SaasRow>), StoreError> {
     let mut names = BTreeSet::new();
     let mut key_values = BTreeSet::new();
@@ -374,24 +406,35 @@ async fn load(
             }
         }
     }
-    let names = json!(names).to_string();
-    let (path, key_values) = match &opts.sync_key {
-        UserKey::Custom(key) => (
-            Some(crate::query::json_path(key)),
-            Some(json!(key_values).to_string()),
-        ),
-        _ => (None, None),
+    if let Some(fresh) = fresh {
+        names.retain(|n| fresh.may_have_name(n));
+        key_values.retain(|k| fresh.may_have_key(k));
+    }
+    let custom_key = match &opts.sync_key {
+        UserKey::Custom(key) => Some(key),
+        _ => None,
     };
-    let q = sqlx::query_scalar(LOAD_USERS)
-        .bind(&names)
-        .bind(path)
-        .bind(key_values);
-    let users: Vec<UserRow> =
-        fetch_json_rows(q, conn, "look up the users of a batch of records").await?;
+    let users: Vec<UserRow> = if names.is_empty() && (custom_key.is_none() || key_values.is_empty())
+    {
+        Vec::new()
+    } else {
+        let q = sqlx::query_scalar(LOAD_USERS)
+            .bind(json!(names).to_string())
+            .bind(custom_key.map(|key| crate::query::json_path(key)))
+            .bind(custom_key.map(|_| json!(key_values).to_string()));
+        fetch_json_rows(q, conn, "look up the users of a batch of records").await?
+    };
     if opts.selection != Selection::UserPlusSaasUser {
         return Ok((users, Vec::new()));
     }
-    let ids: BTreeSet<&str> = recs.iter().map(|r| r.external_id.as_str()).collect();
+    let ids: BTreeSet<&str> = recs
+        .iter()
+        .map(|r| r.external_id.as_str())
+        .filter(|id| fresh.is_none_or(|f| f.may_have_account(id)))
+        .collect();
+    if ids.is_empty() {
+        return Ok((users, Vec::new()));
+    }
     let q = sqlx::query_scalar(LOAD_ACCOUNTS)
         .bind(&opts.instance)
         .bind(json!(ids).to_string());
@@ -849,7 +892,11 @@ impl View {
 
     /// Turns what the batch decided into its writes, and what it changed into what the
     /// next batch carries (as it will be once the writes have run).
-    fn into_write(self, run: WriteRun) -> (PendingWrite, Carried, NextIds) {
+    fn into_write(
+        self,
+        run: WriteRun,
+        mut fresh: Option<&mut Fresh>,
+    ) -> (PendingWrite, Carried, NextIds) {
         let next = NextIds {
             user: self.next_user_id,
             account: self.next_account_id,
@@ -900,6 +947,15 @@ impl View {
                 }
                 State::Clean | State::Seen | State::Stamped => continue,
             }
+            if let Some(b) = fresh.as_deref_mut().and_then(|f| f.people.as_mut()) {
+                b.insert(fresh::NAME, &fold(&p.username));
+                if let Some(e) = &p.email {
+                    b.insert(fresh::NAME, &fold(e));
+                }
+                if let Some(k) = &p.key_value {
+                    b.insert(fresh::KEY, k);
+                }
+            }
             p.state = State::Clean;
             carried.people.insert(id, p);
         }
@@ -926,14 +982,19 @@ impl View {
                     c.fields,
                     a.digest
                 ])),
-                (State::Created, Some(c)) => write.created_accounts.push(NewAccount {
-                    id: a.id,
-                    user_id: a.user_id,
-                    app: a.app.clone(),
-                    external_id: ext.clone(),
-                    content: c,
-                    digest: a.digest,
-                }),
+                (State::Created, Some(c)) => {
+                    if let Some(b) = fresh.as_deref_mut().and_then(|f| f.accounts.as_mut()) {
+                        b.insert(fresh::ACCOUNT, &ext);
+                    }
+                    write.created_accounts.push(NewAccount {
+                        id: a.id,
+                        user_id: a.user_id,
+                        app: a.app.clone(),
+                        external_id: ext.clone(),
+                        content: c,
+                        digest: a.digest,
+                    })
+                }
                 (State::Updated | State::Created, None) => {
                     // Decided as changed without new content: cannot happen (upsert_account
                     // always sets it); written as seen so the run stays consistent.
