@@ -28,7 +28,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
-use sqlx::SqliteConnection;
+use std::sync::Arc;
+
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, SqliteConnection};
 
 use super::fresh::{self, Bloom, Fresh};
 use super::{IncomingAccount, Outcome, Preference, Selection, SyncOptions, digest};
@@ -1063,7 +1066,9 @@ struct PendingWrite {
 }
 
 impl PendingWrite {
-    /// Writes the batch, in an order free of transient unique conflicts.
+    /// Writes the batch, in an order free of transient unique conflicts, as one command:
+    /// SQLite's thread runs every statement of the batch without waiting for this task
+    /// between them (the statements use plain `?` parameters, bound in order).
     async fn execute(self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
         let PendingWrite {
             run,
@@ -1076,148 +1081,155 @@ impl PendingWrite {
             seen,
             stamped,
         } = self;
-        let now = run.now.as_str();
+        let now: Arc<str> = Arc::from(run.now.as_str());
+        let instance: Arc<str> = Arc::from(run.instance.as_str());
+        let source: Arc<str> = Arc::from(run.source.as_str());
+        let mut w = Script::default();
         if let Some(declare) = declare {
-            sqlx::query(
+            w.sql(
                 "INSERT INTO custom_fields (key, label, created_by_integration, created_at)
-                 SELECT value, value, ?1, ?2 FROM json_each(?3) WHERE true
+                 SELECT value, value, ?, ? FROM json_each(?) WHERE true
                  ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(run.integration.as_str())
-            .bind(now)
-            .bind(declare)
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db(
-                "declare the custom fields of a batch of records",
-            ))?;
+            );
+            w.bind(run.integration.clone())?;
+            w.bind(now.clone())?;
+            w.bind(declare)?;
         }
         if !moved.is_empty() {
             // Free the usernames and emails that change hands before anyone takes them.
-            sqlx::query(
+            w.sql(
                 "UPDATE users SET username = char(1) || 'rollcall-moving-' || id, email = NULL
-                 WHERE id IN (SELECT value FROM json_each(?1))",
-            )
-            .bind(json!(moved).to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("update the users of a batch of records"))?;
+                 WHERE id IN (SELECT value FROM json_each(?))",
+            );
+            w.bind(json!(moved).to_string())?;
         }
         if !updated_users.is_empty() {
-            sqlx::query(
+            w.sql(
                 "UPDATE users SET username = j.value ->> 1, email = j.value ->> 2,
                     first_name = j.value ->> 3, last_name = j.value ->> 4, role = j.value ->> 5,
-                    custom = j.value ->> 6, updated_at = ?1
-                 FROM json_each(?2) AS j WHERE users.id = j.value ->> 0",
-            )
-            .bind(now)
-            .bind(Value::Array(updated_users).to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("update the users of a batch of records"))?;
+                    custom = j.value ->> 6, updated_at = ?
+                 FROM json_each(?) AS j WHERE users.id = j.value ->> 0",
+            );
+            w.bind(now.clone())?;
+            w.bind(Value::Array(updated_users).to_string())?;
         }
         let mut people = created_users.into_iter();
         for rows in chunks(people.len()) {
-            let sql = insert_values(
+            w.sql(&insert_values(
                 "INSERT INTO users (id, username, email, first_name, last_name, role, custom,
                     source, created_at, updated_at)",
                 rows,
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            );
-            // The statement is assembled from the fixed text above; every value is bound.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            ));
             for p in people.by_ref().take(rows) {
-                q = q
-                    .bind(p.id)
-                    .bind(p.username)
-                    .bind(p.email)
-                    .bind(p.first_name)
-                    .bind(p.last_name)
-                    .bind(p.role)
-                    .bind(p.custom)
-                    .bind(run.source.as_str())
-                    .bind(now)
-                    .bind(now);
+                w.bind(p.id)?;
+                w.bind(p.username)?;
+                w.bind(p.email)?;
+                w.bind(p.first_name)?;
+                w.bind(p.last_name)?;
+                w.bind(p.role)?;
+                w.bind(p.custom)?;
+                w.bind(source.clone())?;
+                w.bind(now.clone())?;
+                w.bind(now.clone())?;
             }
-            q.execute(&mut *conn)
-                .await
-                .map_err(StoreError::db("create the users of a batch of records"))?;
         }
-        let instance = run.instance.as_str();
-        let ctx = || format!("store the accounts of a batch of {instance}");
         if !updated_accounts.is_empty() {
-            sqlx::query(
+            w.sql(
                 "UPDATE saas_users SET user_id = j.value ->> 1, app = j.value ->> 2,
                     username = j.value ->> 4, user_type = j.value ->> 5, active = j.value ->> 6,
                     roles = j.value ->> 7, last_activity_at = j.value ->> 8, fields = j.value ->> 9,
-                    digest = j.value ->> 10, last_seen_at = ?1, last_seen_run_id = ?2, present = 1,
-                    updated_at = ?1
-                 FROM json_each(?3) AS j WHERE saas_users.id = j.value ->> 0",
-            )
-            .bind(now)
-            .bind(run.id)
-            .bind(Value::Array(updated_accounts).to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db(ctx()))?;
+                    digest = j.value ->> 10, last_seen_at = ?, last_seen_run_id = ?, present = 1,
+                    updated_at = ?
+                 FROM json_each(?) AS j WHERE saas_users.id = j.value ->> 0",
+            );
+            w.bind(now.clone())?;
+            w.bind(run.id)?;
+            w.bind(now.clone())?;
+            w.bind(Value::Array(updated_accounts).to_string())?;
         }
         let mut accounts = created_accounts.into_iter();
         for rows in chunks(accounts.len()) {
-            let sql = insert_values(
+            w.sql(&insert_values(
                 "INSERT INTO saas_users (id, user_id, app, instance, external_id, username,
                     user_type, active, roles, last_activity_at, fields, digest, first_seen_at,
                     last_seen_at, last_seen_run_id, present, updated_at)",
                 rows,
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
-            );
-            // The statement is assembled from the fixed text above; every value is bound.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            ));
             for a in accounts.by_ref().take(rows) {
                 let c = a.content;
-                q = q
-                    .bind(a.id)
-                    .bind(a.user_id)
-                    .bind(a.app)
-                    .bind(instance)
-                    .bind(a.external_id)
-                    .bind(c.username)
-                    .bind(c.user_type)
-                    .bind(c.active)
-                    .bind(c.roles)
-                    .bind(c.last_activity_at)
-                    .bind(c.fields)
-                    .bind(a.digest)
-                    .bind(now)
-                    .bind(now)
-                    .bind(run.id)
-                    .bind(now);
+                w.bind(a.id)?;
+                w.bind(a.user_id)?;
+                w.bind(a.app)?;
+                w.bind(instance.clone())?;
+                w.bind(a.external_id)?;
+                w.bind(c.username)?;
+                w.bind(c.user_type)?;
+                w.bind(c.active)?;
+                w.bind(c.roles)?;
+                w.bind(c.last_activity_at)?;
+                w.bind(c.fields)?;
+                w.bind(a.digest)?;
+                w.bind(now.clone())?;
+                w.bind(now.clone())?;
+                w.bind(run.id)?;
+                w.bind(now.clone())?;
             }
-            q.execute(&mut *conn).await.map_err(StoreError::db(ctx()))?;
         }
         if !seen.is_empty() {
-            sqlx::query(
-                "UPDATE saas_users SET last_seen_at = ?1, last_seen_run_id = ?2
-                 WHERE id IN (SELECT value FROM json_each(?3))",
-            )
-            .bind(now)
-            .bind(run.id)
-            .bind(json!(seen).to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db(ctx()))?;
+            w.sql(
+                "UPDATE saas_users SET last_seen_at = ?, last_seen_run_id = ?
+                 WHERE id IN (SELECT value FROM json_each(?))",
+            );
+            w.bind(now.clone())?;
+            w.bind(run.id)?;
+            w.bind(json!(seen).to_string())?;
         }
         if !stamped.is_empty() {
-            sqlx::query(
-                "UPDATE saas_users SET digest = j.value ->> 1, last_seen_at = ?1, last_seen_run_id = ?2
-                 FROM json_each(?3) AS j WHERE saas_users.id = j.value ->> 0",
-            )
-            .bind(now)
-            .bind(run.id)
-            .bind(Value::Array(stamped).to_string())
+            w.sql(
+                "UPDATE saas_users SET digest = j.value ->> 1, last_seen_at = ?, last_seen_run_id = ?
+                 FROM json_each(?) AS j WHERE saas_users.id = j.value ->> 0",
+            );
+            w.bind(now.clone())?;
+            w.bind(run.id)?;
+            w.bind(Value::Array(stamped).to_string())?;
+        }
+        if w.sql.is_empty() {
+            return Ok(());
+        }
+        // The script is assembled from the fixed statements above; every value is bound.
+        sqlx::query_with(sqlx::AssertSqlSafe(w.sql), w.args)
             .execute(&mut *conn)
             .await
-            .map_err(StoreError::db(ctx()))?;
-        }
+            .map_err(StoreError::db(format!(
+                "store a batch of records of {instance} (run {})",
+                run.id
+            )))?;
         Ok(())
+    }
+}
+
+/// Statements and their values, assembled into one command.
+#[derive(Default)]
+struct Script {
+    sql: String,
+    args: SqliteArguments,
+}
+
+impl Script {
+    fn sql(&mut self, statement: &str) {
+        self.sql.push_str(statement);
+        self.sql.push_str(";\n");
+    }
+
+    fn bind<'t, T: sqlx::Encode<'t, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
+        &mut self,
+        value: T,
+    ) -> Result<(), StoreError> {
+        self.args.add(value).map_err(|e| StoreError::InvalidInput {
+            what: "a batch of records".to_owned(),
+            detail: format!("a value could not be bound: {e}"),
+        })
     }
 }
