@@ -11,6 +11,7 @@ use chrono::{TimeZone, Utc};
 use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
 use rollcall_core::manifest::{LoadError, load_connector_with_plugins};
 use rollcall_core::plugin::{Plugin, PluginHost, RecordOutcome, Request, Response};
+use rollcall_core::raw_record::{RawRecord, RecordView};
 use rollcall_core::{Connector, FetchOptions};
 use rollcall_plugins::{Host, HostOptions};
 use rollcall_source::SourceFile;
@@ -875,6 +876,10 @@ fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
             out.append({"set": {}})
         elif r.get("userName") == "keep@x":
             out.append({"keep": {"userName": "KEEP@X", "tag": "k"}})
+        elif r.get("userName") == "KEEP@X":
+            out.append({"drop": "kept once is enough"})
+        elif r.get("userName") == "changed":
+            out.append({"keep": {"userName": "again", "name": {"givenName": "B"}}})
         else:
             out.append({"set": {"tag": r["userName"].upper(), "userName": "changed"}})
     print(json.dumps({"type": "records", "records": out}), flush=True)"#,
@@ -889,12 +894,12 @@ fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
         json!({"id": "3", "userName": "same@x", "active": true}),
         json!({"id": "4", "userName": "keep@x", "name": {"givenName": "K"}, "active": false}),
     ];
-    let refs: Vec<&Value> = records.iter().collect();
+    let refs: Vec<RecordView> = records.iter().map(RecordView::from).collect();
     let answers = t.batch(&refs).unwrap();
-    let out: Vec<_> = refs
+    let out: Vec<_> = records
         .iter()
         .zip(answers)
-        .map(|(r, a)| t.apply(a, std::borrow::Cow::Borrowed(*r)))
+        .map(|(r, a)| t.apply(a, RawRecord::Borrowed(r)))
         .collect();
     // Only the attributes it declared travelled.
     assert_eq!(
@@ -903,9 +908,11 @@ fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
     );
     // `set`: added and replaced, the rest kept.
     assert_eq!(
-        out[0].as_ref().unwrap().as_ref(),
+        out[0].as_ref().unwrap().view().to_value().as_ref(),
         &json!({"id": "1", "userName": "changed", "name": {"givenName": "A"}, "emails": ["big"], "tag": "A@X"})
     );
+    // … kept next to the page's record, not applied to a copy of it.
+    assert!(matches!(out[0], Ok(RawRecord::Patched { .. })));
     // `drop`: skipped on purpose, naming the plugin.
     let d = out[1].as_ref().unwrap_err();
     assert_eq!(d.plugin.as_deref(), Some("lean"));
@@ -916,12 +923,38 @@ fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
         d.reason
     );
     // `set: {}`: unchanged and not copied.
-    assert!(matches!(out[2], Ok(std::borrow::Cow::Borrowed(_))));
+    assert!(matches!(out[2], Ok(RawRecord::Borrowed(_))));
     // `keep` with `needs`: replaces what was sent (`name` is gone), keeps the rest.
     assert_eq!(
-        out[3].as_ref().unwrap().as_ref(),
+        out[3].as_ref().unwrap().view().to_value().as_ref(),
         &json!({"id": "4", "active": false, "userName": "KEEP@X", "tag": "k"})
     );
+
+    // A second transform after the first: it is sent what the first set (through the
+    // patch), and its own `set`, `keep` and `drop` land on the first one's results.
+    let kept: Vec<RawRecord> = out.into_iter().filter_map(Result::ok).collect();
+    let views: Vec<RecordView> = kept.iter().map(RawRecord::view).collect();
+    let answers = t.batch(&views).unwrap();
+    let again: Vec<_> = kept
+        .iter()
+        .cloned()
+        .zip(answers)
+        .map(|(r, a)| t.apply(a, r))
+        .collect();
+    assert_eq!(
+        seen(dir.path())[4..],
+        ["name,userName", "userName", "userName"]
+    );
+    // `set` then `keep`: the patched record is replaced where it was sent.
+    assert_eq!(
+        again[0].as_ref().unwrap().view().to_value().as_ref(),
+        &json!({"id": "1", "emails": ["big"], "tag": "A@X", "userName": "again", "name": {"givenName": "B"}})
+    );
+    // `set: {}` twice: still the page's own record.
+    assert!(matches!(again[1], Ok(RawRecord::Borrowed(_))));
+    // `keep` then `drop`.
+    let d = again[2].as_ref().unwrap_err();
+    assert!(d.reason.ends_with("kept once is enough"), "{}", d.reason);
 }
 
 #[test]
