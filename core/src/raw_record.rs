@@ -116,8 +116,10 @@ impl<'a> RecordView<'a> {
     /// The top-level attribute `key` (None when the record is not an object).
     pub fn get(&self, key: &str) -> Option<&'a Value> {
         match self {
-            RecordView::Value(v) => v.as_object()?.get(key),
-            RecordView::Patched { base, set } => set.get(key).or_else(|| base.get(key)),
+            RecordView::Value(v) => member(v.as_object()?, key),
+            RecordView::Patched { base, set } => {
+                member(set, key).or_else(|| member(base.as_object()?, key))
+            }
         }
     }
 
@@ -153,7 +155,7 @@ impl Serialize for RecordView<'_> {
                 let added = set.keys().filter(|k| !obj.contains_key(*k)).count();
                 let mut map = s.serialize_map(Some(obj.len() + added))?;
                 for (k, v) in obj {
-                    map.serialize_entry(k, set.get(k).unwrap_or(v))?;
+                    map.serialize_entry(k, member(set, k).unwrap_or(v))?;
                 }
                 for (k, v) in set {
                     if !obj.contains_key(k) {
@@ -163,6 +165,17 @@ impl Serialize for RecordView<'_> {
                 map.end()
             }
         }
+    }
+}
+
+/// A member of an object. Records are small objects, and with serde_json's
+/// `preserve_order` a hashed lookup costs more than comparing a few keys, so small
+/// objects are scanned.
+pub(crate) fn member<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if o.len() <= 16 {
+        o.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        o.get(key)
     }
 }
 
@@ -178,8 +191,8 @@ impl Serialize for Projection<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.keys {
             Some(keys) if self.record.is_object() => {
-                let present = keys.iter().filter(|k| self.record.get(k).is_some());
-                let mut map = s.serialize_map(Some(present.count()))?;
+                // No length: counting the attributes present would look each up twice.
+                let mut map = s.serialize_map(None)?;
                 for k in keys {
                     if let Some(v) = self.record.get(k) {
                         map.serialize_entry(k, v)?;

@@ -1206,6 +1206,147 @@ fn refreshed_auth_headers_never_reach_a_cassette_a_log_or_an_error() {
     }
 }
 
+/// An auth plugin answering a secret session key and two harmless headers, which it
+/// lists in `public_headers` as `config.public` says (`config.stray`: it also lists a
+/// header it does not answer).
+fn versioned_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    install_script(
+        dir.path(),
+        "versioned.py",
+        r#"#!/usr/bin/env python3
+import json, sys
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["type"] == "hello":
+        desc = {"name": "versioned", "version": "0.0.1", "capabilities": [{"kind": "auth", "function": "sign"}]}
+        print(json.dumps({"type": "hello", "protocol": 2, "plugin": desc}), flush=True)
+        continue
+    config = req.get("config") or {}
+    out = {"type": "headers", "headers": {
+        "Authorization": "Bearer " + req["secrets"]["token"],
+        "X-Session": "Session sess-7-q7ZpL2xwK9",
+        "X-Api-Version": "2024-06-01",
+        "X-Client": "rollcall-tests-client",
+    }}
+    if config.get("public"):
+        out["public_headers"] = ["x-api-version", "X-Client"] + (["X-Missing"] if config.get("stray") else [])
+    print(json.dumps(out), flush=True)
+"#,
+    );
+    dir
+}
+
+/// Headers an auth plugin calls public are not scrubbed (an API echoing them shows
+/// them in errors and cassettes); its other headers still are, and without
+/// `public_headers` every header stays secret.
+#[test]
+fn auth_headers_listed_as_public_are_not_redacted_and_the_others_are() {
+    use rollcall_testserver::{Fault, FaultKind, Match};
+    let dir = versioned_dir();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let srv = rt.block_on(server(6));
+    let fetch = |config: &str, extra: &[&str]| {
+        let manifest = dir.path().join("miro.yaml");
+        std::fs::write(
+            &manifest,
+            TestManifest {
+                page_size: 5,
+                concurrency: 1,
+                ..TestManifest::default()
+            }
+            .text()
+            .replace(
+                "auth:\n  bearer:\n    token: \"{{token}}\"\n",
+                &format!(
+                    "plugins:\n  versioned: {{}}\nauth:\n  plugin: {{ plugin: versioned, function: sign, config: {config} }}\n"
+                ),
+            ),
+        )
+        .unwrap();
+        std::process::Command::new(rollcall_bin())
+            .arg("fetch")
+            .arg(&manifest)
+            .args(["--set", &format!("base_url={}", srv.scim_base_url())])
+            .args(["--secret-env", "token=PLUGIN_TEST_TOKEN", "--log", "debug"])
+            .args(extra)
+            .env("PLUGIN_TEST_TOKEN", TOKEN)
+            .env("ROLLCALL_PLUGINS_DIR", dir.path())
+            .env("ROLLCALL_HOME", dir.path().join("home"))
+            .output()
+            .unwrap()
+    };
+    let echo = |status| Fault {
+        matcher: Match::ListUsers,
+        times: 1,
+        kind: FaultKind::EchoHeaders { status },
+    };
+    let secrets = ["sess-", "q7ZpL2xwK9", TOKEN];
+
+    // Public: an error echoing the request's headers shows them; the secrets are `***`.
+    srv.handle().push_fault(echo(400));
+    let out = fetch("{ public: true }", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("x-api-version: 2024-06-01"), "{stderr}");
+    assert!(
+        stderr.contains("x-client: rollcall-tests-client"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("x-session: ***"), "{stderr}");
+    for leak in secrets {
+        assert!(!stderr.contains(leak), "`{leak}` in the error: {stderr}");
+    }
+
+    // The same in a cassette (the echo, retried, in its body and response headers).
+    srv.handle().push_fault(echo(503));
+    let cassette = dir.path().join("miro.cassette.json");
+    let out = fetch(
+        "{ public: true }",
+        &["--record", cassette.to_str().unwrap()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    assert!(text.contains("2024-06-01"), "{text}");
+    assert!(text.contains("rollcall-tests-client"), "{text}");
+    for leak in secrets {
+        assert!(!text.contains(leak), "`{leak}` in the cassette: {text}");
+        assert!(!stderr.contains(leak), "`{leak}` in the log: {stderr}");
+    }
+
+    // Not listed: every header is a secret, as before.
+    srv.handle().push_fault(echo(400));
+    let out = fetch("{}", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("x-api-version: ***"), "{stderr}");
+    for leak in ["2024-06-01", "rollcall-tests-client"]
+        .iter()
+        .chain(&secrets)
+    {
+        assert!(!stderr.contains(leak), "`{leak}` in the error: {stderr}");
+    }
+
+    // Listing a header it did not answer is an error naming the plugin and the name.
+    let before = srv.handle().request_count();
+    let out = fetch("{ public: true, stray: true }", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("plugin `versioned` (")
+            && stderr
+                .contains("lists `X-Missing` in `public_headers`, but answered no such header"),
+        "{stderr}"
+    );
+    assert_eq!(srv.handle().request_count(), before);
+}
+
 /// In a real sync into SQLite, records the example's `enrich` drops on purpose count
 /// as skipped (not failed), with the plugin's reason in the run's error log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

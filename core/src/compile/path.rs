@@ -18,7 +18,7 @@ use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
 use serde_json::Value;
 
-use crate::raw_record::RecordView;
+use crate::raw_record::{RecordView, member};
 
 /// A compiled JSONPath.
 #[derive(Clone, Debug)]
@@ -280,17 +280,6 @@ fn eval<'a>(steps: &[Step], value: &'a Value, f: &mut dyn FnMut(&'a Value)) {
                 _ => {}
             }
         }
-    }
-}
-
-/// A member of an object. Records are small objects, and with serde_json's
-/// `preserve_order` a hashed lookup costs more than comparing a few keys, so small
-/// objects are scanned.
-fn member<'a>(o: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
-    if o.len() <= 16 {
-        o.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-    } else {
-        o.get(key)
     }
 }
 
