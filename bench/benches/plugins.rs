@@ -8,7 +8,6 @@
 //!
 //! `cargo bench -p rollcall-bench --bench plugins`
 
-use std::borrow::Cow;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +15,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rollcall_bench::generated_users;
 use rollcall_core::plugin::{PluginFn, PluginHost};
+use rollcall_core::raw_record::{RawRecord, RecordView};
 use rollcall_plugins::{Host, HostOptions};
 use serde_json::{Value, json};
 
@@ -85,13 +85,15 @@ fn function(host: &Host, name: &str) -> PluginFn {
 }
 
 /// A page through a record transform, as the fetch runs it: the request (each record
-/// projected to what the function needs), the call, and each answer applied to its
-/// record (copied only when changed). Returns the records kept.
+/// projected to what the function needs, written from the page), the call, and each
+/// answer applied to its record (a `set` is kept next to it, as extraction reads
+/// it). Returns the records kept.
 fn run_batch(t: &PluginFn, page: &[&Value]) -> usize {
-    let answers = t.batch(page).expect("the batch works");
+    let views: Vec<RecordView> = page.iter().map(|r| RecordView::from(*r)).collect();
+    let answers = t.batch(&views).expect("the batch works");
     page.iter()
         .zip(answers)
-        .filter_map(|(r, a)| t.apply(a, Cow::Borrowed(*r)).ok())
+        .filter_map(|(r, a)| t.apply(a, RawRecord::Borrowed(r)).ok())
         .count()
 }
 

@@ -17,6 +17,7 @@ pub mod integration;
 pub mod manifest;
 pub mod observe;
 pub mod plugin;
+pub mod raw_record;
 pub mod secret;
 
 pub use compile::{Connector, Record};

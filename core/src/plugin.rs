@@ -7,12 +7,14 @@
 //! (`record_transforms:`). `compile` opens them through a [`PluginHost`] and checks
 //! every function reference; the fetch calls them through [`PluginFn`].
 
-use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::Value;
+
+use crate::raw_record::{Projection, RawRecord, RecordView};
 
 pub use rollcall_plugin_sdk::{
     Capability, CapabilityKind, Description, RecordOutcome, Request, Response,
@@ -28,6 +30,15 @@ pub trait Plugin: Send + Sync {
     /// Sends one request. An `Err` is a sentence naming the plugin and its file
     /// (a crash, a hang, garbage); a [`Response::Error`] is the plugin's own refusal.
     fn invoke(&self, request: &Request) -> Result<Response, String>;
+    /// Sends one request already written as JSON (one message, no newline): what
+    /// the fetch uses, so a page's records are written straight from the page rather
+    /// than copied into a [`Request`] first. The default reads the request back and
+    /// calls [`invoke`](Self::invoke); the real hosts send the bytes as they are.
+    fn invoke_json(&self, request: Vec<u8>) -> Result<Response, String> {
+        let request: Request = serde_json::from_slice(&request)
+            .map_err(|e| format!("rollcall wrote a request it cannot read back: {e}"))?;
+        self.invoke(&request)
+    }
     /// Whether a call may block on I/O (a subprocess does; an in-process library only
     /// computes). Async callers keep such calls off the runtime's workers.
     fn blocks(&self) -> bool {
@@ -87,7 +98,14 @@ impl PluginFn {
     /// record), with the manifest's `config`. None when the plugin has no such function.
     pub fn new(plugin: Arc<dyn Plugin>, function: &str, config: Value) -> Option<Self> {
         let cap = plugin.description().function(function)?;
-        let needs: Option<Arc<[String]>> = cap.needs.as_ref().map(|n| n.as_slice().into());
+        // Each attribute once (a projection writes each name it lists).
+        let needs: Option<Arc<[String]>> = cap.needs.as_ref().map(|n| {
+            let mut seen = std::collections::HashSet::new();
+            n.iter()
+                .filter(|k| seen.insert(k.as_str()))
+                .cloned()
+                .collect()
+        });
         let needs_record = cap.needs_record || needs.is_some();
         Some(PluginFn {
             function: function.to_string(),
@@ -113,41 +131,46 @@ impl PluginFn {
         &self.plugin.description().name
     }
 
-    /// What the plugin gets of `record`: the attributes it needs, or all of it.
-    pub fn project(&self, record: &Value) -> Value {
-        match (&self.needs, record) {
-            (Some(needs), Value::Object(all)) => Value::Object(
-                needs
-                    .iter()
-                    .filter_map(|k| all.get(k).map(|v| (k.clone(), v.clone())))
-                    .collect(),
-            ),
-            _ => record.clone(),
-        }
+    /// What the plugin gets of `record`: the attributes it needs, or all of it,
+    /// ready to be written without copying them.
+    pub fn project<'a>(&'a self, record: RecordView<'a>) -> Projection<'a> {
+        record.only(self.needs.as_deref())
     }
 
-    /// Runs a field transform on a (non-null) value.
-    pub fn transform(&self, value: Value, record: &Value) -> Result<Value, String> {
-        let request = Request::Transform {
-            function: self.function.clone(),
-            value,
-            record: self.needs_record.then(|| self.project(record)),
-            config: self.config.clone(),
+    /// Runs a field transform on a (non-null) value of `record`.
+    pub fn transform<'r>(
+        &self,
+        value: Value,
+        record: impl Into<RecordView<'r>>,
+    ) -> Result<Value, String> {
+        let request = Outgoing::Transform {
+            function: &self.function,
+            value: &value,
+            record: self.needs_record.then(|| self.project(record.into())),
+            config: &self.config,
         };
-        match blocking(self.plugin.as_ref(), &request)? {
+        match blocking_json(self.plugin.as_ref(), self.write(&request)?)? {
             Response::Value { value } => Ok(value),
             other => Err(self.unexpected(other, "a value")),
         }
     }
 
     /// The request of a record transform for a page of raw records (each projected to
-    /// what the function needs).
-    pub fn batch_request(&self, records: &[&Value]) -> Request {
-        Request::Batch {
-            function: self.function.clone(),
-            records: records.iter().map(|r| self.project(r)).collect(),
-            config: self.config.clone(),
-        }
+    /// what the function needs), as JSON: written straight from the records.
+    pub fn batch_request(&self, records: &[RecordView<'_>]) -> Result<Vec<u8>, String> {
+        self.write(&Outgoing::Batch {
+            function: &self.function,
+            records: Projections {
+                records,
+                needs: self.needs.as_deref(),
+            },
+            config: &self.config,
+        })
+    }
+
+    fn write(&self, request: &Outgoing<'_>) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(request)
+            .map_err(|e| format!("cannot write the request for {}: {e}", self.who()))
     }
 
     /// Reads the plugin's answer to [`batch_request`](Self::batch_request) of `sent`
@@ -170,48 +193,43 @@ impl PluginFn {
 
     /// Runs a record transform on a page of raw records: one outcome per record (a
     /// blocking call; give each outcome to [`apply`](Self::apply)).
-    pub fn batch(&self, records: &[&Value]) -> Result<Vec<RecordOutcome>, String> {
-        let response = self.plugin.invoke(&self.batch_request(records))?;
+    pub fn batch(&self, records: &[RecordView<'_>]) -> Result<Vec<RecordOutcome>, String> {
+        let response = self.plugin.invoke_json(self.batch_request(records)?)?;
         self.batch_answer(response, records.len())
     }
 
     /// A record after one outcome of this record transform: the record to use, or
-    /// why it is dropped. The record is copied only when the outcome changes it.
+    /// why it is dropped. A `set` answer is kept next to the page's record (which is
+    /// never copied for it); a `keep` answer for a record sent in part copies it.
     pub fn apply<'a>(
         &self,
         outcome: RecordOutcome,
-        record: Cow<'a, Value>,
-    ) -> Result<Cow<'a, Value>, Dropped> {
+        record: RawRecord<'a>,
+    ) -> Result<RawRecord<'a>, Dropped> {
         match outcome {
             RecordOutcome::Drop(reason) => Err(Dropped {
                 plugin: Some(self.plugin_name().to_string()),
                 reason: format!("dropped by {}: {reason}", self.who()),
             }),
-            RecordOutcome::Set(set) if set.is_empty() => Ok(record),
-            RecordOutcome::Set(set) => {
-                let mut record = record.into_owned();
-                let Some(obj) = record.as_object_mut() else {
-                    return Err(self.failed("answered `set` for a record that is not an object"));
-                };
-                obj.extend(set);
-                Ok(Cow::Owned(record))
-            }
+            RecordOutcome::Set(set) => record
+                .set(set)
+                .map_err(|_| self.failed("answered `set` for a record that is not an object")),
             RecordOutcome::Keep(kept) => match &self.needs {
-                None => Ok(Cow::Owned(kept)),
+                None => Ok(RawRecord::Owned(kept)),
                 Some(needs) => {
-                    let (Value::Object(kept), Some(_)) = (kept, record.as_object()) else {
+                    let (Value::Object(kept), true) = (kept, record.view().is_object()) else {
                         return Err(self.failed(
                             "answered `keep` with something that is not an object for a record it was sent a part of",
                         ));
                     };
-                    let mut record = record.into_owned();
+                    let mut record = record.into_value().into_owned();
                     if let Some(obj) = record.as_object_mut() {
                         for k in needs.iter() {
                             obj.remove(k);
                         }
                         obj.extend(kept);
                     }
-                    Ok(Cow::Owned(record))
+                    Ok(RawRecord::Owned(record))
                 }
             },
         }
@@ -257,13 +275,193 @@ pub struct Dropped {
 /// duration. In-process libraries and callers outside a runtime (or on a
 /// single-threaded one, which has no other worker to protect) call directly.
 pub fn blocking(plugin: &dyn Plugin, request: &Request) -> Result<Response, String> {
-    let on_worker = plugin.blocks()
-        && tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if on_worker {
+    if on_worker(plugin) {
         tokio::task::block_in_place(|| plugin.invoke(request))
     } else {
         plugin.invoke(request)
+    }
+}
+
+/// [`blocking`] for a request already written as JSON.
+pub fn blocking_json(plugin: &dyn Plugin, request: Vec<u8>) -> Result<Response, String> {
+    if on_worker(plugin) {
+        tokio::task::block_in_place(|| plugin.invoke_json(request))
+    } else {
+        plugin.invoke_json(request)
+    }
+}
+
+fn on_worker(plugin: &dyn Plugin) -> bool {
+    plugin.blocks()
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// The requests the fetch sends, written from borrowed parts: the same JSON as
+/// [`Request::Transform`] and [`Request::Batch`] (a test checks it byte for byte).
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Outgoing<'a> {
+    Transform {
+        function: &'a str,
+        value: &'a Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        record: Option<Projection<'a>>,
+        #[serde(skip_serializing_if = "is_null")]
+        config: &'a Value,
+    },
+    Batch {
+        function: &'a str,
+        records: Projections<'a>,
+        #[serde(skip_serializing_if = "is_null")]
+        config: &'a Value,
+    },
+}
+
+fn is_null(v: &&Value) -> bool {
+    v.is_null()
+}
+
+/// A page of records, each cut to `needs`, written as a JSON array.
+struct Projections<'a> {
+    records: &'a [RecordView<'a>],
+    needs: Option<&'a [String]>,
+}
+
+impl Serialize for Projections<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.records.iter().map(|r| r.only(self.needs)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Mutex;
+
+    /// A plugin that keeps the requests it is sent and answers `value: 1`.
+    struct Spy {
+        description: Description,
+        sent: Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl Plugin for Spy {
+        fn description(&self) -> &Description {
+            &self.description
+        }
+        fn file(&self) -> &Path {
+            Path::new("spy")
+        }
+        fn invoke(&self, _: &Request) -> Result<Response, String> {
+            Err("the fetch sends JSON".into())
+        }
+        fn invoke_json(&self, request: Vec<u8>) -> Result<Response, String> {
+            self.sent.lock().unwrap().push(request);
+            Ok(Response::Value { value: json!(1) })
+        }
+        fn blocks(&self) -> bool {
+            false
+        }
+    }
+
+    fn spy(needs: Option<&[&str]>, needs_record: bool) -> (Arc<Spy>, PluginFn, PluginFn) {
+        let cap = |kind, function: &str| Capability {
+            kind,
+            function: function.into(),
+            description: None,
+            needs_record,
+            needs: needs.map(|n| n.iter().map(|s| s.to_string()).collect()),
+        };
+        let plugin = Arc::new(Spy {
+            description: Description {
+                name: "spy".into(),
+                version: "1.0.0".into(),
+                description: None,
+                capabilities: vec![
+                    cap(CapabilityKind::FieldTransform, "f"),
+                    cap(CapabilityKind::RecordTransform, "r"),
+                ],
+                config_schema: None,
+            },
+            sent: Mutex::new(Vec::new()),
+        });
+        let config = json!({"mode": "x"});
+        let f = PluginFn::new(plugin.clone(), "f", Value::Null).unwrap();
+        let r = PluginFn::new(plugin.clone(), "r", config).unwrap();
+        (plugin, f, r)
+    }
+
+    /// What the plugin got of a record before requests were written from borrowed
+    /// records: a copy with the attributes it needs.
+    fn copied_projection(needs: Option<&[&str]>, record: &Value) -> Value {
+        match (needs, record) {
+            (Some(needs), Value::Object(all)) => Value::Object(
+                needs
+                    .iter()
+                    .filter_map(|k| all.get(*k).map(|v| (k.to_string(), v.clone())))
+                    .collect(),
+            ),
+            _ => record.clone(),
+        }
+    }
+
+    #[test]
+    fn requests_written_from_borrowed_records_are_the_requests_byte_for_byte() {
+        let page = [
+            json!({"id": "1", "userName": "a@x", "name": {"givenName": "Ada"}, "emails": [{"value": "a@x"}], "x": "é\"\n"}),
+            json!({"id": "2", "displayName": "B"}),
+            json!("not an object"),
+        ];
+        let patch = json!({"seatType": "full", "userName": "b@x"});
+        let Value::Object(patch) = patch else {
+            unreachable!()
+        };
+        let patched = RawRecord::from(&page[0]).set(patch).unwrap();
+        let patched_copy = patched.clone().into_value().into_owned();
+        let needs: &[&str] = &["name", "userName", "seatType", "name", "missing"];
+        for (needs, needs_record) in [(Some(needs), false), (None, true), (None, false)] {
+            let (spy, f, r) = spy(needs, needs_record);
+            // A batch: the page's records and a patched one.
+            let views: Vec<RecordView> = page
+                .iter()
+                .map(RecordView::from)
+                .chain([patched.view()])
+                .collect();
+            r.batch(&views).unwrap_err();
+            let want = Request::Batch {
+                function: "r".into(),
+                records: page
+                    .iter()
+                    .chain([&patched_copy])
+                    .map(|v| copied_projection(needs, v))
+                    .collect(),
+                config: json!({"mode": "x"}),
+            };
+            // A field transform, on a page record and on the patched one.
+            f.transform(json!("v"), &page[0]).unwrap();
+            f.transform(json!(["v"]), patched.view()).unwrap();
+            let transform = |value: Value, record: &Value| Request::Transform {
+                function: "f".into(),
+                value,
+                record: (needs_record || needs.is_some()).then(|| copied_projection(needs, record)),
+                config: Value::Null,
+            };
+            let sent = spy.sent.lock().unwrap();
+            let wanted = [
+                want,
+                transform(json!("v"), &page[0]),
+                transform(json!(["v"]), &patched_copy),
+            ];
+            assert_eq!(sent.len(), wanted.len());
+            for (got, want) in sent.iter().zip(&wanted) {
+                assert_eq!(
+                    String::from_utf8_lossy(got),
+                    serde_json::to_string(want).unwrap(),
+                    "needs {needs:?}"
+                );
+            }
+        }
     }
 }
 

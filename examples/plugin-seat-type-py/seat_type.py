@@ -55,8 +55,11 @@ def full_name(record):
     name = record.get("name") if isinstance(record, dict) else None
     if not isinstance(name, dict):
         return None
-    parts = [name.get(k) for k in ("givenName", "familyName")]
-    parts = [p.strip() for p in parts if isinstance(p, str) and p.strip()]
+    parts = []
+    for key in ("givenName", "familyName"):
+        part = name.get(key)
+        if isinstance(part, str) and part.strip():
+            parts.append(part.strip())
     return " ".join(parts) or None
 
 
@@ -94,8 +97,9 @@ def answer(request):
 
 
 def main():
-    # Bytes in, one write and one flush per answer out.
-    stdin, stdout = sys.stdin.buffer, sys.stdout
+    # Bytes in; one line of bytes, one write and one flush per answer out.
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    encode = json.JSONEncoder(separators=(",", ":")).encode
     for line in stdin:
         if not line.strip():
             continue
@@ -107,7 +111,7 @@ def main():
             if request.get("type") == "goodbye":
                 return
             response = answer(request)
-        stdout.write(json.dumps(response, separators=(",", ":")) + "\n")
+        stdout.write((encode(response) + "\n").encode())
         stdout.flush()
 
 

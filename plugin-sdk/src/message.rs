@@ -184,6 +184,12 @@ pub enum Response {
         /// valid for the whole run.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expires_in: Option<u64>,
+        /// The names of the headers that are not secret (e.g. `Accept`,
+        /// `X-Api-Version`), any case. Every other header's value is a secret: the
+        /// host scrubs it from messages, logs and recordings. Empty (the default):
+        /// all are secret.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        public_headers: Vec<String>,
     },
     /// The request failed; `message` says why (a sentence).
     Error {
@@ -309,6 +315,8 @@ pub struct RawResponse {
     records: Option<Vec<RecordOutcome>>,
     headers: Option<BTreeMap<String, String>>,
     expires_in: Option<u64>,
+    #[serde(default)]
+    public_headers: Vec<String>,
     message: Option<String>,
     url: Option<String>,
     params: Option<BTreeMap<String, Value>>,
@@ -331,6 +339,7 @@ impl TryFrom<RawResponse> for Response {
             "headers" => Response::Headers {
                 headers: need(r.headers, k, "headers")?,
                 expires_in: r.expires_in,
+                public_headers: r.public_headers,
             },
             "error" => Response::Error {
                 message: need(r.message, k, "message")?,
@@ -393,6 +402,30 @@ mod tests {
         assert_eq!(d.capabilities[0].kind, CapabilityKind::Unknown);
         assert_eq!(d.capabilities[0].needs, None);
         assert_eq!(d.capabilities[1].needs, Some(vec!["userName".to_string()]));
+        // Auth answers: every header secret unless listed as public.
+        let old: Response =
+            serde_json::from_str(r#"{"type":"headers","headers":{"Authorization":"Bearer x"}}"#)
+                .unwrap();
+        let Response::Headers { public_headers, .. } = &old else {
+            panic!("{old:?}")
+        };
+        assert!(public_headers.is_empty());
+        assert_eq!(
+            serde_json::to_string(&old).unwrap(),
+            r#"{"type":"headers","headers":{"Authorization":"Bearer x"}}"#
+        );
+        let new: Response = serde_json::from_str(
+            r#"{"type":"headers","headers":{"Accept":"application/json"},"expires_in":60,"public_headers":["accept"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            new,
+            Response::Headers {
+                headers: BTreeMap::from([("Accept".into(), "application/json".into())]),
+                expires_in: Some(60),
+                public_headers: vec!["accept".into()],
+            }
+        );
         let patch: Response = serde_json::from_str(
             r#"{"type":"records","records":[{"set":{"seatType":"full"}},{"set":{}}]}"#,
         )

@@ -107,9 +107,18 @@ impl Plugin for LibraryPlugin {
     }
 
     fn invoke(&self, request: &Request) -> Result<Response, String> {
+        let bytes = serde_json::to_vec(request).map_err(|e| {
+            format!(
+                "cannot write the request for the plugin `{}` ({}): {e}",
+                self.name,
+                self.file.display()
+            )
+        })?;
+        self.invoke_json(bytes)
+    }
+
+    fn invoke_json(&self, bytes: Vec<u8>) -> Result<Response, String> {
         let who = || format!("the plugin `{}` ({})", self.name, self.file.display());
-        let bytes = serde_json::to_vec(request)
-            .map_err(|e| format!("cannot write the request for {}: {e}", who()))?;
         let mut out: *mut u8 = std::ptr::null_mut();
         let mut out_len: usize = 0;
         // SAFETY: `invoke` has the documented signature (ABI version checked at load);

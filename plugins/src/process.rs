@@ -126,7 +126,8 @@ impl ProcessPlugin {
             protocol: ABI_VERSION,
             host: format!("rollcall {}", env!("CARGO_PKG_VERSION")),
         };
-        match self.exchange(&mut running, &hello, self.timeout.max(STARTUP_TIMEOUT)) {
+        let hello = self.write(&hello)?;
+        match self.exchange(&mut running, hello, self.timeout.max(STARTUP_TIMEOUT)) {
             Ok(Response::Hello { protocol, plugin }) if supported_version(protocol) => {
                 Ok((running, plugin))
             }
@@ -152,16 +153,20 @@ impl ProcessPlugin {
         }
     }
 
-    /// Sends one request and waits for one response line. Any failure leaves the
-    /// process unusable (the caller stops it).
+    /// A request as one message's JSON.
+    fn write(&self, request: &Request) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(request)
+            .map_err(|e| format!("cannot write the request for {}: {e}", self.who()))
+    }
+
+    /// Sends one request (its JSON, without the newline) and waits for one response
+    /// line. Any failure leaves the process unusable (the caller stops it).
     fn exchange(
         &self,
         running: &mut Running,
-        request: &Request,
+        mut line: Vec<u8>,
         timeout: Duration,
     ) -> Result<Response, String> {
-        let mut line = serde_json::to_vec(request)
-            .map_err(|e| format!("cannot write the request for {}: {e}", self.who()))?;
         line.push(b'\n');
         let sent = running
             .to_child
@@ -228,6 +233,10 @@ impl Plugin for ProcessPlugin {
     }
 
     fn invoke(&self, request: &Request) -> Result<Response, String> {
+        self.invoke_json(self.write(request)?)
+    }
+
+    fn invoke_json(&self, request: Vec<u8>) -> Result<Response, String> {
         let mut state = self
             .state
             .lock()

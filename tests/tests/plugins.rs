@@ -11,6 +11,7 @@ use chrono::{TimeZone, Utc};
 use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
 use rollcall_core::manifest::{LoadError, load_connector_with_plugins};
 use rollcall_core::plugin::{Plugin, PluginHost, RecordOutcome, Request, Response};
+use rollcall_core::raw_record::{RawRecord, RecordView};
 use rollcall_core::{Connector, FetchOptions};
 use rollcall_plugins::{Host, HostOptions};
 use rollcall_source::SourceFile;
@@ -875,6 +876,10 @@ fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
             out.append({"set": {}})
         elif r.get("userName") == "keep@x":
             out.append({"keep": {"userName": "KEEP@X", "tag": "k"}})
+        elif r.get("userName") == "KEEP@X":
+            out.append({"drop": "kept once is enough"})
+        elif r.get("userName") == "changed":
+            out.append({"keep": {"userName": "again", "name": {"givenName": "B"}}})
         else:
             out.append({"set": {"tag": r["userName"].upper(), "userName": "changed"}})
     print(json.dumps({"type": "records", "records": out}), flush=True)"#,
@@ -889,12 +894,12 @@ fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
         json!({"id": "3", "userName": "same@x", "active": true}),
         json!({"id": "4", "userName": "keep@x", "name": {"givenName": "K"}, "active": false}),
     ];
-    let refs: Vec<&Value> = records.iter().collect();
+    let refs: Vec<RecordView> = records.iter().map(RecordView::from).collect();
     let answers = t.batch(&refs).unwrap();
-    let out: Vec<_> = refs
+    let out: Vec<_> = records
         .iter()
         .zip(answers)
-        .map(|(r, a)| t.apply(a, std::borrow::Cow::Borrowed(*r)))
+        .map(|(r, a)| t.apply(a, RawRecord::Borrowed(r)))
         .collect();
     // Only the attributes it declared travelled.
     assert_eq!(
@@ -903,9 +908,11 @@ fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
     );
     // `set`: added and replaced, the rest kept.
     assert_eq!(
-        out[0].as_ref().unwrap().as_ref(),
+        out[0].as_ref().unwrap().view().to_value().as_ref(),
         &json!({"id": "1", "userName": "changed", "name": {"givenName": "A"}, "emails": ["big"], "tag": "A@X"})
     );
+    // … kept next to the page's record, not applied to a copy of it.
+    assert!(matches!(out[0], Ok(RawRecord::Patched { .. })));
     // `drop`: skipped on purpose, naming the plugin.
     let d = out[1].as_ref().unwrap_err();
     assert_eq!(d.plugin.as_deref(), Some("lean"));
@@ -916,12 +923,38 @@ fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
         d.reason
     );
     // `set: {}`: unchanged and not copied.
-    assert!(matches!(out[2], Ok(std::borrow::Cow::Borrowed(_))));
+    assert!(matches!(out[2], Ok(RawRecord::Borrowed(_))));
     // `keep` with `needs`: replaces what was sent (`name` is gone), keeps the rest.
     assert_eq!(
-        out[3].as_ref().unwrap().as_ref(),
+        out[3].as_ref().unwrap().view().to_value().as_ref(),
         &json!({"id": "4", "active": false, "userName": "KEEP@X", "tag": "k"})
     );
+
+    // A second transform after the first: it is sent what the first set (through the
+    // patch), and its own `set`, `keep` and `drop` land on the first one's results.
+    let kept: Vec<RawRecord> = out.into_iter().filter_map(Result::ok).collect();
+    let views: Vec<RecordView> = kept.iter().map(RawRecord::view).collect();
+    let answers = t.batch(&views).unwrap();
+    let again: Vec<_> = kept
+        .iter()
+        .cloned()
+        .zip(answers)
+        .map(|(r, a)| t.apply(a, r))
+        .collect();
+    assert_eq!(
+        seen(dir.path())[4..],
+        ["name,userName", "userName", "userName"]
+    );
+    // `set` then `keep`: the patched record is replaced where it was sent.
+    assert_eq!(
+        again[0].as_ref().unwrap().view().to_value().as_ref(),
+        &json!({"id": "1", "emails": ["big"], "tag": "A@X", "userName": "again", "name": {"givenName": "B"}})
+    );
+    // `set: {}` twice: still the page's own record.
+    assert!(matches!(again[1], Ok(RawRecord::Borrowed(_))));
+    // `keep` then `drop`.
+    let d = again[2].as_ref().unwrap_err();
+    assert!(d.reason.ends_with("kept once is enough"), "{}", d.reason);
 }
 
 #[test]
@@ -1171,6 +1204,147 @@ fn refreshed_auth_headers_never_reach_a_cassette_a_log_or_an_error() {
     for leak in ["sess-", "q7ZpL2xwK9", TOKEN] {
         assert!(!stderr.contains(leak), "`{leak}` in the error: {stderr}");
     }
+}
+
+/// An auth plugin answering a secret session key and two harmless headers, which it
+/// lists in `public_headers` as `config.public` says (`config.stray`: it also lists a
+/// header it does not answer).
+fn versioned_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    install_script(
+        dir.path(),
+        "versioned.py",
+        r#"#!/usr/bin/env python3
+import json, sys
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["type"] == "hello":
+        desc = {"name": "versioned", "version": "0.0.1", "capabilities": [{"kind": "auth", "function": "sign"}]}
+        print(json.dumps({"type": "hello", "protocol": 2, "plugin": desc}), flush=True)
+        continue
+    config = req.get("config") or {}
+    out = {"type": "headers", "headers": {
+        "Authorization": "Bearer " + req["secrets"]["token"],
+        "X-Session": "Session sess-7-q7ZpL2xwK9",
+        "X-Api-Version": "2024-06-01",
+        "X-Client": "rollcall-tests-client",
+    }}
+    if config.get("public"):
+        out["public_headers"] = ["x-api-version", "X-Client"] + (["X-Missing"] if config.get("stray") else [])
+    print(json.dumps(out), flush=True)
+"#,
+    );
+    dir
+}
+
+/// Headers an auth plugin calls public are not scrubbed (an API echoing them shows
+/// them in errors and cassettes); its other headers still are, and without
+/// `public_headers` every header stays secret.
+#[test]
+fn auth_headers_listed_as_public_are_not_redacted_and_the_others_are() {
+    use rollcall_testserver::{Fault, FaultKind, Match};
+    let dir = versioned_dir();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let srv = rt.block_on(server(6));
+    let fetch = |config: &str, extra: &[&str]| {
+        let manifest = dir.path().join("miro.yaml");
+        std::fs::write(
+            &manifest,
+            TestManifest {
+                page_size: 5,
+                concurrency: 1,
+                ..TestManifest::default()
+            }
+            .text()
+            .replace(
+                "auth:\n  bearer:\n    token: \"{{token}}\"\n",
+                &format!(
+                    "plugins:\n  versioned: {{}}\nauth:\n  plugin: {{ plugin: versioned, function: sign, config: {config} }}\n"
+                ),
+            ),
+        )
+        .unwrap();
+        std::process::Command::new(rollcall_bin())
+            .arg("fetch")
+            .arg(&manifest)
+            .args(["--set", &format!("base_url={}", srv.scim_base_url())])
+            .args(["--secret-env", "token=PLUGIN_TEST_TOKEN", "--log", "debug"])
+            .args(extra)
+            .env("PLUGIN_TEST_TOKEN", TOKEN)
+            .env("ROLLCALL_PLUGINS_DIR", dir.path())
+            .env("ROLLCALL_HOME", dir.path().join("home"))
+            .output()
+            .unwrap()
+    };
+    let echo = |status| Fault {
+        matcher: Match::ListUsers,
+        times: 1,
+        kind: FaultKind::EchoHeaders { status },
+    };
+    let secrets = ["sess-", "q7ZpL2xwK9", TOKEN];
+
+    // Public: an error echoing the request's headers shows them; the secrets are `***`.
+    srv.handle().push_fault(echo(400));
+    let out = fetch("{ public: true }", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("x-api-version: 2024-06-01"), "{stderr}");
+    assert!(
+        stderr.contains("x-client: rollcall-tests-client"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("x-session: ***"), "{stderr}");
+    for leak in secrets {
+        assert!(!stderr.contains(leak), "`{leak}` in the error: {stderr}");
+    }
+
+    // The same in a cassette (the echo, retried, in its body and response headers).
+    srv.handle().push_fault(echo(503));
+    let cassette = dir.path().join("miro.cassette.json");
+    let out = fetch(
+        "{ public: true }",
+        &["--record", cassette.to_str().unwrap()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    assert!(text.contains("2024-06-01"), "{text}");
+    assert!(text.contains("rollcall-tests-client"), "{text}");
+    for leak in secrets {
+        assert!(!text.contains(leak), "`{leak}` in the cassette: {text}");
+        assert!(!stderr.contains(leak), "`{leak}` in the log: {stderr}");
+    }
+
+    // Not listed: every header is a secret, as before.
+    srv.handle().push_fault(echo(400));
+    let out = fetch("{}", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("x-api-version: ***"), "{stderr}");
+    for leak in ["2024-06-01", "rollcall-tests-client"]
+        .iter()
+        .chain(&secrets)
+    {
+        assert!(!stderr.contains(leak), "`{leak}` in the error: {stderr}");
+    }
+
+    // Listing a header it did not answer is an error naming the plugin and the name.
+    let before = srv.handle().request_count();
+    let out = fetch("{ public: true, stray: true }", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("plugin `versioned` (")
+            && stderr
+                .contains("lists `X-Missing` in `public_headers`, but answered no such header"),
+        "{stderr}"
+    );
+    assert_eq!(srv.handle().request_count(), before);
 }
 
 /// In a real sync into SQLite, records the example's `enrich` drops on purpose count

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::path::JsonPath;
 use crate::manifest::{Computed, FieldType, Transform};
+use crate::raw_record::RecordView;
 
 /// Where a field's value comes from.
 #[derive(Clone, Debug)]
@@ -98,7 +99,12 @@ impl Serialize for Record {
 
 impl FieldSet {
     /// Extracts every field of `raw`. The error says which field and why.
-    pub fn extract(self: &Arc<Self>, raw: &Value, ctx: &RunContext) -> Result<Record, String> {
+    pub fn extract<'r>(
+        self: &Arc<Self>,
+        raw: impl Into<RecordView<'r>>,
+        ctx: &RunContext,
+    ) -> Result<Record, String> {
+        let raw = raw.into();
         let mut values = Vec::with_capacity(self.fields.len());
         for field in &self.fields {
             values.push(field.extract(raw, ctx)?);
@@ -130,7 +136,12 @@ impl FieldSet {
 
 impl Field {
     /// Extracts, transforms and coerces this field from `raw`.
-    pub fn extract(&self, raw: &Value, ctx: &RunContext) -> Result<Value, String> {
+    pub fn extract<'r>(
+        &self,
+        raw: impl Into<RecordView<'r>>,
+        ctx: &RunContext,
+    ) -> Result<Value, String> {
+        let raw = raw.into();
         let found: Option<Value> = match &self.source {
             // Computed once per run, already in its final form (compile checks the type).
             FieldSource::Computed(Computed::SyncTime)
@@ -142,22 +153,23 @@ impl Field {
             FieldSource::Path(path) => {
                 if self.field_type == FieldType::List {
                     let mut items = Vec::new();
-                    path.for_each(raw, &mut |v| match v {
+                    path.for_each_in(raw, &mut |v| match v {
                         Value::Array(a) if path.is_singular() => {
                             items.extend(a.iter().filter(|x| !x.is_null()).cloned())
                         }
                         Value::Null => {}
                         other => items.push(other.clone()),
                     });
-                    if items.is_empty() && path.first(raw).is_none() {
+                    if items.is_empty() && path.first_in(raw).is_none() {
                         None
                     } else {
                         Some(Value::Array(items))
                     }
                 } else {
-                    match path.first(raw) {
-                        None | Some(Value::Null) => None,
-                        Some(v) => Some(v.clone()),
+                    match path.first_in(raw) {
+                        None => None,
+                        Some(v) if v.is_null() => None,
+                        Some(v) => Some(v.into_owned()),
                     }
                 }
             }

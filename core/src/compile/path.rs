@@ -8,6 +8,8 @@
 //! Anything else runs through jsonpath-rust's evaluator. A test checks that both
 //! evaluators agree.
 
+use std::borrow::Cow;
+
 use jsonpath_rust::parser::model::{
     Comparable, Comparison, Filter, FilterAtom, JpQuery, Literal, Segment, Selector, SingularQuery,
     SingularQuerySegment,
@@ -15,6 +17,8 @@ use jsonpath_rust::parser::model::{
 use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
 use serde_json::Value;
+
+use crate::raw_record::{RecordView, member};
 
 /// A compiled JSONPath.
 #[derive(Clone, Debug)]
@@ -128,6 +132,50 @@ impl JsonPath {
         first
     }
 
+    /// The top-level name a directly evaluated path starts with, and the rest.
+    fn top_name(&self) -> Option<(&str, &[Step])> {
+        match self.fast.as_deref()?.split_first()? {
+            (Step::Name(n), rest) => Some((n, rest)),
+            _ => None,
+        }
+    }
+
+    /// [`first`](Self::first) on a record a plugin may have patched: a path starting
+    /// with a name reads through the patch; any other path reads a patched copy.
+    pub fn first_in<'a>(&self, raw: RecordView<'a>) -> Option<Cow<'a, Value>> {
+        match raw {
+            RecordView::Value(v) => self.first(v).map(Cow::Borrowed),
+            RecordView::Patched { .. } => match self.top_name() {
+                Some((name, rest)) => {
+                    let mut first = None;
+                    eval(rest, raw.get(name)?, &mut |v| {
+                        if first.is_none() {
+                            first = Some(v);
+                        }
+                    });
+                    first.map(Cow::Borrowed)
+                }
+                None => self.first(&raw.to_value()).cloned().map(Cow::Owned),
+            },
+        }
+    }
+
+    /// [`for_each`](Self::for_each) on a record a plugin may have patched (see
+    /// [`first_in`](Self::first_in)).
+    pub fn for_each_in(&self, raw: RecordView<'_>, f: &mut dyn FnMut(&Value)) {
+        match raw {
+            RecordView::Value(v) => self.for_each(v, f),
+            RecordView::Patched { .. } => match self.top_name() {
+                Some((name, rest)) => {
+                    if let Some(v) = raw.get(name) {
+                        eval(rest, v, f);
+                    }
+                }
+                None => self.for_each(&raw.to_value(), f),
+            },
+        }
+    }
+
     /// Evaluates with jsonpath-rust only (for tests comparing evaluators).
     #[doc(hidden)]
     pub fn query_reference<'a>(&self, value: &'a Value) -> Vec<&'a Value> {
@@ -235,17 +283,6 @@ fn eval<'a>(steps: &[Step], value: &'a Value, f: &mut dyn FnMut(&'a Value)) {
     }
 }
 
-/// A member of an object. Records are small objects, and with serde_json's
-/// `preserve_order` a hashed lookup costs more than comparing a few keys, so small
-/// objects are scanned.
-fn member<'a>(o: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
-    if o.len() <= 16 {
-        o.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-    } else {
-        o.get(key)
-    }
-}
-
 /// RFC 9535 equality: numbers compare by value (1 == 1.0), the rest structurally.
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
@@ -339,5 +376,41 @@ mod tests {
         assert!(e.contains("not a valid JSONPath"), "{e}");
         // A very deep path is parsed or refused, never a crash.
         let _ = JsonPath::parse(&format!("${}", "[0]".repeat(500)));
+    }
+
+    #[test]
+    fn paths_read_through_a_patch_as_through_a_patched_copy() {
+        use crate::raw_record::RawRecord;
+        let base = doc();
+        let set = json!({"name": {"givenName": "Grace"}, "seatType": "full", "emails": []});
+        let Value::Object(set) = set else {
+            unreachable!()
+        };
+        let patched = RawRecord::from(&base).set(set).unwrap();
+        let copy = patched.clone().into_value().into_owned();
+        for p in [
+            "$.name.givenName",
+            "$.name.familyName",
+            "$.seatType",
+            "$.emails[0].value",
+            "$.emails[*].value",
+            "$.userName",
+            "$.missing",
+            "$.*",
+            "$",
+            "$..value",
+            "$[?@.givenName == 'Grace']",
+        ] {
+            let path = JsonPath::parse(p).unwrap();
+            assert_eq!(
+                path.first_in(patched.view()).map(|v| v.into_owned()),
+                path.first(&copy).cloned(),
+                "{p}"
+            );
+            let mut through = Vec::new();
+            path.for_each_in(patched.view(), &mut |v| through.push(v.clone()));
+            let want: Vec<Value> = path.query(&copy).into_iter().cloned().collect();
+            assert_eq!(through, want, "{p}");
+        }
     }
 }

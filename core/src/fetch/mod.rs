@@ -675,7 +675,7 @@ impl Emitter<'_> {
             let extracted = match transformed.get(i) {
                 None => self.stream.fields.extract(raw, &self.run),
                 Some(record_transforms::Outcome::Keep(v)) => {
-                    self.stream.fields.extract(v, &self.run)
+                    self.stream.fields.extract(v.view(), &self.run)
                 }
                 Some(record_transforms::Outcome::Drop(d)) => {
                     dropped_by = d.plugin.clone();

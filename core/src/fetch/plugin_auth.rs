@@ -58,7 +58,7 @@ impl PluginAuth {
 
     /// The headers to send: cached ones while they are valid, else fresh ones from
     /// the plugin (a blocking call, kept off async workers). Header values are marked
-    /// sensitive.
+    /// sensitive (secret), except those the plugin listed in `public_headers`.
     pub fn headers(&self) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
         let mut cache = self
             .cache
@@ -80,12 +80,13 @@ impl PluginAuth {
             config: self.call.config.clone(),
         };
         let asked = Instant::now();
-        let (headers, expires_in) =
+        let (headers, expires_in, public) =
             match crate::plugin::blocking(self.call.plugin.as_ref(), &request)? {
                 Response::Headers {
                     headers,
                     expires_in,
-                } => (headers, expires_in),
+                    public_headers,
+                } => (headers, expires_in, public_headers),
                 Response::Error { message } => {
                     return Err(format!("{} failed: {message}", self.call.who()));
                 }
@@ -96,8 +97,18 @@ impl PluginAuth {
                     ));
                 }
             };
+        if let Some(stray) = public
+            .iter()
+            .find(|p| !headers.keys().any(|h| h.eq_ignore_ascii_case(p)))
+        {
+            return Err(format!(
+                "{} lists `{stray}` in `public_headers`, but answered no such header; list only names of headers it answers",
+                self.call.who()
+            ));
+        }
         let mut out = Vec::with_capacity(headers.len());
         for (name, value) in headers {
+            let secret = !public.iter().any(|p| p.eq_ignore_ascii_case(&name));
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 format!(
                     "{} returned `{name}`, which is not a header name",
@@ -110,7 +121,7 @@ impl PluginAuth {
                     self.call.who()
                 )
             })?;
-            v.set_sensitive(true);
+            v.set_sensitive(secret);
             out.push((n, v));
         }
         *cache = Some(Cached {
@@ -120,7 +131,7 @@ impl PluginAuth {
         Ok(out)
     }
 
-    /// The current header values as secrets (for the redactor).
+    /// The current secret header values (for the redactor).
     pub fn secrets(&self) -> Vec<Secret> {
         self.cache
             .lock()
@@ -138,12 +149,16 @@ impl PluginAuth {
 /// (shorter ones would scrub ordinary words).
 const MIN_CREDENTIALS: usize = 8;
 
-/// The secrets in headers from an auth plugin, for the redactor: each value, and the
-/// credentials part of a `Scheme credentials` value (`Bearer abc…` → `abc…`), which
-/// an API may echo on its own.
+/// The secrets in headers from an auth plugin, for the redactor: each sensitive
+/// value (all but those the plugin called public), and the credentials part of a
+/// `Scheme credentials` value (`Bearer abc…` → `abc…`), which an API may echo on its
+/// own.
 pub fn secrets_of(headers: &[(HeaderName, HeaderValue)]) -> Vec<Secret> {
     let mut out = Vec::new();
     for (_, v) in headers {
+        if !v.is_sensitive() {
+            continue;
+        }
         let Ok(text) = v.to_str() else { continue };
         out.push(Secret::new(text));
         if let Some((_, credentials)) = text.trim().split_once(' ') {
@@ -154,4 +169,30 @@ pub fn secrets_of(headers: &[(HeaderName, HeaderValue)]) -> Vec<Secret> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(name: &'static str, value: &str, secret: bool) -> (HeaderName, HeaderValue) {
+        let mut v = HeaderValue::from_str(value).unwrap();
+        v.set_sensitive(secret);
+        (HeaderName::from_static(name), v)
+    }
+
+    #[test]
+    fn only_sensitive_header_values_are_secrets() {
+        let headers = [
+            header("authorization", "Bearer abcdefgh12", true),
+            header("x-session", "s3", true),
+            header("accept", "application/json", false),
+            header("x-api-version", "2", false),
+        ];
+        let secrets: Vec<String> = secrets_of(&headers)
+            .iter()
+            .map(|s| s.expose().to_string())
+            .collect();
+        assert_eq!(secrets, ["Bearer abcdefgh12", "abcdefgh12", "s3"]);
+    }
 }

@@ -19,6 +19,7 @@ use super::simple::MAX_PAGES;
 use super::{KeyHasher, Page, PageCtx, Requester};
 use crate::http::{FetchError, same_origin};
 use crate::plugin::{NextPage, PluginFn, Request, Response};
+use crate::raw_record::RecordView;
 
 pub(crate) async fn run(ctx: &mut PageCtx<'_>, call: &PluginFn) -> Result<(), FetchError> {
     // 64-bit hashes of the URLs requested so far (8 bytes a page).
@@ -114,7 +115,9 @@ fn paginate_request(
         status: page.status,
         headers,
         count,
-        body: call.project(&page.body),
+        // what the capability needs of the body (serializing a projection cannot fail)
+        body: serde_json::to_value(call.project(RecordView::from(&page.body)))
+            .unwrap_or(serde_json::Value::Null),
         config: call.config.clone(),
     }
 }

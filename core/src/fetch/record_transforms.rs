@@ -1,18 +1,19 @@
 //! A stream's plugin record transforms, run once per page on the raw records
 //! before extraction. Plugin calls may block (a subprocess answers over a pipe), so
 //! they run on tokio's blocking pool. Each plugin gets only the attributes it
-//! declared it needs, and a record is copied only when an answer changes it.
-
-use std::borrow::Cow;
+//! declared it needs, written straight from the page's records, and a `set` answer
+//! is kept next to its record (extraction reads through it) instead of being applied
+//! to a copy.
 
 use serde_json::Value;
 
 use crate::plugin::{Dropped, PluginFn};
+use crate::raw_record::{RawRecord, RecordView};
 
 /// What became of one raw record of a page.
 pub(crate) enum Outcome<'p> {
     /// Extract fields from this (possibly changed) record.
-    Keep(Cow<'p, Value>),
+    Keep(RawRecord<'p>),
     /// Skip the record.
     Drop(Dropped),
 }
@@ -24,7 +25,7 @@ pub(crate) enum Outcome<'p> {
 pub(crate) async fn apply<'p>(transforms: &[PluginFn], records: &[&'p Value]) -> Vec<Outcome<'p>> {
     let mut outcomes: Vec<Outcome<'p>> = records
         .iter()
-        .map(|r| Outcome::Keep(Cow::Borrowed(*r)))
+        .map(|r| Outcome::Keep(RawRecord::Borrowed(r)))
         .collect();
     for t in transforms {
         let kept: Vec<usize> = outcomes
@@ -37,24 +38,29 @@ pub(crate) async fn apply<'p>(transforms: &[PluginFn], records: &[&'p Value]) ->
             break;
         }
         let request = {
-            let batch: Vec<&Value> = kept
+            let batch: Vec<RecordView<'_>> = kept
                 .iter()
                 .filter_map(|&i| match &outcomes[i] {
-                    Outcome::Keep(v) => Some(v.as_ref()),
+                    Outcome::Keep(r) => Some(r.view()),
                     Outcome::Drop(_) => None,
                 })
                 .collect();
             t.batch_request(&batch)
         };
-        let call = t.clone();
-        let result = match tokio::task::spawn_blocking(move || call.plugin.invoke(&request)).await {
-            Ok(r) => r.and_then(|response| t.batch_answer(response, kept.len())),
-            Err(e) => Err(format!("{} stopped unexpectedly: {e}", t.who())),
+        let result = match request {
+            Err(e) => Err(e),
+            Ok(request) => {
+                let call = t.clone();
+                match tokio::task::spawn_blocking(move || call.plugin.invoke_json(request)).await {
+                    Ok(r) => r.and_then(|response| t.batch_answer(response, kept.len())),
+                    Err(e) => Err(format!("{} stopped unexpectedly: {e}", t.who())),
+                }
+            }
         };
         match result {
             Ok(answers) => {
                 for (&i, answer) in kept.iter().zip(answers) {
-                    let placeholder = Outcome::Keep(Cow::Owned(Value::Null));
+                    let placeholder = Outcome::Keep(RawRecord::Owned(Value::Null));
                     if let Outcome::Keep(record) = std::mem::replace(&mut outcomes[i], placeholder)
                     {
                         outcomes[i] = match t.apply(answer, record) {
