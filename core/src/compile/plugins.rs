@@ -117,11 +117,11 @@ impl Opened {
             diags.push(doc.error_at(
                 &format!("{pointer}/function"),
                 format!(
-                    "`{}` of plugin `{}` is a {}, not a {}",
+                    "`{}` of plugin `{}` is {}, not {}",
                     spec.function,
                     spec.plugin,
-                    kind_name(cap.kind),
-                    kind_name(kind)
+                    with_article(kind_name(cap.kind)),
+                    with_article(kind_name(kind))
                 ),
                 None,
             ));
@@ -135,6 +135,16 @@ impl Opened {
     }
 }
 
+/// "a paginator", "an auth provider".
+fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
+}
+
 fn kind_name(kind: CapabilityKind) -> &'static str {
     match kind {
         CapabilityKind::FieldTransform => "field transform",
@@ -142,5 +152,26 @@ fn kind_name(kind: CapabilityKind) -> &'static str {
         CapabilityKind::Auth => "auth provider",
         CapabilityKind::Paginator => "paginator",
         CapabilityKind::Unknown => "function of a kind this rollcall does not know",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_read_with_their_article() {
+        assert_eq!(
+            with_article(kind_name(CapabilityKind::Auth)),
+            "an auth provider"
+        );
+        assert_eq!(
+            with_article(kind_name(CapabilityKind::Paginator)),
+            "a paginator"
+        );
+        assert_eq!(
+            with_article(kind_name(CapabilityKind::FieldTransform)),
+            "a field transform"
+        );
     }
 }
