@@ -410,3 +410,38 @@ pub fn check_broken_corpus(
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
+
+/// An integration of the Miro connector that creates people and accounts (smart mappings).
+pub const CREATE_AND_UPDATE_INTEGRATION: &str = "name: Miro Users\nconnector: miro\nusers: user-plus-saas-user\nsaas: { app: Miro, instance: Miro EU }\npreference: create-and-update\nrole: Employee\nsync_key: username\nmappings:\n  smart: true\n";
+
+/// One sync of [`CREATE_AND_UPDATE_INTEGRATION`] with `connector` as `miro` into `store`,
+/// at a fixed sync time.
+pub async fn sync_create_and_update(
+    store: &rollcall_store::Store,
+    connector: Arc<Connector>,
+    inputs: &Inputs,
+) -> Result<rollcall_sync::SyncReport, rollcall_sync::SyncError> {
+    use chrono::TimeZone;
+    let c = connector.clone();
+    let find = move |name: &str| (name == "miro").then(|| c.clone());
+    let integration = rollcall_core::integration::load_integration(
+        SourceFile::new("it.yaml", CREATE_AND_UPDATE_INTEGRATION),
+        &find,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    rollcall_sync::run(
+        store,
+        &integration,
+        connector,
+        inputs,
+        rollcall_sync::RunOptions {
+            dry_run: false,
+            sync_time: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+                .single()
+                .unwrap_or_else(chrono::Utc::now),
+        },
+        Arc::new(rollcall_core::observe::Silent),
+    )
+    .await
+}

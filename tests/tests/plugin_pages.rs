@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
 use rollcall_core::manifest::{LoadError, load_connector_with_plugins};
 use rollcall_core::{Connector, FetchOptions};
 use rollcall_plugins::{Host, HostOptions};
@@ -130,28 +129,7 @@ async fn a_sync_paged_by_a_plugin_completes_and_a_failing_paginator_fails_the_ru
     let sync = |c: Arc<Connector>| {
         let store = &store;
         let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-        async move {
-            let integration_text = "name: Miro Users\nconnector: miro\nusers: user-plus-saas-user\nsaas: { app: Miro, instance: Miro EU }\npreference: create-and-update\nrole: Employee\nsync_key: username\nmappings:\n  smart: true\n";
-            let cc = c.clone();
-            let find = move |name: &str| (name == "miro").then(|| cc.clone());
-            let integration = rollcall_core::integration::load_integration(
-                SourceFile::new("it.yaml", integration_text),
-                &find,
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-            rollcall_sync::run(
-                store,
-                &integration,
-                c,
-                &i,
-                rollcall_sync::RunOptions {
-                    dry_run: false,
-                    sync_time: Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, 0).unwrap(),
-                },
-                Arc::new(rollcall_core::observe::Silent),
-            )
-            .await
-        }
+        async move { rollcall_tests::sync_create_and_update(store, c, &i).await }
     };
     let report = sync(compile(&manifest("pager", "scim_pages", "{}"), &h))
         .await

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
 use rollcall_core::action::{ActionCall, ActionOutcome, ActionRunner};
 use rollcall_core::manifest::{LoadError, load_connector_with_plugins};
 use rollcall_core::plugin::{Plugin, PluginHost, RecordOutcome, Request, Response};
@@ -501,27 +500,9 @@ async fn a_run_goes_on_when_a_subprocess_plugin_dies_and_its_records_reach_the_e
 
     let store_dir = tempfile::tempdir().unwrap();
     let store = rollcall_store::Store::open(store_dir.path()).await.unwrap();
-    let integration_text = "name: Miro Users\nconnector: miro\nusers: user-plus-saas-user\nsaas: { app: Miro, instance: Miro EU }\npreference: create-and-update\nrole: Employee\nsync_key: username\nmappings:\n  smart: true\n";
-    let cc = c.clone();
-    let find = move |name: &str| (name == "miro").then(|| cc.clone());
-    let integration = rollcall_core::integration::load_integration(
-        SourceFile::new("it.yaml", integration_text),
-        &find,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let report = rollcall_sync::run(
-        &store,
-        &integration,
-        c,
-        &i,
-        rollcall_sync::RunOptions {
-            dry_run: false,
-            sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap(),
-        },
-        Arc::new(rollcall_core::observe::Silent),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("the run should go on: {e}"));
+    let report = rollcall_tests::sync_create_and_update(&store, c, &i)
+        .await
+        .unwrap_or_else(|e| panic!("the run should go on: {e}"));
     let counts = &report.summary.counts;
     // The records of page 2 were lost; the restarted process did the pages after it.
     assert!(report.summary.complete, "{:?}", report.summary);
@@ -1362,27 +1343,9 @@ async fn records_a_plugin_drops_are_skipped_in_a_sync_with_the_reason_in_the_err
     let i = inputs(&c, &srv.scim_base_url(), TOKEN);
     let store_dir = tempfile::tempdir().unwrap();
     let store = rollcall_store::Store::open(store_dir.path()).await.unwrap();
-    let integration_text = "name: Miro Users\nconnector: miro\nusers: user-plus-saas-user\nsaas: { app: Miro, instance: Miro EU }\npreference: create-and-update\nrole: Employee\nsync_key: username\nmappings:\n  smart: true\n";
-    let cc = c.clone();
-    let find = move |name: &str| (name == "miro").then(|| cc.clone());
-    let integration = rollcall_core::integration::load_integration(
-        SourceFile::new("it.yaml", integration_text),
-        &find,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let report = rollcall_sync::run(
-        &store,
-        &integration,
-        c,
-        &i,
-        rollcall_sync::RunOptions {
-            dry_run: false,
-            sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap(),
-        },
-        Arc::new(rollcall_core::observe::Silent),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("the run should work: {e}"));
+    let report = rollcall_tests::sync_create_and_update(&store, c, &i)
+        .await
+        .unwrap_or_else(|e| panic!("the run should work: {e}"));
     let counts = &report.summary.counts;
     assert!(report.summary.complete, "{:?}", report.summary);
     assert_eq!(counts.fetched, 22, "{counts:?}");
