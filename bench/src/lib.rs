@@ -6,6 +6,7 @@
 //!
 //! Everything here is for measuring; nothing is a timed test.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -187,6 +188,40 @@ pub fn proc_status_kb(key: &str) -> Option<u64> {
         let rest = l.strip_prefix(key)?.strip_prefix(':')?;
         rest.trim().trim_end_matches("kB").trim().parse().ok()
     })
+}
+
+/// CPU time (user + system) used so far by this process's live threads, in clock ticks,
+/// summed by thread name (`/proc/self/task/*/stat`). Threads that have exited are not
+/// counted here; [`process_cpu_ticks`] counts them.
+pub fn thread_cpu_ticks() -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        if let Some((name, ticks)) = stat_cpu(&task.path().join("stat")) {
+            *by_name.entry(name).or_insert(0) += ticks;
+        }
+    }
+    by_name
+}
+
+/// CPU time (user + system) used so far by the whole process, in clock ticks.
+pub fn process_cpu_ticks() -> u64 {
+    stat_cpu(Path::new("/proc/self/stat")).map_or(0, |(_, ticks)| ticks)
+}
+
+/// The command name and utime + stime of one `stat` file. The name is in parentheses and
+/// may contain spaces, so fields are counted from the closing parenthesis.
+fn stat_cpu(path: &Path) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_string();
+    // After ")": state(3) ppid(4) ... utime(14) stime(15); rest starts at field 3.
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((name, utime + stime))
 }
 
 // ---------------------------------------------------------------------------------------

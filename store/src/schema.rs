@@ -9,7 +9,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use crate::StoreError;
 
 /// The highest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0004_workflows.sql"),
     ),
     (5, "jobs", include_str!("../migrations/0005_jobs.sql")),
+    (
+        6,
+        "bulk writes without statement journals",
+        include_str!("../migrations/0006_bulk_writes.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {

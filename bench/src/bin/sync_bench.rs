@@ -15,7 +15,10 @@
 //! store (`create-and-update`, `user-plus-saas-user`, sync key `username`, smart mappings
 //! plus a custom `miro_id`), and (c) a second sync of the same, unchanged users. It checks
 //! the counts (created == N, then unchanged == N) and panics if they are wrong. Medians over
-//! the runs are printed, with (b)/(a) and (c)/(a).
+//! the runs are printed, with (b)/(a) and (c)/(a). Each run also prints the CPU time of each
+//! step, for the process and by thread name (tokio's workers, which also run the server;
+//! sqlx's SQLite thread; this binary's name for the mapping thread), so a ratio can be
+//! read against where the cores went.
 //!
 //! `--rss N` runs one first sync and one unchanged sync of N users in this process, against
 //! the test server started as a child process (`--serve N`, an internal mode) so that the
@@ -30,7 +33,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use rollcall_bench::{
     ManifestEdit, edit_manifest, fetch_users, inputs, load, median, miro_manifest, proc_status_kb,
-    sync_integration, sync_once,
+    process_cpu_ticks, sync_integration, sync_once, thread_cpu_ticks,
 };
 use rollcall_core::Connector;
 use rollcall_core::inputs::Inputs;
@@ -230,10 +233,16 @@ async fn throughput(users: usize, runs: usize) {
     for run in 1..=runs {
         let dir = tempfile::tempdir().expect("a temporary data directory");
         let store = Store::open(dir.path()).await.expect("the store opens");
+        let cpu = CpuUse::start();
         let a = ctx.fetch().await;
+        let cpu_a = cpu.since();
+        let cpu = CpuUse::start();
         let (b, _) = ctx.sync(&store, true).await;
+        let cpu_b = cpu.since();
         let size_after_first = db_mib(dir.path());
+        let cpu = CpuUse::start();
         let (c, _) = ctx.sync(&store, false).await;
+        let cpu_c = cpu.since();
         let size_after_second = db_mib(dir.path());
         store.close().await;
         println!(
@@ -244,6 +253,9 @@ async fn throughput(users: usize, runs: usize) {
             c.as_secs_f64(),
             c.as_secs_f64() / a.as_secs_f64(),
         );
+        println!("  cpu (s): fetch {cpu_a}");
+        println!("  cpu (s): first sync {cpu_b}");
+        println!("  cpu (s): unchanged sync {cpu_c}");
         fetches.push(a);
         firsts.push(b);
         seconds.push(c);
@@ -287,6 +299,47 @@ async fn throughput(users: usize, runs: usize) {
         ratio(&seconds)
     );
     server.shutdown().await;
+}
+
+/// Linux reports CPU time in units of `USER_HZ`, 100 per second on every architecture it
+/// exports to user space.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU time used from a starting point: the whole process, and its live threads by name.
+struct CpuUse {
+    process: u64,
+    threads: std::collections::BTreeMap<String, u64>,
+}
+
+impl CpuUse {
+    fn start() -> CpuUse {
+        CpuUse {
+            process: process_cpu_ticks(),
+            threads: thread_cpu_ticks(),
+        }
+    }
+
+    /// "total X (name Y, ...)": the process's CPU seconds since the start, then each
+    /// thread name's, largest first.
+    fn since(&self) -> String {
+        let total = process_cpu_ticks().saturating_sub(self.process);
+        let mut threads: Vec<(String, u64)> = thread_cpu_ticks()
+            .into_iter()
+            .map(|(name, t)| {
+                let before = self.threads.get(&name).copied().unwrap_or(0);
+                (name, t.saturating_sub(before))
+            })
+            .filter(|(_, t)| *t > 0)
+            .collect();
+        threads.sort_by_key(|t| std::cmp::Reverse(t.1));
+        let s = |t: u64| t as f64 / TICKS_PER_SECOND;
+        let parts = threads
+            .iter()
+            .map(|(name, t)| format!("{name} {:.2}", s(*t)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("total {:.2} ({parts})", s(total))
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1069,6 +1069,11 @@ impl PendingWrite {
     /// Writes the batch, in an order free of transient unique conflicts, as one command:
     /// SQLite's thread runs every statement of the batch without waiting for this task
     /// between them (the statements use plain `?` parameters, bound in order).
+    ///
+    /// The multi-row `INSERT`s and the `seen` update say `OR FAIL`: with that, and with the
+    /// schema's function-free checks and deferred foreign key (migration 6), SQLite keeps
+    /// no statement journal for them. A failed statement leaves its earlier rows in the
+    /// transaction, but any error here fails the run and its transaction is rolled back.
     async fn execute(self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
         let PendingWrite {
             run,
@@ -1116,7 +1121,7 @@ impl PendingWrite {
         let mut people = created_users.into_iter();
         for rows in chunks(people.len()) {
             w.sql(&insert_values(
-                "INSERT INTO users (id, username, email, first_name, last_name, role, custom,
+                "INSERT OR FAIL INTO users (id, username, email, first_name, last_name, role, custom,
                     source, created_at, updated_at)",
                 rows,
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1151,7 +1156,7 @@ impl PendingWrite {
         let mut accounts = created_accounts.into_iter();
         for rows in chunks(accounts.len()) {
             w.sql(&insert_values(
-                "INSERT INTO saas_users (id, user_id, app, instance, external_id, username,
+                "INSERT OR FAIL INTO saas_users (id, user_id, app, instance, external_id, username,
                     user_type, active, roles, last_activity_at, fields, digest, first_seen_at,
                     last_seen_at, last_seen_run_id, present, updated_at)",
                 rows,
@@ -1179,7 +1184,7 @@ impl PendingWrite {
         }
         if !seen.is_empty() {
             w.sql(
-                "UPDATE saas_users SET last_seen_at = ?, last_seen_run_id = ?
+                "UPDATE OR FAIL saas_users SET last_seen_at = ?, last_seen_run_id = ?
                  WHERE id IN (SELECT value FROM json_each(?))",
             );
             w.bind(now.clone())?;
