@@ -477,3 +477,52 @@ fn a_run_killed_with_sigkill_is_never_half_applied() {
         "{statuses:?}"
     );
 }
+
+/// A list that still has a next page at the stream's `max_pages` fails `rollcall run`:
+/// the run is recorded as failed with why, and no account it did not reach is marked
+/// not present (a complete run would have marked most of them gone).
+#[test]
+fn a_run_stopped_by_the_page_limit_fails_and_marks_nobody_absent() {
+    use rollcall_tests::cli::CliEnv;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(server(30));
+    let paged = |max_pages| {
+        TestManifest {
+            page_size: 5,
+            concurrency: 1,
+            max_pages,
+            ..Default::default()
+        }
+        .text()
+    };
+    let mut env = CliEnv::new();
+    env.connector("miro", &paged(None));
+    env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "");
+    env.ok(&["run", "Miro Users"]);
+    let present = |env: &CliEnv| {
+        env.json(&["saas-users", "list"])
+            .iter()
+            .filter(|a| a["present"] == true)
+            .count()
+    };
+    assert_eq!(present(&env), 30);
+
+    env.connector("miro", &paged(Some(2)));
+    let o = env.cmd(&["run", "Miro Users"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the API still had a next page after 2 pages")
+            && stderr.contains("`max_pages`"),
+        "{stderr}"
+    );
+    assert_eq!(present(&env), 30, "nobody is marked not present");
+    let runs = env.runs();
+    assert_eq!(runs[0]["status"], "failed", "{runs:#?}");
+    assert!(
+        runs[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("still had a next page after 2 pages")),
+        "{runs:#?}"
+    );
+}
