@@ -3,6 +3,7 @@
 
 mod commands;
 mod datadir;
+mod errors;
 mod jobs;
 mod not_found;
 mod output;
@@ -167,7 +168,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", errors::describe(&e));
             ExitCode::from(1)
         }
     }
