@@ -10,6 +10,7 @@ mod output;
 mod prepare;
 mod progress;
 mod registry;
+mod signals;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -526,3 +526,109 @@ fn a_run_stopped_by_the_page_limit_fails_and_marks_nobody_absent() {
         "{runs:#?}"
     );
 }
+
+/// SIGINT (Ctrl-C) or SIGTERM during `rollcall run` stops the fetch, rolls the run back
+/// and records it as failed with the daemon's `cancelled:` message; one line says so and
+/// the exit status is 128 + the signal's number.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_rollcall_run_rolls_it_back_and_records_it_cancelled() {
+    use rollcall_tests::cli::{CliEnv, Running, wait_for};
+    use std::process::Stdio;
+    use std::time::Duration;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(server(60));
+    let mut env = CliEnv::new();
+    let paged = TestManifest {
+        page_size: 10,
+        concurrency: 1,
+        ..Default::default()
+    };
+    env.connector("miro", &paged.text());
+    env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "");
+    env.ok(&["run", "Miro Users"]);
+    let before = env.json(&["saas-users", "list"]);
+    assert_eq!(before.len(), 60);
+    // The next run would deactivate accounts; it is stopped while it pages.
+    let turned_off: Vec<String> = server
+        .handle()
+        .users()
+        .iter()
+        .take(25)
+        .filter(|u| u["active"] == true)
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!turned_off.is_empty());
+    for id in &turned_off {
+        assert!(server.handle().set_active(id, false));
+    }
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let h = server.handle();
+        h.reset_requests();
+        // Two pages come at once (their records reach the run's transaction), the rest hang.
+        h.push_fault(Fault::delay(Match::ListUsers, 2, Duration::ZERO));
+        h.push_fault(Fault::delay(
+            Match::ListUsers,
+            100,
+            Duration::from_secs(120),
+        ));
+        let run = Running(
+            env.command(&["run", "Miro Users"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for("the run to hang on page 3", Duration::from_secs(60), || {
+            h.requests()
+                .iter()
+                .filter(|r| r.path.ends_with("/Users"))
+                .count()
+                >= 3
+        });
+        run.signal(signal);
+        let (status, stdout, stderr) = run.finish(Duration::from_secs(30));
+        h.clear_faults();
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "SIG{signal}:\n{stdout}\n{stderr}"
+        );
+        let said: Vec<&str> = stderr.lines().filter(|l| l.contains("cancel")).collect();
+        assert_eq!(
+            said,
+            [format!(
+                "SIG{signal}: run {} of `Miro Users` was cancelled and rolled back; nothing was changed",
+                env.runs()[0]["id"]
+            )],
+            "SIG{signal}:\n{stderr}"
+        );
+        assert!(!stdout.contains("completed"), "{stdout}");
+        assert_eq!(
+            env.json(&["saas-users", "list"]),
+            before,
+            "SIG{signal}: the store holds the previous state"
+        );
+        let runs = env.runs();
+        assert_eq!(runs[0]["status"], "failed", "{runs:#?}");
+        assert_eq!(
+            runs[0]["message"].as_str(),
+            Some(rollcall_sync::CANCELLED),
+            "{runs:#?}"
+        );
+        let text = env.ok(&["runs"]);
+        assert!(text.contains("cancelled:"), "{text}");
+    }
+    // Nothing was left half done: the next run applies the changes.
+    let out = env.ok(&["run", "Miro Users"]);
+    assert!(
+        out.contains(&format!("updated    {}\n", turned_off.len())),
+        "{out}"
+    );
+    let statuses: Vec<Value> = env.runs().iter().map(|r| r["status"].clone()).collect();
+    assert_eq!(
+        statuses,
+        ["completed", "failed", "failed", "completed"],
+        "{statuses:?}"
+    );
+}
