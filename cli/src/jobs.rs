@@ -140,7 +140,10 @@ impl JobType for IntegrationJobs {
                 match prepare_run(&registry, data_dir, &job.name, &Overrides::default()).await {
                     Ok(p) => p,
                     Err(e) => {
-                        return JobOutcome::failed(format!("cannot prepare the run: {e:#}"), None);
+                        return JobOutcome::failed(
+                            format!("cannot prepare the run: {}", crate::errors::describe(&e)),
+                            None,
+                        );
                     }
                 };
             let options = RunOptions {
@@ -257,7 +260,13 @@ impl JobType for WorkflowJobs {
             let (workflow, runner) = match prepared {
                 Ok(p) => p,
                 Err(e) => {
-                    return JobOutcome::failed(format!("cannot prepare the workflow: {e:#}"), None);
+                    return JobOutcome::failed(
+                        format!(
+                            "cannot prepare the workflow: {}",
+                            crate::errors::describe(&e)
+                        ),
+                        None,
+                    );
                 }
             };
             let mode = if apply { Mode::Apply } else { Mode::Plan };

@@ -3,12 +3,14 @@
 
 mod commands;
 mod datadir;
+mod errors;
 mod jobs;
 mod not_found;
 mod output;
 mod prepare;
 mod progress;
 mod registry;
+mod signals;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -167,7 +169,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", errors::describe(&e));
             ExitCode::from(1)
         }
     }

@@ -93,14 +93,15 @@ pub enum ActionError {
     /// Missing, unknown or empty params or settings.
     #[error("{0}")]
     Call(String),
-    /// The request failed (after retries, for what is retried).
-    #[error("the action `{action}` failed: {source}")]
+    /// The request failed (after retries, for what is retried). The message carries
+    /// `error`'s own, so `error` is not also given as the error's source (a chain
+    /// printed cause by cause would repeat it).
+    #[error("the action `{action}` failed: {error}")]
     Http {
         /// Action name.
         action: String,
         /// What went wrong.
-        #[source]
-        source: FetchError,
+        error: FetchError,
     },
     /// A 2xx status the manifest does not list in `success`.
     #[error(
@@ -134,7 +135,7 @@ impl ActionError {
     /// The HTTP status the server answered with, when there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            ActionError::Http { source, .. } => match source {
+            ActionError::Http { error, .. } => match error {
                 FetchError::Unauthorized { .. } => Some(401),
                 FetchError::Forbidden { .. } => Some(403),
                 FetchError::Status { status, .. }
@@ -431,10 +432,10 @@ impl ActionRunner {
                     detail: detail.trim_start_matches(": ").to_string(),
                 });
             }
-            Err(source) => {
+            Err(error) => {
                 return Err(ActionError::Http {
                     action: action.name.clone(),
-                    source,
+                    error,
                 });
             }
         };
@@ -470,9 +471,9 @@ impl ActionRunner {
             })?
         };
         if let Some(check) = &self.connector.http.body_errors
-            && let Err(source) = check.check(&body, &shown)
+            && let Err(error) = check.check(&body, &shown)
         {
-            if let FetchError::InBody { detail, .. } = &source {
+            if let FetchError::InBody { detail, .. } = &error {
                 let text = detail.trim_start_matches(": ");
                 if action.not_found_errors.iter().any(|m| m == text) {
                     return Ok(ActionOutcome::NotFound {
@@ -483,7 +484,7 @@ impl ActionRunner {
             }
             return Err(ActionError::Http {
                 action: action.name.clone(),
-                source,
+                error,
             });
         }
         let record = match (&action.result, &body) {

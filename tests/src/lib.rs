@@ -2,6 +2,7 @@
 //! copies of the built-in Miro manifest, inputs, an observer that records every
 //! event, and a function that runs a fetch to the end.
 
+pub mod cli;
 pub mod plugins;
 pub mod web;
 
@@ -95,6 +96,8 @@ pub struct TestManifest {
     pub concurrency: u32,
     /// SCIM `max_passes`.
     pub max_passes: u32,
+    /// The `users` stream's `max_pages` (none: the default).
+    pub max_pages: Option<u64>,
     /// Replaces the `auth:` block (YAML text, indented as at the top level).
     pub auth: Option<&'static str>,
 }
@@ -108,6 +111,7 @@ impl Default for TestManifest {
             page_size: 200,
             concurrency: 4,
             max_passes: 3,
+            max_pages: None,
             auth: None,
         }
     }
@@ -131,8 +135,13 @@ impl TestManifest {
             &t,
             "scim: { page_size: 200, concurrency: 4 }",
             &format!(
-                "scim: {{ page_size: {}, concurrency: {}, max_passes: {} }}",
-                self.page_size, self.concurrency, self.max_passes
+                "scim: {{ page_size: {}, concurrency: {}, max_passes: {} }}{}",
+                self.page_size,
+                self.concurrency,
+                self.max_passes,
+                self.max_pages
+                    .map(|n| format!("\n    max_pages: {n}"))
+                    .unwrap_or_default()
             ),
         );
         if let Some(auth) = self.auth {

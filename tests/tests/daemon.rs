@@ -3,86 +3,25 @@
 //! that is not due is left alone, two daemons never run one job at once, and SIGTERM
 //! during a sync stops cleanly with the run rolled back.
 
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use chrono::{DateTime, Duration as Days, NaiveTime, Utc};
-use rollcall_tests::{TOKEN, rollcall_bin};
+use rollcall_tests::cli::{CliEnv, Running, wait_for};
 use rollcall_testserver::{Fault, Match, ScimServer};
 use serde_json::Value;
 
-struct Env {
-    dir: tempfile::TempDir,
+/// Stores an integration of the Miro connector with a schedule.
+fn scheduled(env: &CliEnv, name: &str, instance: &str, base_url: &str, schedule: &str) {
+    env.integration(name, instance, base_url, &format!("schedule: {schedule}\n"));
 }
 
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(rollcall_bin());
-        c.arg("--data-dir")
-            .arg(self.dir.path().join("data"))
-            .args(args)
-            .env("ROLLCALL_MIRO_TOKEN", TOKEN)
-            .env("ROLLCALL_TIMEZONE", "UTC")
-            .env_remove("ROLLCALL_DAILY_AT")
-            .env_remove("ROLLCALL_CONNECTORS_DIR")
-            .env_remove("ROLLCALL_LOG")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn cmd(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.cmd(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn json(&self, args: &[&str]) -> Vec<Value> {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        let out = self.ok(&all);
-        match serde_json::from_str(&out) {
-            Ok(Value::Array(a)) => a,
-            other => panic!("{args:?} did not print a JSON array: {other:?}\n{out}"),
-        }
-    }
-
-    fn integration(&self, name: &str, instance: &str, base_url: &str, schedule: &str) {
-        let file = self.dir.path().join(format!("{instance}.yaml"));
-        std::fs::write(
-            &file,
-            format!(
-                "name: {name}\nconnector: miro\ninputs: {{ base_url: \"{base_url}\" }}\nusers: user-plus-saas-user\nsaas: {{ app: Miro, instance: {instance} }}\npreference: create-and-update\nrole: Employee\nsync_key: username\nschedule: {schedule}\n"
-            ),
-        )
-        .unwrap();
-        self.ok(&["integrations", "apply", file.to_str().unwrap()]);
-    }
-
-    fn job(&self, name: &str) -> Value {
-        self.json(&["schedule"])
-            .into_iter()
-            .find(|j| j["name"] == name)
-            .unwrap_or_else(|| panic!("no job `{name}` in `rollcall schedule`"))
-    }
-
-    fn runs(&self) -> Vec<Value> {
-        self.json(&["runs"])
-    }
+/// The job `name` as `rollcall schedule` lists it.
+fn job_of(env: &CliEnv, name: &str) -> Value {
+    env.json(&["schedule"])
+        .into_iter()
+        .find(|j| j["name"] == name)
+        .unwrap_or_else(|| panic!("no job `{name}` in `rollcall schedule`"))
 }
 
 fn time(v: &Value) -> DateTime<Utc> {
@@ -103,42 +42,23 @@ fn next_two_oclock(t: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
-/// Polls `done` until it holds, failing after `limit`.
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A daemon child, killed if a test fails before it stops.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_never_run_job_runs_at_start_and_a_job_that_is_not_due_does_not() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(rollcall_tests::server(25));
-    let env = Env::new();
+    let env = CliEnv::new();
     let base = server.scim_base_url();
-    env.integration("Miro Users", "Miro EU", &base, "daily at 02:00");
-    env.integration("Miro Manual", "Miro US", &base, "every 6h");
+    scheduled(&env, "Miro Users", "Miro EU", &base, "daily at 02:00");
+    scheduled(&env, "Miro Manual", "Miro US", &base, "every 6h");
     // Run by hand just now: not due for six hours.
     env.ok(&["run", "Miro Manual"]);
 
-    let before = env.job("Miro Users");
+    let before = job_of(&env, "Miro Users");
     assert_eq!(before["last_status"], Value::Null);
     assert_eq!(before["due"], true, "never ran: due now");
     assert_eq!(before["zone"], "UTC");
     assert_eq!(before["mode"], "sync");
-    let manual = env.job("Miro Manual");
+    let manual = job_of(&env, "Miro Manual");
     assert_eq!(manual["due"], false);
     assert_eq!(manual["last_status"], "completed");
     assert_eq!(manual["zone"], Value::Null, "intervals have no zone");
@@ -165,7 +85,7 @@ fn a_never_run_job_runs_at_start_and_a_job_that_is_not_due_does_not() {
         "the job that was not due did not run"
     );
 
-    let job = env.job("Miro Users");
+    let job = job_of(&env, "Miro Users");
     assert_eq!(job["last_status"], "completed");
     assert_eq!(job["due"], false);
     assert_eq!(job["running"], false);
@@ -195,8 +115,14 @@ fn a_never_run_job_runs_at_start_and_a_job_that_is_not_due_does_not() {
 fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server: ScimServer = rt.block_on(rollcall_tests::server(650));
-    let env = Env::new();
-    env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "every 1h");
+    let env = CliEnv::new();
+    scheduled(
+        &env,
+        "Miro Users",
+        "Miro EU",
+        &server.scim_base_url(),
+        "every 1h",
+    );
     // The first two list pages (400 records, more than one store batch) come at once;
     // the rest hang, so the sync is in flight with records applied in its transaction.
     server
@@ -208,7 +134,7 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
         Duration::from_secs(120),
     ));
 
-    let first = Daemon(
+    let first = Running(
         env.command(&["daemon"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -228,7 +154,7 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
                 >= 3
         },
     );
-    let job = env.job("Miro Users");
+    let job = job_of(&env, "Miro Users");
     assert_eq!(job["running"], true, "{job}");
     assert_eq!(job["last_status"], "running");
 
@@ -241,33 +167,8 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
     assert_eq!(env.runs().len(), 1, "only the first daemon's run");
 
     // SIGTERM: the sync is cancelled and rolled back, and the daemon exits with 0.
-    let pid = first.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let mut first = first;
-    let mut status = None;
-    wait_for("the daemon to stop", Duration::from_secs(60), || {
-        status = first.0.try_wait().unwrap();
-        status.is_some()
-    });
-    let status = status.unwrap();
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    use std::io::Read;
-    first
-        .0
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    first
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    first.signal("TERM");
+    let (status, stdout, stderr) = first.finish(Duration::from_secs(60));
     assert!(status.success(), "exit {status}:\n{stdout}\n{stderr}");
     assert!(stdout.contains("1 cancelled"), "{stdout}\n{stderr}");
     assert!(stderr.contains("SIGTERM"), "{stderr}");
@@ -286,7 +187,7 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
         0,
         "nothing of the cancelled run was applied"
     );
-    let job = env.job("Miro Users");
+    let job = job_of(&env, "Miro Users");
     assert_eq!(job["last_status"], "cancelled");
     assert_eq!(job["running"], false);
     assert_eq!(
@@ -299,15 +200,16 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
     let out = env.ok(&["daemon", "--once"]);
     assert!(out.contains("1 run(s): 1 completed"), "{out}");
     assert_eq!(env.json(&["saas-users", "list"]).len(), 650);
-    assert_eq!(env.job("Miro Users")["last_status"], "completed");
+    assert_eq!(job_of(&env, "Miro Users")["last_status"], "completed");
 }
 
 #[test]
 fn a_failed_run_is_recorded_and_once_exits_with_1() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(rollcall_tests::server(5));
-    let env = Env::new();
-    env.integration(
+    let env = CliEnv::new();
+    scheduled(
+        &env,
         "Miro Users",
         "Miro EU",
         &server.scim_base_url(),
@@ -321,7 +223,7 @@ fn a_failed_run_is_recorded_and_once_exits_with_1() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("1 failed"), "{stdout}");
-    let job = env.job("Miro Users");
+    let job = job_of(&env, "Miro Users");
     assert_eq!(job["last_status"], "failed");
     assert_eq!(job["zone"], "Europe/Berlin");
     assert!(

@@ -364,6 +364,31 @@ async fn a_next_request_already_made_stops_the_stream_instead_of_looping() {
     assert_eq!(out.records.len(), 10);
 }
 
+/// A plugin that still has a next page at the stream's `max_pages` fails the stream
+/// (a list read in part must not pass for the whole one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_still_paging_at_max_pages_fails_the_stream() {
+    let dir = dylib_dir();
+    let h = host(dir.path(), Duration::from_secs(10));
+    let text = manifest("pager", "scim_pages", "{}").replace(
+        "function: scim_pages, config: {} }\n",
+        "function: scim_pages, config: {} }\n    max_pages: 2\n",
+    );
+    assert!(text.contains("max_pages: 2"), "{text}");
+    let c = compile(&text, &h);
+    let srv = server(25).await;
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let e = failure(&out);
+    assert!(
+        e.starts_with("plugin `pager` (")
+            && e.contains("function `scim_pages` still had a next page after 2 pages")
+            && e.contains("`max_pages`"),
+        "{e}"
+    );
+    assert_eq!(start_indexes(&srv), [None, Some("11".into())]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_next_url_on_another_host_is_refused() {
     let (out, srv, _dir) = fetch_odd("elsewhere", Duration::from_secs(10)).await;

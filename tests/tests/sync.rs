@@ -1,9 +1,12 @@
 //! Sync runs against the in-process SCIM server into a real SQLite file: both
 //! preferences, both user selections, unchanged reruns, accounts gone from the app,
-//! failed runs leaving the previous state, concurrent runs, dry runs, and a run killed
-//! with SIGKILL.
+//! failed runs leaving the previous state, concurrent runs, dry runs, a run killed
+//! with SIGKILL, a run stopped by SIGINT or SIGTERM, and a list cut by the page limit.
 
+#[cfg(unix)]
+use std::process::Stdio;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use rollcall_core::integration::{Integration, load_integration};
@@ -12,6 +15,9 @@ use rollcall_core::{Connector, Inputs};
 use rollcall_source::SourceFile;
 use rollcall_store::{ListQuery, NewUser, Store, UserKey};
 use rollcall_sync::{RunOptions, SyncError, run};
+use rollcall_tests::cli::CliEnv;
+#[cfg(unix)]
+use rollcall_tests::cli::{Running, wait_for};
 use rollcall_tests::{TOKEN, TestManifest, inputs, server};
 use rollcall_testserver::{Fault, FaultBody, FaultKind, Match, ScimServer};
 use serde_json::Value;
@@ -341,7 +347,7 @@ async fn a_second_run_of_the_same_integration_at_once_is_refused() {
     s.server.handle().push_fault(Fault::delay(
         Match::ListUsers,
         1,
-        std::time::Duration::from_millis(800),
+        Duration::from_millis(800),
     ));
     let (store, connector, inp) = (s.store.clone(), s.connector.clone(), s.inputs.clone());
     let i2 = i.clone();
@@ -349,7 +355,7 @@ async fn a_second_run_of_the_same_integration_at_once_is_refused() {
         tokio::spawn(
             async move { run(&store, &i2, connector, &inp, opts(0), Arc::new(Silent)).await },
         );
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let second = run(
         &s.store,
         &i,
@@ -376,55 +382,20 @@ async fn a_second_run_of_the_same_integration_at_once_is_refused() {
 #[cfg(unix)]
 #[test]
 fn a_run_killed_with_sigkill_is_never_half_applied() {
-    use std::process::{Command, Stdio};
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(server(60));
-    let dir = tempfile::tempdir().unwrap();
-    let bin = rollcall_tests::rollcall_bin();
-    let manifests = tempfile::tempdir().unwrap();
+    let mut env = CliEnv::new();
     let m = TestManifest {
         page_size: 10,
         concurrency: 1,
         ..Default::default()
     };
-    std::fs::write(manifests.path().join("miro.yaml"), m.text()).unwrap();
-    let file = dir.path().join("miro-users.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "name: Miro Users\nconnector: miro\ninputs: {{ base_url: \"{}\" }}\nusers: user-plus-saas-user\nsaas: {{ app: Miro }}\npreference: create-and-update\nsync_key: username\nmappings: {{ smart: true }}\n",
-            server.scim_base_url()
-        ),
-    )
-    .unwrap();
-    let data = dir.path().join("data");
-    let cmd = |args: &[&str]| {
-        let mut c = Command::new(bin);
-        c.arg("--data-dir")
-            .arg(&data)
-            .arg("--connectors-dir")
-            .arg(manifests.path())
-            .args(args);
-        c.env("ROLLCALL_MIRO_TOKEN", TOKEN).stdin(Stdio::null());
-        c
-    };
-    let ok = cmd(&["integrations", "apply", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let ok = cmd(&["run", "Miro Users"]).output().unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    env.connector("miro", &m.text());
+    env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "");
+    env.ok(&["run", "Miro Users"]);
     let accounts = || {
         rt.block_on(async {
-            let store = Store::open(&data).await.unwrap();
+            let store = Store::open(&env.data_dir()).await.unwrap();
             let s = saas(&store).await;
             store.close().await;
             s
@@ -439,41 +410,180 @@ fn a_run_killed_with_sigkill_is_never_half_applied() {
     server.handle().push_fault(Fault::delay(
         Match::ListUsers,
         100,
-        std::time::Duration::from_millis(300),
+        Duration::from_millis(300),
     ));
-    let mut child = cmd(&["run", "Miro Users"])
+    let mut child = env
+        .command(&["run", "Miro Users"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Wait until a few pages were served, then kill.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while server.handle().list_pages_served() < 3 + 7 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for("a few pages of the run", Duration::from_secs(20), || {
+        server.handle().list_pages_served() >= 3 + 7
+    });
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     server.handle().clear_faults();
     let after = accounts();
     assert_eq!(after, before, "a killed run applies nothing");
-    let ok = cmd(&["run", "Miro Users"]).output().unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let runs = cmd(&["runs", "--format", "json"]).output().unwrap();
-    let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
-    let statuses: Vec<&str> = runs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_str().unwrap())
-        .collect();
-    assert!(statuses.contains(&"failed"), "{statuses:?}");
+    env.ok(&["run", "Miro Users"]);
+    let statuses: Vec<Value> = env.runs().iter().map(|r| r["status"].clone()).collect();
+    assert!(statuses.contains(&Value::from("failed")), "{statuses:?}");
     assert_eq!(
         statuses.iter().filter(|s| **s == "completed").count(),
         2,
+        "{statuses:?}"
+    );
+}
+
+/// A list that still has a next page at the stream's `max_pages` fails `rollcall run`:
+/// the run is recorded as failed with why, and no account it did not reach is marked
+/// not present (a complete run would have marked most of them gone).
+#[test]
+fn a_run_stopped_by_the_page_limit_fails_and_marks_nobody_absent() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(server(30));
+    let paged = |max_pages| {
+        TestManifest {
+            page_size: 5,
+            concurrency: 1,
+            max_pages,
+            ..Default::default()
+        }
+        .text()
+    };
+    let mut env = CliEnv::new();
+    env.connector("miro", &paged(None));
+    env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "");
+    env.ok(&["run", "Miro Users"]);
+    let present = |env: &CliEnv| {
+        env.json(&["saas-users", "list"])
+            .iter()
+            .filter(|a| a["present"] == true)
+            .count()
+    };
+    assert_eq!(present(&env), 30);
+
+    env.connector("miro", &paged(Some(2)));
+    let o = env.cmd(&["run", "Miro Users"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the API still had a next page after 2 pages")
+            && stderr.contains("`max_pages`"),
+        "{stderr}"
+    );
+    assert_eq!(present(&env), 30, "nobody is marked not present");
+    let runs = env.runs();
+    assert_eq!(runs[0]["status"], "failed", "{runs:#?}");
+    assert!(
+        runs[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("still had a next page after 2 pages")),
+        "{runs:#?}"
+    );
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM during `rollcall run` stops the fetch, rolls the run back
+/// and records it as failed with the daemon's `cancelled:` message; one line says so and
+/// the exit status is 128 + the signal's number.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_rollcall_run_rolls_it_back_and_records_it_cancelled() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(server(60));
+    let mut env = CliEnv::new();
+    let paged = TestManifest {
+        page_size: 10,
+        concurrency: 1,
+        ..Default::default()
+    };
+    env.connector("miro", &paged.text());
+    env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "");
+    env.ok(&["run", "Miro Users"]);
+    let before = env.json(&["saas-users", "list"]);
+    assert_eq!(before.len(), 60);
+    // The next run would deactivate accounts; it is stopped while it pages.
+    let turned_off: Vec<String> = server
+        .handle()
+        .users()
+        .iter()
+        .take(25)
+        .filter(|u| u["active"] == true)
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!turned_off.is_empty());
+    for id in &turned_off {
+        assert!(server.handle().set_active(id, false));
+    }
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let h = server.handle();
+        h.reset_requests();
+        // Two pages come at once (their records reach the run's transaction), the rest hang.
+        h.push_fault(Fault::delay(Match::ListUsers, 2, Duration::ZERO));
+        h.push_fault(Fault::delay(
+            Match::ListUsers,
+            100,
+            Duration::from_secs(120),
+        ));
+        let run = Running(
+            env.command(&["run", "Miro Users"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for("the run to hang on page 3", Duration::from_secs(60), || {
+            h.requests()
+                .iter()
+                .filter(|r| r.path.ends_with("/Users"))
+                .count()
+                >= 3
+        });
+        run.signal(signal);
+        let (status, stdout, stderr) = run.finish(Duration::from_secs(30));
+        h.clear_faults();
+        assert_eq!(
+            status.code(),
+            Some(code),
+            "SIG{signal}:\n{stdout}\n{stderr}"
+        );
+        let said: Vec<&str> = stderr.lines().filter(|l| l.contains("cancel")).collect();
+        assert_eq!(
+            said,
+            [format!(
+                "SIG{signal}: run {} of `Miro Users` was cancelled and rolled back; nothing was changed",
+                env.runs()[0]["id"]
+            )],
+            "SIG{signal}:\n{stderr}"
+        );
+        assert!(!stdout.contains("completed"), "{stdout}");
+        assert_eq!(
+            env.json(&["saas-users", "list"]),
+            before,
+            "SIG{signal}: the store holds the previous state"
+        );
+        let runs = env.runs();
+        assert_eq!(runs[0]["status"], "failed", "{runs:#?}");
+        assert_eq!(
+            runs[0]["message"].as_str(),
+            Some(rollcall_sync::CANCELLED),
+            "{runs:#?}"
+        );
+        let text = env.ok(&["runs"]);
+        assert!(text.contains("cancelled:"), "{text}");
+    }
+    // Nothing was left half done: the next run applies the changes.
+    let out = env.ok(&["run", "Miro Users"]);
+    assert!(
+        out.contains(&format!("updated    {}\n", turned_off.len())),
+        "{out}"
+    );
+    let statuses: Vec<Value> = env.runs().iter().map(|r| r["status"].clone()).collect();
+    assert_eq!(
+        statuses,
+        ["completed", "failed", "failed", "completed"],
         "{statuses:?}"
     );
 }

@@ -58,27 +58,7 @@ pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> 
 /// Cancels `stop` on the first SIGINT or SIGTERM: no job starts after it, and running
 /// ones roll back and record that they were cancelled.
 async fn stop_on_signal(stop: CancellationToken) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            tracing::warn!("cannot listen for SIGTERM and SIGINT; stop the daemon with SIGKILL");
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-            _ = int.recv() => tracing::info!("SIGINT: stopping"),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        tracing::info!("Ctrl-C: stopping");
-    }
+    let signal = crate::signals::listen().await;
+    tracing::info!("{}: stopping", signal.name());
     stop.cancel();
 }

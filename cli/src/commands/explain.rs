@@ -184,6 +184,13 @@ pub fn explain(c: &Connector) -> String {
             s.path.source()
         );
         let _ = writeln!(o, "  pagination     {paging}");
+        if s.max_pages != rollcall_core::compile::DEFAULT_MAX_PAGES {
+            let _ = writeln!(
+                o,
+                "  page limit     {} pages a read; a list still going there fails",
+                s.max_pages
+            );
+        }
         let _ = writeln!(o, "  records        {}", s.records.source());
         for p in &s.record_transforms {
             let _ = writeln!(o, "  record plugin  {}", p.who());

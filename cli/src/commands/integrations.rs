@@ -113,7 +113,7 @@ impl LoadProblem {
                 }
                 out
             }
-            LoadProblem::Other(e) => format!("error: {e:#}"),
+            LoadProblem::Other(e) => format!("error: {}", crate::errors::describe(e)),
         }
     }
 }

@@ -1,8 +1,10 @@
-//! `rollcall run NAME [--dry-run]`: sync an integration into the store.
+//! `rollcall run NAME [--dry-run]`: sync an integration into the store. SIGINT (Ctrl-C)
+//! or SIGTERM during the run rolls it back and records it as cancelled (exit status 130
+//! or 143).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -49,16 +51,36 @@ pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> 
         dry_run: args.dry_run,
         sync_time: chrono::Utc::now(),
     };
-    let result = rollcall_sync::run(
+    // From here SIGINT (Ctrl-C) and SIGTERM stop the run as the daemon's shutdown does:
+    // the fetch is left, the run's transaction rolled back and the run recorded as
+    // failed with `rollcall_sync::CANCELLED`.
+    let signal = crate::signals::listen();
+    let received = OnceLock::new();
+    let stop = async {
+        let _ = received.set(signal.await);
+    };
+    let result = rollcall_sync::run_until(
         &store,
         &integration,
         connector,
         &inputs,
         options,
         reporter.clone(),
+        stop,
     )
     .await;
     reporter.finish();
+    if let (Err(rollcall_sync::SyncError::Cancelled { run }), Some(signal)) =
+        (&result, received.get())
+    {
+        eprintln!(
+            "{}: run {run} of `{}` was cancelled and rolled back; nothing was changed",
+            signal.name(),
+            integration.name
+        );
+        store.close().await;
+        return Ok(ExitCode::from(signal.exit_code()));
+    }
     let report = result.context(format!(
         "the run of `{}` did not complete",
         integration.name

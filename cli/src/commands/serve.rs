@@ -39,7 +39,11 @@ impl CliLauncher {
 
 impl Launcher for CliLauncher {
     fn prepare<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<PreparedRun, String>> {
-        Box::pin(async move { self.prepare_run(name).await.map_err(|e| format!("{e:#}")) })
+        Box::pin(async move {
+            self.prepare_run(name)
+                .await
+                .map_err(|e| crate::errors::describe(&e))
+        })
     }
 }
 

@@ -171,7 +171,7 @@ impl Integrations {
                 ),
                 None,
             )),
-            Err(LoadFailure::Other(e)) => Err((format!("{e:#}"), None)),
+            Err(LoadFailure::Other(e)) => Err((crate::errors::describe(&e), None)),
         }
     }
 }

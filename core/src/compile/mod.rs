@@ -152,6 +152,9 @@ pub struct Stream {
     pub headers: Vec<(String, Template)>,
     /// Pagination.
     pub paginator: Paginator,
+    /// The most pages one read (one SCIM pass) may take; a list that still has a
+    /// next page there fails the read (`max_pages`, default [`DEFAULT_MAX_PAGES`]).
+    pub max_pages: u64,
     /// Selects the records in a page.
     pub records: JsonPath,
     /// Fields, shared with every record.
@@ -286,6 +289,10 @@ fn compile_enrich(
     }
     out
 }
+
+/// Pages one read of a list may take when the stream does not set `max_pages`: a loop
+/// guard far above any real directory.
+pub const DEFAULT_MAX_PAGES: u64 = 1_000_000;
 
 /// Compiled pagination.
 #[derive(Clone, Debug)]
@@ -772,6 +779,15 @@ pub fn compile_with_plugins(
                 .map_or(Paginator::None, Paginator::Plugin),
             PaginatorSpec::None => Paginator::None,
         };
+        if s.max_pages.is_some() && matches!(s.paginator, PaginatorSpec::None) {
+            diags.push(doc.error_at(
+                &format!("{sp}/max_pages"),
+                format!(
+                    "`max_pages` limits paging, but the stream `{sname}` has no paginator: it makes one request"
+                ),
+                Some("remove `max_pages`, or declare how the stream pages under `paginator`".into()),
+            ));
+        }
 
         let base_url = s.base_url.as_ref().map(|b| {
             let ptr = format!("{sp}/base_url");
@@ -830,6 +846,7 @@ pub fn compile_with_plugins(
                     query,
                     headers: req_headers,
                     paginator,
+                    max_pages: s.max_pages.unwrap_or(DEFAULT_MAX_PAGES).max(1),
                     records,
                     fields: Arc::new(FieldSet {
                         fields,

@@ -1,13 +1,13 @@
 //! Cursor paging (a cursor from the body or a header, sent back as a parameter)
 //! and RFC 8288 `Link` header paging. Both stop on an empty page or a missing
-//! cursor, and refuse to loop on a cursor they have already followed.
+//! cursor, and refuse to loop on a cursor they have already followed. A list that
+//! still has a next page at the stream's `max_pages` fails the read.
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 
 use super::PageCtx;
-use super::simple::MAX_PAGES;
 use crate::compile::{CursorFrom, Paginator};
 use crate::http::FetchError;
 
@@ -23,7 +23,8 @@ pub(crate) async fn run(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> {
         }
         _ => ctx.req.page_url(&[]),
     };
-    for page_no in 1..=MAX_PAGES {
+    let mut last_request = String::new();
+    for page_no in 1..=ctx.max_pages {
         let page = ctx.req.get_page(url.clone()).await?;
         let items = ctx.req.select(&page);
         let n = items.len();
@@ -69,11 +70,11 @@ pub(crate) async fn run(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> {
             }
         };
         let Some((token, next_url)) = next else {
-            break;
+            return ctx.list_ended();
         };
         if n == 0 {
             // An API that hands out a cursor with an empty last page (common) ends here.
-            break;
+            return ctx.list_ended();
         }
         if !seen_cursors.insert(token) {
             return Err(FetchError::Protocol(format!(
@@ -82,9 +83,9 @@ pub(crate) async fn run(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> {
             )));
         }
         url = next_url;
+        last_request = page.request;
     }
-    ctx.out.summary.complete = true;
-    Ok(())
+    Err(ctx.too_many_pages("the API", &last_request))
 }
 
 /// The `rel="next"` target of RFC 8288 `Link` headers.

@@ -165,6 +165,7 @@ pub fn start(
             .get(&stream_name)
             .ok_or_else(|| FetchError::Url(format!("no stream `{stream_name}`")))?;
         let mut ctx = PageCtx {
+            max_pages: stream.max_pages,
             req: Requester {
                 engine: Arc::new(prepared.engine),
                 method: stream.method,
@@ -560,8 +561,29 @@ pub(crate) struct Emitter<'s> {
 
 /// State of one fetch, split so pages can be requested while records are emitted.
 pub(crate) struct PageCtx<'s> {
+    /// The most pages one read (one SCIM pass) may take (the stream's `max_pages`).
+    pub max_pages: u64,
     pub req: Requester,
     pub out: Emitter<'s>,
+}
+
+impl PageCtx<'_> {
+    /// The list ended: every record was read.
+    pub fn list_ended(&mut self) -> Result<(), FetchError> {
+        self.out.summary.complete = true;
+        Ok(())
+    }
+
+    /// Why a paginator stops at the page limit while `who` (the API, a plugin) still
+    /// had a next page after `last` (the last request): the read fails, because a
+    /// list read in part must never pass for the whole one (a sync would mark everyone
+    /// it did not see as gone).
+    pub fn too_many_pages(&self, who: &str, last: &str) -> FetchError {
+        FetchError::Protocol(format!(
+            "{who} still had a next page after {} pages (the last: {last}); that is the stream's limit (`max_pages`), so rollcall stops there and fails the read rather than take part of the list for all of it (raise `max_pages` if the list really is that long)",
+            self.max_pages
+        ))
+    }
 }
 
 /// What a page held, for the paginators' bookkeeping.

@@ -5,9 +5,9 @@
 //! answers the next request (a URL, or query parameters for the stream's URL) or the
 //! end.
 //!
-//! The engine keeps its guards: at most [`MAX_PAGES`] pages, never the same request
-//! twice (a loop), never a request on another host than the base URL (credentials
-//! would leak). A paginator call that fails (a crash, a hang, a wrong answer) fails
+//! The engine keeps its guards: at most the stream's `max_pages` pages (a plugin
+//! still going there fails the read), never the same request twice (a loop), never
+//! a request on another host than the base URL (credentials would leak). A paginator call that fails (a crash, a hang, a wrong answer) fails
 //! the stream: unlike a record, a page cannot be skipped.
 
 use std::collections::{BTreeMap, HashSet};
@@ -15,7 +15,6 @@ use std::hash::BuildHasher;
 
 use url::Url;
 
-use super::simple::MAX_PAGES;
 use super::{KeyHasher, Page, PageCtx, Requester};
 use crate::http::{FetchError, same_origin};
 use crate::plugin::{NextPage, PluginFn, Request, Response};
@@ -25,7 +24,8 @@ pub(crate) async fn run(ctx: &mut PageCtx<'_>, call: &PluginFn) -> Result<(), Fe
     // 64-bit hashes of the URLs requested so far (8 bytes a page).
     let mut requested: HashSet<u64, KeyHasher> = HashSet::default();
     let mut url = ctx.req.page_url(&[]);
-    for page_no in 1..=MAX_PAGES {
+    let mut last_request = String::new();
+    for page_no in 1..=ctx.max_pages {
         requested.insert(requested.hasher().hash_one(url.as_str()));
         let page = ctx.req.get_page(url.clone()).await?;
         let items = ctx.req.select(&page);
@@ -47,10 +47,7 @@ pub(crate) async fn run(ctx: &mut PageCtx<'_>, call: &PluginFn) -> Result<(), Fe
             ))
         })?;
         let next = match next {
-            NextPage::End => {
-                ctx.out.summary.complete = true;
-                return Ok(());
-            }
+            NextPage::End => return ctx.list_ended(),
             NextPage::Url(target) => url.join(target.trim()).map_err(|e| {
                 FetchError::Protocol(format!(
                     "{} answered `{}` as the page after page {page_no}, which is not a URL ({e})",
@@ -75,11 +72,9 @@ pub(crate) async fn run(ctx: &mut PageCtx<'_>, call: &PluginFn) -> Result<(), Fe
             )));
         }
         url = next;
+        last_request = page.request;
     }
-    Err(FetchError::Protocol(format!(
-        "{} still had a next page after {MAX_PAGES} pages; rollcall stops there",
-        call.who()
-    )))
+    Err(ctx.too_many_pages(&call.who(), &last_request))
 }
 
 /// The `paginate` message for a page just read. No credentials travel: the URL is

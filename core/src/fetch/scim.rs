@@ -11,6 +11,8 @@
 //!   already emitted are recognised by their primary key and not sent twice.
 //! - Once the first page gives `totalResults`, the remaining pages are requested
 //!   `concurrency` at a time and processed in order (within the rate limit).
+//! - A pass that still has a next page after the stream's `max_pages` pages fails
+//!   the read.
 
 use futures::StreamExt;
 use serde_json::Value;
@@ -178,6 +180,7 @@ async fn one_pass(
     page_size: u32,
     concurrency: u32,
 ) -> Result<Option<String>, FetchError> {
+    let max_pages = ctx.max_pages;
     let first = fetch(&ctx.req, 1, page_size).await?;
     let total = first.count_ci("totalResults");
     if let Some(t) = total {
@@ -208,6 +211,9 @@ async fn one_pass(
     };
     cur.prev_first = out.first_key.clone();
     cur.book(1, total, k, out.first_key, out.last_key, None);
+    // Pages read in this pass, and the last request (for the page limit's message).
+    let mut pages_read: u64 = 1;
+    let mut last_request = first.request;
 
     // Concurrent phase: the remaining pages are planned from totalResults, `k - 1`
     // apart so each overlaps the previous one by a record.
@@ -217,7 +223,8 @@ async fn one_pass(
     if let (Some(t), true) = (total, window > 1 && k >= 2 && !cur.done) {
         let mut starts = Vec::new();
         let mut s = cur.next_start();
-        while s <= t {
+        // No more than the page limit allows; the sequential phase reports the limit.
+        while s <= t && pages_read + (starts.len() as u64) < max_pages {
             starts.push(s);
             s += k - 1;
         }
@@ -264,6 +271,8 @@ async fn one_pass(
                 out.last_key,
                 expected,
             );
+            pages_read += 1;
+            last_request = page.request;
             if cur.done {
                 break;
             }
@@ -272,6 +281,9 @@ async fn one_pass(
 
     // Sequential phase (and the tail of the concurrent one).
     while !cur.done {
+        if pages_read >= max_pages {
+            return Err(ctx.too_many_pages("the API", &last_request));
+        }
         let start = cur.next_start();
         let page = fetch(&ctx.req, start, page_size).await?;
         let items = resources(&ctx.req, &page);
@@ -298,6 +310,8 @@ async fn one_pass(
             out.last_key,
             None,
         );
+        pages_read += 1;
+        last_request = page.request;
     }
     Ok(cur.shifted)
 }

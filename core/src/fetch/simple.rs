@@ -6,16 +6,12 @@ use super::PageCtx;
 use crate::compile::Paginator;
 use crate::http::FetchError;
 
-/// Upper bound on pages in one pass: a loop guard, far above any real directory.
-pub(crate) const MAX_PAGES: u64 = 1_000_000;
-
 pub(crate) async fn run_single(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> {
     let url = ctx.req.page_url(&[]);
     let page = ctx.req.get_page(url).await?;
     let items = ctx.req.select(&page);
     ctx.out.emit(&page, items, "the response").await;
-    ctx.out.summary.complete = true;
-    Ok(())
+    ctx.list_ended()
 }
 
 pub(crate) async fn run_numbered(ctx: &mut PageCtx<'_>) -> Result<(), FetchError> {
@@ -46,7 +42,10 @@ pub(crate) async fn run_numbered(ctx: &mut PageCtx<'_>) -> Result<(), FetchError
         }
     }
     let mut last_first_key: Option<String> = None;
-    for _ in 0..MAX_PAGES {
+    // Each page either ends the list (return) or leads to the next; a list still going
+    // at the limit fails the read.
+    let mut last_request = String::new();
+    for _ in 0..ctx.max_pages {
         let (params, position) = match &paginator {
             Paginator::Offset {
                 offset_param,
@@ -81,7 +80,7 @@ pub(crate) async fn run_numbered(ctx: &mut PageCtx<'_>) -> Result<(), FetchError
             return Ok(());
         }
         if n == 0 {
-            break;
+            return ctx.list_ended();
         }
         if out.first_key.is_some() && out.first_key == last_first_key {
             return Err(FetchError::Protocol(format!(
@@ -99,7 +98,7 @@ pub(crate) async fn run_numbered(ctx: &mut PageCtx<'_>) -> Result<(), FetchError
                     .and_then(as_u64)
                     && index >= t
                 {
-                    break;
+                    return ctx.list_ended();
                 }
             }
             Paginator::Page { total_pages, .. } => {
@@ -109,18 +108,18 @@ pub(crate) async fn run_numbered(ctx: &mut PageCtx<'_>) -> Result<(), FetchError
                     .and_then(as_u64)
                     && index >= t
                 {
-                    break;
+                    return ctx.list_ended();
                 }
                 index += 1;
             }
             _ => unreachable_paginator()?,
         }
         if n < u64::from(page_size) {
-            break;
+            return ctx.list_ended();
         }
+        last_request = page.request;
     }
-    ctx.out.summary.complete = true;
-    Ok(())
+    Err(ctx.too_many_pages("the API", &last_request))
 }
 
 fn unreachable_paginator<T>() -> Result<T, FetchError> {

@@ -310,6 +310,13 @@ pub struct StreamSpec {
     /// How to walk through the pages.
     #[serde(default)]
     pub paginator: PaginatorSpec,
+    /// The most pages one read of the list may take (for `scim`: one pass); 1000000
+    /// when not set. A list that still has a next page at this limit fails the read,
+    /// so a sync never takes part of a list for all of it. A guard against endless
+    /// paging: raise it only for a list that really is that long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_pages: Option<u64>,
     /// JSONPath selecting the records in a page, e.g. `$.Resources[*]`.
     pub records: String,
     /// The field id that identifies a record (e.g. `id`). Records are never emitted twice.

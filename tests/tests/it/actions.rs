@@ -230,7 +230,7 @@ async fn an_unexpected_status_shows_the_scim_detail_and_never_the_token() {
     assert!(matches!(
         &err,
         ActionError::Http {
-            source: FetchError::Status { status: 409, .. },
+            error: FetchError::Status { status: 409, .. },
             ..
         }
     ));
@@ -239,6 +239,7 @@ async fn an_unexpected_status_shows_the_scim_detail_and_never_the_token() {
         msg.contains("HTTP 409 from PATCH http://127.0.0.1:"),
         "{msg}"
     );
+    assert_eq!(msg.matches("HTTP 409").count(), 1, "{msg}");
     assert!(
         msg.contains("the last admin cannot be deactivated (token ***) (scimType mutability)"),
         "{msg}"

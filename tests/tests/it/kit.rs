@@ -228,3 +228,34 @@ fn action_runs_by_hand_with_dry_run_and_not_found() {
         r.stdout
     );
 }
+
+/// A failing action prints its cause once: the error's sentence already carries the
+/// server's answer, so the CLI does not repeat it as a cause.
+#[test]
+fn a_failing_action_says_why_once() {
+    let live = Live::new(3);
+    let h = live.server.handle();
+    let set_id = format!("id={}", h.user_ids()[0]);
+    let detail = "User deactivation is locked by an org policy";
+    h.push_fault(Fault::scim_error(
+        Match::PatchUser,
+        1,
+        409,
+        Some("mutability"),
+        detail,
+    ));
+    let r = with_token(
+        &["action", "miro", "deactivate_user", "--set", &set_id],
+        &live.base(),
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: the action `deactivate_user` failed: HTTP 409 from PATCH "),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.matches(detail).count(), 1, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("HTTP 409").count(), 1, "{}", r.stderr);
+    assert!(!r.stderr.contains(TOKEN));
+}

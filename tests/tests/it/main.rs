@@ -12,6 +12,7 @@ mod fetch_records;
 mod http_errors;
 mod kit;
 mod manifests;
+mod page_limit;
 mod redirects;
 mod secrets;
 mod shapes;
