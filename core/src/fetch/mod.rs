@@ -164,6 +164,7 @@ pub fn start(
             .streams
             .get(&stream_name)
             .ok_or_else(|| FetchError::Url(format!("no stream `{stream_name}`")))?;
+        let run = Arc::new(RunContext::new(options.sync_time));
         let mut ctx = PageCtx {
             max_pages: stream.max_pages,
             req: Requester {
@@ -175,12 +176,16 @@ pub fn start(
                 url: prepared.url,
                 query: Arc::new(prepared.query),
                 body_errors: connector.http.body_errors.clone().map(Arc::new),
+                extract_in_task: stream
+                    .record_transforms
+                    .is_empty()
+                    .then(|| (stream.fields.clone(), run.clone())),
             },
             out: Emitter {
                 stream,
                 tx,
                 seen: HashSet::default(),
-                run: RunContext::new(options.sync_time),
+                run: run.clone(),
                 limit: options.limit,
                 observer,
                 summary: FetchSummary {
@@ -543,6 +548,10 @@ pub(crate) struct Requester {
     pub url: Url,
     pub query: Arc<Vec<(String, String)>>,
     pub body_errors: Option<Arc<crate::compile::BodyErrors>>,
+    /// The stream's fields and the run's context, when a page's records may be
+    /// extracted in the task that parsed the page (no record transforms): see
+    /// [`Requester::extract_page`].
+    pub extract_in_task: Option<(Arc<crate::compile::FieldSet>, Arc<RunContext>)>,
 }
 
 /// The record side of a fetch: extraction, de-duplication, the channel.
@@ -551,7 +560,7 @@ pub(crate) struct Emitter<'s> {
     tx: mpsc::Sender<Vec<Item>>,
     /// 64-bit hashes of the primary keys emitted so far (8 bytes a record).
     seen: HashSet<u64, KeyHasher>,
-    run: RunContext,
+    run: Arc<RunContext>,
     limit: Option<u64>,
     pub observer: Arc<dyn Observer>,
     pub summary: FetchSummary,
@@ -597,7 +606,76 @@ pub(crate) struct PageOutcome {
     pub new: usize,
 }
 
+/// A record as extraction left it: the record, or why it was refused.
+pub(crate) type Extracted = Result<Record, Refused>;
+
+/// A record extraction refused: its primary key if it has one, why, and the plugin that
+/// dropped it, if one did.
+pub(crate) struct Refused {
+    key: Option<String>,
+    reason: String,
+    dropped_by: Option<String>,
+}
+
+/// A page whose records were extracted in the task that parsed it, so that the parsed
+/// body is freed on the thread that allocated it. Freeing thousands of small values on
+/// another thread made glibc's allocator contend for its arena lock: at page size 100
+/// and four pages in flight, ~200 context switches a page (BENCHMARKS.md §2).
+pub(crate) struct ExtractedPage {
+    /// The records selected from the page, in order.
+    pub records: Vec<Extracted>,
+    /// The page's `totalResults`, read before the body was freed.
+    pub total_results: Option<u64>,
+    pub status: u16,
+    pub request: String,
+    pub elapsed: std::time::Duration,
+}
+
+/// A page as a page task hands it over.
+pub(crate) enum FetchedPage {
+    /// Its records, extracted in the task ([`Requester::extract_page`]).
+    Extracted(ExtractedPage),
+    /// The parsed page, for a stream whose record transforms run as records are sent.
+    Raw(Page),
+}
+
+/// What the observer hears of a page.
+struct PageMeta<'p> {
+    request: &'p str,
+    status: u16,
+    elapsed: std::time::Duration,
+}
+
 impl Requester {
+    /// Extracts the records `select` picks from `page` and frees the page, if this fetch
+    /// extracts in page tasks; otherwise gives the page back.
+    pub fn extract_page(
+        &self,
+        page: Page,
+        select: impl for<'p> Fn(&Requester, &'p Page) -> Vec<&'p Value>,
+    ) -> FetchedPage {
+        let Some((fields, run)) = &self.extract_in_task else {
+            return FetchedPage::Raw(page);
+        };
+        let records = select(self, &page)
+            .into_iter()
+            .map(|raw| {
+                fields.extract(raw, run).map_err(|reason| Refused {
+                    key: raw_key(raw, fields),
+                    reason,
+                    dropped_by: None,
+                })
+            })
+            .collect();
+        FetchedPage::Extracted(ExtractedPage {
+            records,
+            total_results: page.count_ci("totalResults"),
+            status: page.status,
+            request: page.request,
+            elapsed: page.elapsed,
+        })
+    }
+
     /// The stream URL with the static query and `params` (which win on conflict).
     pub fn page_url(&self, params: &[(&str, String)]) -> Url {
         let mut url = self.url.clone();
@@ -673,37 +751,71 @@ impl Emitter<'_> {
     /// Extracts and sends the records of a page. `position` names the page in
     /// messages. Stops quietly when the limit is reached or the consumer left.
     pub async fn emit(&mut self, page: &Page, records: Vec<&Value>, position: &str) -> PageOutcome {
-        let mut out = PageOutcome {
-            count: records.len(),
-            first_key: None,
-            last_key: None,
-            new: 0,
-        };
-        let last_index = records.len().saturating_sub(1);
-        let mut batch = Vec::with_capacity(records.len().min(BATCH));
         let transformed = if self.stream.record_transforms.is_empty() {
             Vec::new()
         } else {
             record_transforms::apply(&self.stream.record_transforms, &records).await
         };
-        for (i, raw) in records.into_iter().enumerate() {
+        let (fields, run) = (self.stream.fields.clone(), self.run.clone());
+        let count = records.len();
+        let extracted = records.into_iter().enumerate().map(|(i, raw)| {
+            let (result, dropped_by) = match transformed.get(i) {
+                None => (fields.extract(raw, &run), None),
+                Some(record_transforms::Outcome::Keep(v)) => (fields.extract(v.view(), &run), None),
+                Some(record_transforms::Outcome::Drop(d)) => {
+                    (Err(d.reason.clone()), d.plugin.clone())
+                }
+            };
+            result.map_err(|reason| Refused {
+                key: raw_key(raw, &fields),
+                reason,
+                dropped_by,
+            })
+        });
+        let meta = PageMeta {
+            request: &page.request,
+            status: page.status,
+            elapsed: page.elapsed,
+        };
+        self.send_records(count, extracted, position, meta).await
+    }
+
+    /// Sends the records of a page extracted where it was parsed
+    /// ([`Requester::extract_page`]).
+    pub async fn emit_extracted(&mut self, page: ExtractedPage, position: &str) -> PageOutcome {
+        let meta = PageMeta {
+            request: &page.request,
+            status: page.status,
+            elapsed: page.elapsed,
+        };
+        self.send_records(page.records.len(), page.records.into_iter(), position, meta)
+            .await
+    }
+
+    /// De-duplicates and sends a page's `count` records in batches, pulling each from
+    /// `extracted` only when it is wanted.
+    async fn send_records(
+        &mut self,
+        count: usize,
+        extracted: impl Iterator<Item = Extracted>,
+        position: &str,
+        meta: PageMeta<'_>,
+    ) -> PageOutcome {
+        let mut out = PageOutcome {
+            count,
+            first_key: None,
+            last_key: None,
+            new: 0,
+        };
+        let last_index = count.saturating_sub(1);
+        let mut batch = Vec::with_capacity(count.min(BATCH));
+        for (i, extracted) in extracted.enumerate() {
             if self.limit.is_some_and(|l| self.summary.records >= l) {
                 self.stopped = true;
             }
             if self.stopped {
                 break;
             }
-            let mut dropped_by = None;
-            let extracted = match transformed.get(i) {
-                None => self.stream.fields.extract(raw, &self.run),
-                Some(record_transforms::Outcome::Keep(v)) => {
-                    self.stream.fields.extract(v.view(), &self.run)
-                }
-                Some(record_transforms::Outcome::Drop(d)) => {
-                    dropped_by = d.plugin.clone();
-                    Err(d.reason.clone())
-                }
-            };
             let item = match extracted {
                 Ok(rec) => {
                     if i == 0 {
@@ -721,8 +833,11 @@ impl Emitter<'_> {
                     self.summary.records += 1;
                     Item::Record(rec)
                 }
-                Err(reason) => {
-                    let key = raw_key(raw, self.stream);
+                Err(Refused {
+                    key,
+                    reason,
+                    dropped_by,
+                }) => {
                     if i == 0 {
                         out.first_key = key.clone();
                     }
@@ -761,12 +876,12 @@ impl Emitter<'_> {
         }
         self.summary.pages += 1;
         self.observer.page(&PageEvent {
-            request: page.request.clone(),
-            status: page.status,
+            request: meta.request.to_owned(),
+            status: meta.status,
             records: out.count,
             emitted: self.summary.records,
             total: None,
-            elapsed: page.elapsed,
+            elapsed: meta.elapsed,
         });
         out
     }
@@ -785,8 +900,8 @@ impl Emitter<'_> {
     }
 }
 
-fn raw_key(raw: &Value, stream: &Stream) -> Option<String> {
-    let f = &stream.fields.fields[stream.fields.primary_key];
+fn raw_key(raw: &Value, fields: &crate::compile::FieldSet) -> Option<String> {
+    let f = &fields.fields[fields.primary_key];
     match &f.source {
         crate::compile::FieldSource::Path(p) => match p.first(raw)? {
             Value::String(s) if !s.is_empty() => Some(s.clone()),

@@ -17,7 +17,7 @@
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::{Page, PageCtx, Requester};
+use super::{FetchedPage, Page, PageCtx, Requester};
 use crate::http::FetchError;
 
 /// A spawned page request, cancelled when the plan is abandoned.
@@ -229,13 +229,16 @@ async fn one_pass(
             s += k - 1;
         }
         let req = &ctx.req;
-        // Each page is requested and parsed in its own task, so parsing the next pages
-        // runs on another worker while this one extracts; the plan's order is kept.
+        // Each page is requested, parsed and (without record transforms) extracted in its
+        // own task, so that work runs on another worker while this one sends records,
+        // and the parsed body is freed where it was allocated; the plan's order is kept.
         let mut pages = futures::stream::iter(starts)
             .map(|s| {
                 let r = req.clone();
-                let mut task =
-                    AbortOnDrop(tokio::spawn(async move { fetch(&r, s, page_size).await }));
+                let mut task = AbortOnDrop(tokio::spawn(async move {
+                    let page = fetch(&r, s, page_size).await?;
+                    Ok::<_, FetchError>(r.extract_page(page, resources))
+                }));
                 async move {
                     let page = match (&mut task.0).await {
                         Ok(p) => p,
@@ -252,27 +255,31 @@ async fn one_pass(
                 // holds. The sequential phase takes over from the true position.
                 break;
             }
-            let items = resources(req, &page);
-            let n = items.len() as u64;
-            let out = ctx
-                .out
-                .emit(&page, items, &format!("page at startIndex={s}"))
-                .await;
+            let position = format!("page at startIndex={s}");
+            let (out, total_results, request) = match page {
+                FetchedPage::Extracted(extracted) => {
+                    let (total, request) = (extracted.total_results, extracted.request.clone());
+                    (
+                        ctx.out.emit_extracted(extracted, &position).await,
+                        total,
+                        request,
+                    )
+                }
+                FetchedPage::Raw(page) => {
+                    let items = resources(req, &page);
+                    let out = ctx.out.emit(&page, items, &position).await;
+                    (out, page.count_ci("totalResults"), page.request)
+                }
+            };
+            let n = out.count as u64;
             if ctx.out.stopped {
                 return Ok(cur.shifted);
             }
             let expected = if s + k - 1 <= t { Some(k) } else { None };
             cur.prev_first = out.first_key.clone();
-            cur.book(
-                s,
-                page.count_ci("totalResults"),
-                n,
-                out.first_key,
-                out.last_key,
-                expected,
-            );
+            cur.book(s, total_results, n, out.first_key, out.last_key, expected);
             pages_read += 1;
-            last_request = page.request;
+            last_request = request;
             if cur.done {
                 break;
             }
