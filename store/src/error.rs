@@ -3,26 +3,28 @@
 use std::path::PathBuf;
 
 /// Everything that can go wrong in the store. Each message is a sentence that names what
-/// was being done and on what, so it can be shown to an operator as it is.
+/// was being done and on what, so it can be shown to an operator as it is. A message that
+/// ends with its underlying error keeps that error in a field named `error`, which is not
+/// reported as the `source()`, so a printed chain says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A file-system operation on the data directory or a run lock file failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {error}", path.display())]
     Io {
         /// What was being done, e.g. "create the data directory".
         action: &'static str,
         /// The path involved.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The database file could not be opened or configured.
-    #[error("cannot open the database {}: {source}", path.display())]
+    #[error("cannot open the database {}: {error}", path.display())]
     Open {
         /// The database file.
         path: PathBuf,
         /// The underlying error.
-        source: sqlx::Error,
+        error: sqlx::Error,
     },
     /// The database was written by a newer rollcall whose schema this build does not know.
     #[error(
@@ -38,22 +40,22 @@ pub enum StoreError {
         known: i64,
     },
     /// Applying the schema migrations failed.
-    #[error("cannot bring the database {} up to schema {known}: {source}", path.display())]
+    #[error("cannot bring the database {} up to schema {known}: {error}", path.display())]
     Migrate {
         /// The database file.
         path: PathBuf,
         /// The schema version this build wanted to reach.
         known: i64,
         /// The underlying error.
-        source: sqlx::migrate::MigrateError,
+        error: sqlx::migrate::MigrateError,
     },
     /// A query failed.
-    #[error("cannot {context}: {source}")]
+    #[error("cannot {context}: {error}")]
     Database {
         /// What was being done, e.g. "list the integrations".
         context: String,
         /// The underlying error.
-        source: sqlx::Error,
+        error: sqlx::Error,
     },
     /// A value read back from the database is not what the schema promises.
     #[error("the stored {what} is not valid: {detail}")]
@@ -101,7 +103,7 @@ impl StoreError {
     pub(crate) fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError::Database {
             context: context.into(),
-            source,
+            error: source,
         }
     }
 }

@@ -139,7 +139,7 @@ fn try_lock(path: &PathBuf) -> Result<Option<File>, StoreError> {
         move |source| StoreError::Io {
             action,
             path: path.clone(),
-            source,
+            error: source,
         }
     };
     let mut options = std::fs::OpenOptions::new();

@@ -109,7 +109,7 @@ impl Store {
             .await
             .map_err(|source| StoreError::Open {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             })?;
         schema::migrate(&pool, path).await?;
         Ok(Store {
@@ -144,7 +144,7 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     builder.create(dir).map_err(|source| StoreError::Io {
         action: "create the data directory",
         path: dir.to_path_buf(),
-        source,
+        error: source,
     })
 }
 
@@ -162,6 +162,6 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
         .map_err(|source| StoreError::Io {
             action: "create the database file",
             path: path.to_path_buf(),
-            source,
+            error: source,
         })
 }

@@ -322,7 +322,7 @@ fn try_lock(path: &PathBuf) -> Result<Option<File>, StoreError> {
         move |source| StoreError::Io {
             action,
             path: path.clone(),
-            source,
+            error: source,
         }
     };
     let file = std::fs::OpenOptions::new()
@@ -429,7 +429,7 @@ impl Store {
             return Err(StoreError::Io {
                 action: "lock the new run's lock file (another process holds it)",
                 path,
-                source: std::io::Error::from(std::io::ErrorKind::WouldBlock),
+                error: std::io::Error::from(std::io::ErrorKind::WouldBlock),
             });
         };
         if let Err(e) = tx.commit().await {

@@ -88,6 +88,6 @@ pub(crate) async fn migrate(pool: &SqlitePool, path: &Path) -> Result<(), StoreE
         .map_err(|source| StoreError::Migrate {
             path: path.to_path_buf(),
             known: SCHEMA_VERSION,
-            source,
+            error: source,
         })
 }

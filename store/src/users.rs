@@ -243,7 +243,7 @@ pub(crate) async fn upsert_person(
             Some(reason) => Ok(PersonOutcome::Skipped(reason)),
             None => Err(StoreError::Database {
                 context: format!("update user {id} ({username})"),
-                source: e,
+                error: e,
             }),
         },
     }
@@ -299,7 +299,7 @@ async fn create_person(
             Some(reason) => Ok(PersonOutcome::Skipped(reason)),
             None => Err(StoreError::Database {
                 context: format!("create user {username}"),
-                source: e,
+                error: e,
             }),
         },
     }

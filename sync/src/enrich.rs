@@ -37,7 +37,7 @@ pub(crate) enum JoinError {
         error: FetchError,
     },
     /// Storing the joined values failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The fetch task stopped abnormally.
     #[error("joining the `{stream}` stream stopped: {message}")]

@@ -82,7 +82,7 @@ impl<T> Drop for AbortOnDrop<T> {
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     /// The store refused or failed (e.g. another run of the integration is live).
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// Fetching failed; the run was rolled back and recorded as failed.
     #[error("run {run} failed and changed nothing: {error}")]

@@ -98,12 +98,12 @@ pub enum VaultError {
         path: PathBuf,
     },
     /// The key file exists but could not be read.
-    #[error("cannot read the vault key file {}: {source}; check its permissions", path.display())]
+    #[error("cannot read the vault key file {}: {error}; check its permissions", path.display())]
     KeyFileRead {
         /// The key file.
         path: PathBuf,
-        /// The I/O error.
-        source: io::Error,
+        /// The I/O error (in the message, so not reported as the source).
+        error: io::Error,
     },
     /// The key file exists but does not hold an age X25519 identity.
     #[error(
@@ -117,12 +117,12 @@ pub enum VaultError {
         detail: String,
     },
     /// A new key file could not be written.
-    #[error("cannot create the vault key file {}: {source}; check that its directory is writable", path.display())]
+    #[error("cannot create the vault key file {}: {error}; check that its directory is writable", path.display())]
     KeyFileCreate {
         /// The key file.
         path: PathBuf,
-        /// The I/O error.
-        source: io::Error,
+        /// The I/O error (in the message, so not reported as the source).
+        error: io::Error,
     },
     /// The key file is not the one the credential was encrypted with.
     #[error(
@@ -357,9 +357,9 @@ fn load_identity(
                 path: path.to_path_buf(),
             }),
         },
-        Err(source) => Err(VaultError::KeyFileRead {
+        Err(error) => Err(VaultError::KeyFileRead {
             path: path.to_path_buf(),
-            source,
+            error,
         }),
     }
 }
@@ -384,9 +384,9 @@ fn parse_identity(text: &str, path: &Path) -> Result<age::x25519::Identity, Vaul
 /// Writes a new identity to `path`, refusing to replace any file there. If another
 /// process created the file in the meantime, that file is used.
 fn create_identity(path: &Path) -> Result<age::x25519::Identity, VaultError> {
-    let create_error = |source| VaultError::KeyFileCreate {
+    let create_error = |error| VaultError::KeyFileCreate {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let mut builder = std::fs::DirBuilder::new();

@@ -242,7 +242,7 @@ impl ExecuteOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
     /// The store failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// Apply mode needs the connector's actions.
     #[error(
