@@ -77,6 +77,8 @@ pub enum Stage {
     Fetch,
     /// Extracting records from a page.
     Extract,
+    /// A plugin's record transform dropped the record.
+    Plugin,
     /// Mapping a record's fields.
     Map,
     /// Storing the record (including records skipped because no person matched).
@@ -84,10 +86,12 @@ pub enum Stage {
 }
 
 impl Stage {
-    fn as_str(self) -> &'static str {
+    /// The stage's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
         match self {
             Stage::Fetch => "fetch",
             Stage::Extract => "extract",
+            Stage::Plugin => "plugin",
             Stage::Map => "map",
             Stage::Store => "store",
         }
@@ -97,6 +101,7 @@ impl Stage {
         Some(match s {
             "fetch" => Stage::Fetch,
             "extract" => Stage::Extract,
+            "plugin" => Stage::Plugin,
             "map" => Stage::Map,
             "store" => Stage::Store,
             _ => return None,
@@ -190,14 +195,27 @@ pub enum RunStatus {
     Completed,
     /// Failed or interrupted; its data was rolled back.
     Failed,
+    /// Stopped on request (a signal) before it finished; its data was rolled back.
+    Cancelled,
 }
 
 impl RunStatus {
+    /// The status's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
     pub(crate) fn parse(s: &str) -> Option<RunStatus> {
         Some(match s {
             "running" => RunStatus::Running,
             "completed" => RunStatus::Completed,
             "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
             _ => return None,
         })
     }
@@ -822,7 +840,17 @@ impl RunGuard {
 
     /// Ends the run as failed: its data is rolled back, its errors kept, and `message`
     /// recorded.
-    pub async fn fail(mut self, message: &str) -> Result<(), StoreError> {
+    pub async fn fail(self, message: &str) -> Result<(), StoreError> {
+        self.end_rolled_back("failed", message).await
+    }
+
+    /// Ends the run as cancelled (stopped on request): its data is rolled back, its errors
+    /// kept, and `message` recorded.
+    pub async fn cancel(self, message: &str) -> Result<(), StoreError> {
+        self.end_rolled_back("cancelled", message).await
+    }
+
+    async fn end_rolled_back(mut self, status: &str, message: &str) -> Result<(), StoreError> {
         if let Some(tx) = self.tx.take() {
             tx.rollback().await.map_err(StoreError::db(format!(
                 "roll back the data of run {}",
@@ -836,7 +864,7 @@ impl RunGuard {
         };
         let tally = self.tally;
         let result = self
-            .write_status("failed", false, &tally, 0, Some(&message))
+            .write_status(status, false, &tally, 0, Some(&message))
             .await;
         self.release();
         result

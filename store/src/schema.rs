@@ -9,7 +9,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use crate::StoreError;
 
 /// The highest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "bulk writes without statement journals",
         include_str!("../migrations/0006_bulk_writes.sql"),
+    ),
+    (
+        7,
+        "cancelled runs and plugin drops",
+        include_str!("../migrations/0007_run_outcomes.sql"),
     ),
 ];
 

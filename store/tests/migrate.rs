@@ -1,7 +1,7 @@
 //! Schema 6 rebuilds `users` and `saas_users` (function-free checks, a deferred foreign
-//! key). These tests build a real schema-5 database with the migrations as they were, fill
-//! it, open it with this build, and check that nothing was lost and the constraints still
-//! hold.
+//! key), schema 7 `runs` and `run_errors` (a `cancelled` status, a `plugin` stage). These
+//! tests build a real schema-5 database with the migrations as they were, fill it, open it
+//! with this build, and check that nothing was lost and the constraints still hold.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -40,7 +40,8 @@ async fn pool(path: &Path) -> SqlitePool {
 }
 
 /// A schema-5 database at `path`, as rollcall before schema 6 left it, with two people,
-/// three accounts (two linked, one not), custom fields and digests.
+/// three accounts (two linked, one not), custom fields and digests, and three runs (one
+/// cancelled, which schema 5 stored as failed) with errors.
 async fn schema_5_database(path: &Path) {
     let pool = pool(path).await;
     let migrations = BEFORE_6
@@ -79,7 +80,19 @@ async fn schema_5_database(path: &Path) {
             '2026-01-03T00:00:00.000000Z', NULL),
            (13, NULL, 'Miro', 'Miro US', '303', 'cy@example.com', 'Full', 1, '[]', NULL, '{}',
             '2026-01-01T00:00:00.000000Z', '2026-01-02T00:00:00.000000Z', 3, 0,
-            '2026-01-02T00:00:00.000000Z', 777);",
+            '2026-01-02T00:00:00.000000Z', 777);
+         INSERT INTO runs (id, integration, started_at, finished_at, status, complete, fetched,
+                           created, message, pid, heartbeat_at) VALUES
+           (3, 'Miro Users', '2026-01-02T00:00:00.000000Z', '2026-01-02T00:01:00.000000Z',
+            'completed', 1, 3, 3, NULL, 10, '2026-01-02T00:01:00.000000Z'),
+           (4, 'Miro Users', '2026-01-03T00:00:00.000000Z', '2026-01-03T00:01:00.000000Z',
+            'failed', 0, 1, 0, 'cancelled: rollcall was asked to stop', 11,
+            '2026-01-03T00:01:00.000000Z'),
+           (5, 'Miro Users', '2026-01-04T00:00:00.000000Z', '2026-01-04T00:01:00.000000Z',
+            'failed', 0, 0, 0, 'HTTP 500 from the app', 12, '2026-01-04T00:01:00.000000Z');
+         INSERT INTO run_errors (id, run_id, record_key, stage, reason) VALUES
+           (1, 3, 'u-1', 'extract', 'no userName'),
+           (2, 4, 'u-2', 'store', 'no user with username = u-2');",
     )
     .execute(&pool)
     .await
@@ -126,7 +139,7 @@ async fn schema_5_data_survives_the_rebuild_with_its_links() {
         .await
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 6);
+    assert_eq!(SCHEMA_VERSION, 7);
 
     let people: Vec<(i64, String, Option<String>, String, String)> =
         sqlx::query_as("SELECT id, username, email, custom, created_at FROM users ORDER BY id")
@@ -299,5 +312,100 @@ async fn the_rebuilt_tables_keep_their_rules() {
             "{what}: {sql}: {err}"
         );
     }
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn runs_keep_their_history_and_a_cancelled_run_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("rollcall.db");
+    schema_5_database(&path).await;
+    Store::open_file(&path).await.unwrap().close().await;
+    let pool = pool(&path).await;
+
+    let runs: Vec<(i64, String, Option<String>, i64)> =
+        sqlx::query_as("SELECT id, status, message, fetched FROM runs ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        runs,
+        vec![
+            (3, "completed".into(), None, 3),
+            (
+                4,
+                "cancelled".into(),
+                Some("cancelled: rollcall was asked to stop".into()),
+                1
+            ),
+            (5, "failed".into(), Some("HTTP 500 from the app".into()), 0),
+        ]
+    );
+    let errors: Vec<(i64, i64, String, String)> =
+        sqlx::query_as("SELECT id, run_id, record_key, stage FROM run_errors ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        errors,
+        vec![
+            (1, 3, "u-1".into(), "extract".into()),
+            (2, 4, "u-2".into(), "store".into()),
+        ]
+    );
+
+    // The new values are allowed, others still refused.
+    sqlx::query("INSERT INTO run_errors (run_id, record_key, stage, reason) VALUES (5, 'u-3', 'plugin', 'dropped')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let bad_stage = sqlx::query(
+        "INSERT INTO run_errors (run_id, record_key, stage, reason) VALUES (5, 'u-4', 'bogus', 'x')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap_err();
+    assert!(
+        bad_stage.to_string().contains("CHECK constraint failed"),
+        "{bad_stage}"
+    );
+    let bad_status = sqlx::query("UPDATE runs SET status = 'paused' WHERE id = 5")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(
+        bad_status.to_string().contains("CHECK constraint failed"),
+        "{bad_status}"
+    );
+
+    // At most one running run per integration, and a run's errors go with it.
+    sqlx::query("UPDATE runs SET status = 'running' WHERE id = 4")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let second = sqlx::query("UPDATE runs SET status = 'running' WHERE id = 5")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(
+        second.to_string().contains("UNIQUE constraint failed"),
+        "{second}"
+    );
+    sqlx::query("DELETE FROM runs WHERE id = 3")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM run_errors WHERE run_id = 3")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let old: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('runs_old', 'run_errors_old')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(old, 0);
     pool.close().await;
 }

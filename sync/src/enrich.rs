@@ -151,7 +151,11 @@ async fn join_stream(
                     "{} (joined stream `{}`): {}",
                     s.position, join.from, s.reason
                 );
-                guard.record_error(&key, Stage::Extract, &reason).await?;
+                let stage = match s.dropped_by {
+                    Some(_) => Stage::Plugin,
+                    None => Stage::Extract,
+                };
+                guard.record_error(&key, stage, &reason).await?;
             }
         }
         if batch.len() >= BATCH {

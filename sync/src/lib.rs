@@ -37,8 +37,12 @@ enum ToStore {
     /// Mapped records to apply.
     Batch(Vec<IncomingAccount>),
     /// A record that could not be extracted, or that a plugin dropped, for the run's
-    /// error log.
-    Skipped { key: String, reason: String },
+    /// error log under `stage`.
+    Skipped {
+        key: String,
+        stage: Stage,
+        reason: String,
+    },
 }
 
 /// Applies what the mapping sends, in order, until the channel closes or the store fails;
@@ -51,8 +55,8 @@ async fn write_batches(
     while let Some(message) = from_sync.recv().await {
         let result = match message {
             ToStore::Batch(batch) => guard.apply_batch(batch, &opts).await.map(drop),
-            ToStore::Skipped { key, reason } => {
-                guard.record_error(&key, Stage::Extract, &reason).await
+            ToStore::Skipped { key, stage, reason } => {
+                guard.record_error(&key, stage, &reason).await
             }
         };
         if let Err(e) = result {
@@ -202,7 +206,7 @@ pub async fn run(
 }
 
 /// [`run`], stopped when `stop` completes: the fetch (and join) are abandoned, the run's
-/// data is rolled back and the run is recorded as failed with [`CANCELLED`], and
+/// data is rolled back and the run is recorded as cancelled with [`CANCELLED`], and
 /// [`SyncError::Cancelled`] is returned. A run already committing finishes instead.
 pub async fn run_until(
     store: &Store,
@@ -283,8 +287,9 @@ pub async fn run_until(
         if let Some(s) = skipped {
             counts.fetched += 1;
             // A record a plugin filtered out on purpose is skipped; one that could not
-            // be read (or whose plugin call failed) failed. Both reach the error log
-            // (stage `extract`; a drop's reason names the plugin and its function).
+            // be read (or whose plugin call failed) failed. Both reach the error log: a
+            // drop under stage `plugin` (its reason names the plugin and its function),
+            // a failure under `extract`.
             if s.dropped_by.is_some() {
                 dropped += 1;
             } else {
@@ -292,8 +297,12 @@ pub async fn run_until(
             }
             let key = s.key.clone().unwrap_or_else(|| s.position.clone());
             let reason = format!("{}: {}", s.position, s.reason);
+            let stage = match s.dropped_by {
+                Some(_) => Stage::Plugin,
+                None => Stage::Extract,
+            };
             if to_store
-                .send(ToStore::Skipped { key, reason })
+                .send(ToStore::Skipped { key, stage, reason })
                 .await
                 .is_err()
             {
@@ -333,7 +342,7 @@ pub async fn run_until(
         drop(fetch.items);
         fetch.task.abort();
         tracing::info!(run_id, integration = %integration.name, "run cancelled; rolling it back");
-        guard.fail(CANCELLED).await?;
+        guard.cancel(CANCELLED).await?;
         return Err(SyncError::Cancelled { run: run_id });
     }
     if writer_stopped {
@@ -380,7 +389,7 @@ pub async fn run_until(
     match joined {
         None => {
             tracing::info!(run_id, integration = %integration.name, "run cancelled; rolling it back");
-            guard.fail(CANCELLED).await?;
+            guard.cancel(CANCELLED).await?;
             return Err(SyncError::Cancelled { run: run_id });
         }
         Some(Ok(more)) => warnings.extend(more),

@@ -175,7 +175,7 @@ fn one_job_never_runs_twice_at_once_and_sigterm_rolls_the_sync_back() {
 
     let runs = env.runs();
     assert_eq!(runs.len(), 1, "{runs:#?}");
-    assert_eq!(runs[0]["status"], "failed");
+    assert_eq!(runs[0]["status"], "cancelled");
     assert!(
         runs[0]["message"]
             .as_str()

@@ -1361,7 +1361,7 @@ async fn records_a_plugin_drops_are_skipped_in_a_sync_with_the_reason_in_the_err
     keys.sort();
     assert_eq!(keys, ["nameless-1", "nameless-2"]);
     for e in &errors {
-        assert_eq!(e.stage, rollcall_store::Stage::Extract);
+        assert_eq!(e.stage, rollcall_store::Stage::Plugin);
         assert!(
             e.reason.contains("dropped by plugin `seat_type` (")
                 && e.reason.ends_with("function `enrich`: it has no userName"),

@@ -486,7 +486,7 @@ fn a_run_stopped_by_the_page_limit_fails_and_marks_nobody_absent() {
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM during `rollcall run` stops the fetch, rolls the run back
-/// and records it as failed with the daemon's `cancelled:` message; one line says so and
+/// and records it as cancelled with the daemon's `cancelled:` message; one line says so and
 /// the exit status is 128 + the signal's number.
 #[cfg(unix)]
 #[test]
@@ -565,7 +565,7 @@ fn a_signal_during_rollcall_run_rolls_it_back_and_records_it_cancelled() {
             "SIG{signal}: the store holds the previous state"
         );
         let runs = env.runs();
-        assert_eq!(runs[0]["status"], "failed", "{runs:#?}");
+        assert_eq!(runs[0]["status"], "cancelled", "{runs:#?}");
         assert_eq!(
             runs[0]["message"].as_str(),
             Some(rollcall_sync::CANCELLED),
@@ -583,7 +583,7 @@ fn a_signal_during_rollcall_run_rolls_it_back_and_records_it_cancelled() {
     let statuses: Vec<Value> = env.runs().iter().map(|r| r["status"].clone()).collect();
     assert_eq!(
         statuses,
-        ["completed", "failed", "failed", "completed"],
+        ["completed", "cancelled", "cancelled", "completed"],
         "{statuses:?}"
     );
 }

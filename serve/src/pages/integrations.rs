@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use rollcall_core::integration::Integration;
-use rollcall_store::{RunRow, RunStatus, Store, StoreError};
+use rollcall_store::{RunRow, Store, StoreError};
 
 use super::{csrf_refusal, error, pairs, render, segment, store_error};
 use crate::format::{relative, thousands, when};
@@ -44,14 +44,6 @@ pub(crate) struct Tile {
     pub(crate) last: Option<LastRun>,
     pub(crate) job: Option<u64>,
     pub(crate) problem: Option<String>,
-}
-
-pub(crate) fn status_name(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Running => "running",
-        RunStatus::Completed => "completed",
-        RunStatus::Failed => "failed",
-    }
 }
 
 /// The tiles of every stored integration.
@@ -99,7 +91,7 @@ pub(crate) async fn tiles(state: &AppState) -> Result<Vec<Tile>, StoreError> {
                 let errors = state.store.run_error_count(r.id).await?;
                 Some(LastRun {
                     id: r.id,
-                    status: status_name(r.status),
+                    status: r.status.as_str(),
                     started: when(r.started_at),
                     started_iso: r.started_at.to_rfc3339(),
                     ago: relative(r.started_at, now),

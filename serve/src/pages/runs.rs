@@ -5,21 +5,11 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rollcall_store::{RunErrorRow, RunRow, Stage};
+use rollcall_store::{RunErrorRow, RunRow};
 
 use super::{error, render, store_error};
 use crate::AppState;
 use crate::format::{csv_cell, thousands, when};
-use crate::pages::integrations::status_name;
-
-fn stage_name(s: Stage) -> &'static str {
-    match s {
-        Stage::Fetch => "fetch",
-        Stage::Extract => "extract",
-        Stage::Map => "map",
-        Stage::Store => "store",
-    }
-}
 
 async fn load(state: &AppState, id: i64) -> Result<(RunRow, Vec<RunErrorRow>), Box<Response>> {
     let run = match state.store.run(id).await {
@@ -67,7 +57,7 @@ pub(crate) async fn errors(State(state): State<AppState>, Path(id): Path<i64>) -
     render(&ErrorsPage {
         id,
         integration: run.integration,
-        status: status_name(run.status),
+        status: run.status.as_str(),
         started: when(run.started_at),
         fetched: thousands(run.counts.fetched),
         message: run.message,
@@ -75,7 +65,7 @@ pub(crate) async fn errors(State(state): State<AppState>, Path(id): Path<i64>) -
             .into_iter()
             .map(|e| ErrorLine {
                 record: e.record_key,
-                stage: stage_name(e.stage),
+                stage: e.stage.as_str(),
                 reason: e.reason,
             })
             .collect(),
@@ -94,7 +84,7 @@ pub(crate) async fn errors_csv(State(state): State<AppState>, Path(id): Path<i64
             "{},{},{},{}\r\n",
             e.run_id,
             csv_cell(&e.record_key),
-            stage_name(e.stage),
+            e.stage.as_str(),
             csv_cell(&e.reason)
         ));
     }
