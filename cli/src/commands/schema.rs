@@ -1,4 +1,4 @@
-//! `rollcall schema [connector|workflow]`
+//! `rollcall schema [connector|workflow|integration|report]`
 
 use std::process::ExitCode;
 
@@ -7,7 +7,8 @@ use anyhow::Result;
 /// Print the JSON Schema of a file format.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Which format: the connector manifest (the default) or the workflow file.
+    /// Which format: the connector manifest (the default), the workflow file, the
+    /// integration file or the report file.
     #[arg(value_enum, default_value_t = Kind::Connector)]
     kind: Kind,
 }
@@ -18,6 +19,10 @@ enum Kind {
     Connector,
     /// `schemas/workflow.schema.json`.
     Workflow,
+    /// `schemas/integration.schema.json`.
+    Integration,
+    /// `schemas/report.schema.json`.
+    Report,
 }
 
 /// The schema text exactly as committed in `schemas/connector.schema.json`.
@@ -40,6 +45,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     match args.kind {
         Kind::Connector => print!("{}", schema_text()?),
         Kind::Workflow => print!("{}", workflow_schema_text()?),
+        Kind::Integration => print!(
+            "{}",
+            pretty(rollcall_core::integration::integration_schema())?
+        ),
+        Kind::Report => print!("{}", pretty(rollcall_serve::report::report_schema())?),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,6 +32,7 @@ impl ReportList {
 /// A report definition, as written in its file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "rollcall report")]
 pub struct Report {
     /// The name `rollcall report run` takes (e.g. `inactive-miro-users`).
     pub name: String,

@@ -173,6 +173,28 @@ fn schema_prints_the_committed_schema_byte_for_byte() {
 }
 
 #[test]
+fn schema_prints_the_committed_integration_and_report_schemas() {
+    for (kind, title) in [
+        ("integration", "rollcall integration"),
+        ("report", "rollcall report"),
+    ] {
+        let path = workspace_root().join(format!("schemas/{kind}.schema.json"));
+        let committed =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{} is missing ({e})", path.display()));
+        let out = rollcall().args(["schema", kind]).output().unwrap();
+        assert!(out.status.success());
+        assert!(
+            out.stdout == committed,
+            "`rollcall schema {kind}` differs from {}; regenerate it with `rollcall schema {kind} > schemas/{kind}.schema.json`",
+            path.display()
+        );
+        let schema: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(schema["title"], title);
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    }
+}
+
+#[test]
 fn connectors_lists_the_built_in_miro() {
     let r = ran(rollcall().arg("connectors"));
     assert_eq!(r.code, 0, "{}", r.stderr);
