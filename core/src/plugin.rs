@@ -224,10 +224,7 @@ impl PluginFn {
                     };
                     let mut record = record.into_value().into_owned();
                     if let Some(obj) = record.as_object_mut() {
-                        for k in needs.iter() {
-                            obj.remove(k);
-                        }
-                        obj.extend(kept);
+                        keep_in_place(obj, needs, kept);
                     }
                     Ok(RawRecord::Owned(record))
                 }
@@ -332,6 +329,25 @@ impl Serialize for Projections<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.records.iter().map(|r| r.only(self.needs)))
     }
+}
+
+/// A `keep` answer under `needs`, applied to the whole record: an attribute the function
+/// was sent and kept stays where it was with its new value, one it was sent and left out
+/// is removed, the others are untouched, and attributes it added come last, in its order.
+fn keep_in_place(
+    record: &mut serde_json::Map<String, Value>,
+    needs: &[String],
+    mut kept: serde_json::Map<String, Value>,
+) {
+    let before = std::mem::take(record);
+    for (name, value) in before {
+        if !needs.contains(&name) {
+            record.insert(name, value);
+        } else if let Some(new) = kept.shift_remove(&name) {
+            record.insert(name, new);
+        }
+    }
+    record.extend(kept);
 }
 
 #[cfg(test)]

@@ -842,6 +842,14 @@ fn seen(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The attribute names of an object record, in order.
+fn keys(record: &Value) -> Vec<String> {
+    record
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 #[test]
 fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
     let dir = tempfile::tempdir().unwrap();
@@ -905,10 +913,15 @@ fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
     );
     // `set: {}`: unchanged and not copied.
     assert!(matches!(out[2], Ok(RawRecord::Borrowed(_))));
-    // `keep` with `needs`: replaces what was sent (`name` is gone), keeps the rest.
+    // `keep` with `needs`: replaces what was sent (`name` is gone), keeps the rest, and
+    // the record keeps its attribute order (added ones last).
     assert_eq!(
         out[3].as_ref().unwrap().view().to_value().as_ref(),
         &json!({"id": "4", "active": false, "userName": "KEEP@X", "tag": "k"})
+    );
+    assert_eq!(
+        keys(&out[3].as_ref().unwrap().view().to_value()),
+        ["id", "userName", "active", "tag"]
     );
 
     // A second transform after the first: it is sent what the first set (through the
@@ -930,6 +943,10 @@ fn a_record_transform_gets_only_what_it_needs_and_its_patches_are_applied() {
     assert_eq!(
         again[0].as_ref().unwrap().view().to_value().as_ref(),
         &json!({"id": "1", "emails": ["big"], "tag": "A@X", "userName": "again", "name": {"givenName": "B"}})
+    );
+    assert_eq!(
+        keys(&again[0].as_ref().unwrap().view().to_value()),
+        ["id", "userName", "name", "emails", "tag"]
     );
     // `set: {}` twice: still the page's own record.
     assert!(matches!(again[1], Ok(RawRecord::Borrowed(_))));
