@@ -55,6 +55,8 @@ pub use run::{
     RunRow, RunStatus, RunSummary, Selection, Stage, SyncOptions,
 };
 pub use schema::SCHEMA_VERSION;
+#[doc(hidden)]
+pub use schema::{MIGRATIONS, migrator_for};
 pub use users::{ImportReport, NewUser, UserKey};
 pub use workflows::{
     AccountUpdate, StoredWorkflow, Trigger, WorkflowAccount, WorkflowMode, WorkflowRunRow,

@@ -11,7 +11,10 @@ use crate::StoreError;
 /// The highest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = 7;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+/// Every migration: version, description, SQL. Public (hidden) so that tests can build a
+/// database at an earlier version from the very same texts.
+#[doc(hidden)]
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (
         2,
@@ -41,8 +44,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
-fn migrator() -> Migrator {
-    let migrations = MIGRATIONS
+/// A migrator that applies `migrations` (a prefix of [`MIGRATIONS`], for tests that need a
+/// database at an earlier version).
+#[doc(hidden)]
+pub fn migrator_for(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations = migrations
         .iter()
         .map(|&(version, description, sql)| {
             Migration::new(
@@ -87,7 +93,7 @@ pub(crate) async fn migrate(pool: &SqlitePool, path: &Path) -> Result<(), StoreE
             });
         }
     }
-    migrator()
+    migrator_for(MIGRATIONS)
         .run(pool)
         .await
         .map_err(|source| StoreError::Migrate {

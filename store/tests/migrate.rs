@@ -3,33 +3,17 @@
 //! tests build a real schema-5 database with the migrations as they were, fill it, open it
 //! with this build, and check that nothing was lost and the constraints still hold.
 
-use std::borrow::Cow;
 use std::path::Path;
 
-use rollcall_store::{SCHEMA_VERSION, Store};
+use rollcall_store::{MIGRATIONS, SCHEMA_VERSION, Store, migrator_for};
 use sqlx::SqlitePool;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::SqliteConnectOptions;
 
-const BEFORE_6: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../migrations/0001_init.sql")),
-    (
-        2,
-        "account digest",
-        include_str!("../migrations/0002_account_digest.sql"),
-    ),
-    (
-        3,
-        "prices and reports",
-        include_str!("../migrations/0003_prices_reports.sql"),
-    ),
-    (
-        4,
-        "workflows and audit log",
-        include_str!("../migrations/0004_workflows.sql"),
-    ),
-    (5, "jobs", include_str!("../migrations/0005_jobs.sql")),
-];
+/// The migrations before schema 6: the store's own texts.
+fn before_6() -> &'static [(i64, &'static str, &'static str)] {
+    let n = MIGRATIONS.iter().take_while(|m| m.0 < 6).count();
+    &MIGRATIONS[..n]
+}
 
 async fn pool(path: &Path) -> SqlitePool {
     let options = SqliteConnectOptions::new()
@@ -44,22 +28,8 @@ async fn pool(path: &Path) -> SqlitePool {
 /// cancelled, which schema 5 stored as failed) with errors.
 async fn schema_5_database(path: &Path) {
     let pool = pool(path).await;
-    let migrations = BEFORE_6
-        .iter()
-        .map(|&(version, description, sql)| {
-            Migration::new(
-                version,
-                Cow::Borrowed(description),
-                MigrationType::Simple,
-                sqlx::SqlSafeStr::into_sql_str(sql),
-                false,
-            )
-        })
-        .collect();
-    Migrator::with_migrations(migrations)
-        .run(&pool)
-        .await
-        .unwrap();
+    migrator_for(before_6()).run(&pool).await.unwrap();
+    assert_eq!(before_6().last().map(|m| m.0), Some(5));
     sqlx::raw_sql(
         "INSERT INTO users (id, username, email, first_name, last_name, role, custom, source,
                             created_at, updated_at) VALUES
