@@ -72,6 +72,13 @@ impl CliEnv {
         c
     }
 
+    /// Writes `text` to the file `name` in the temporary directory; its path.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("the file is written");
+        path.to_string_lossy().into_owned()
+    }
+
     /// Runs a command to the end.
     pub fn cmd(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("the binary runs")

@@ -3,63 +3,11 @@
 //! run` with its summary, `runs` and `errors`.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
+use rollcall_tests::cli::CliEnv;
 use rollcall_tests::{TOKEN, rollcall_bin};
 use serde_json::Value;
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn data(&self) -> std::path::PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new(rollcall_bin())
-            .arg("--data-dir")
-            .arg(self.data())
-            .args(args)
-            .env("ROLLCALL_MIRO_TOKEN", TOKEN)
-            .env_remove("ROLLCALL_CONNECTORS_DIR")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.cmd(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn json(&self, args: &[&str]) -> Vec<Value> {
-        let out = self.ok(args);
-        match serde_json::from_str::<Value>(&out) {
-            Ok(Value::Array(a)) => a,
-            other => panic!("{args:?}: not a JSON array: {other:?}\n{out}"),
-        }
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-}
 
 const HR: &str = "username,email,First Name,Last Name,Department,start_date\n\
 ada@example.com,ada@example.com,Ada,Lovelace,R&D,2021-03-01\n\
@@ -70,7 +18,7 @@ dana@example.com,ada@example.com,Dana,Dup,Ops,2022-01-01\n";
 
 #[test]
 fn csv_import_reports_bad_rows_and_keeps_the_good_ones() {
-    let env = Env::new();
+    let env = CliEnv::new();
     let f = env.write("hr.csv", HR);
     let o = env.cmd(&["users", "import", &f, "--role", "Employee"]);
     assert!(o.status.success());
@@ -89,8 +37,6 @@ fn csv_import_reports_bad_rows_and_keeps_the_good_ones() {
     let users = env.json(&[
         "users",
         "list",
-        "--format",
-        "json",
         "--columns",
         "username,last_name,role,department,start_date",
     ]);
@@ -115,7 +61,7 @@ fn csv_import_reports_bad_rows_and_keeps_the_good_ones() {
 
 #[test]
 fn a_missing_sync_key_column_is_refused() {
-    let env = Env::new();
+    let env = CliEnv::new();
     let f = env.write("hr.csv", "name,mail\nx,y\n");
     let o = env.cmd(&["users", "import", &f, "--sync-key", "username"]);
     assert!(!o.status.success());
@@ -124,36 +70,22 @@ fn a_missing_sync_key_column_is_refused() {
 
 #[test]
 fn list_filters_sort_paging_and_saved_views() {
-    let env = Env::new();
+    let env = CliEnv::new();
     let f = env.write("hr.csv", HR);
     env.ok(&["users", "import", &f]);
-    let sorted = env.json(&["users", "list", "--format", "json", "--sort", "-username"]);
+    let sorted = env.json(&["users", "list", "--sort", "-username"]);
     let names: Vec<&str> = sorted
         .iter()
         .map(|u| u["username"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["bob@example.com", "ada@example.com"]);
-    let after = env.json(&[
-        "users",
-        "list",
-        "--format",
-        "json",
-        "--filter",
-        "start_date>2022-01-01",
-    ]);
+    let after = env.json(&["users", "list", "--filter", "start_date>2022-01-01"]);
     assert_eq!(after.len(), 1);
     assert_eq!(after[0]["username"], "bob@example.com");
-    let contains = env.json(&[
-        "users",
-        "list",
-        "--format",
-        "json",
-        "--filter",
-        "last_name~lovel",
-    ]);
+    let contains = env.json(&["users", "list", "--filter", "last_name~lovel"]);
     assert_eq!(contains.len(), 1);
     let page = env.json(&[
-        "users", "list", "--format", "json", "--sort", "username", "--limit", "1", "--offset", "1",
+        "users", "list", "--sort", "username", "--limit", "1", "--offset", "1",
     ]);
     assert_eq!(page[0]["username"], "bob@example.com");
     let bad = env.cmd(&["users", "list", "--filter", "nosuchfield=1"]);
@@ -208,7 +140,7 @@ fn list_filters_sort_paging_and_saved_views() {
     assert!(!env.cmd(&["views", "show", "sales"]).status.success());
 }
 
-fn integration_file(env: &Env, base_url: &str, preference: &str) -> String {
+fn integration_file(env: &CliEnv, base_url: &str, preference: &str) -> String {
     env.write(
         "miro.yaml",
         &format!(
@@ -217,7 +149,7 @@ fn integration_file(env: &Env, base_url: &str, preference: &str) -> String {
     )
 }
 
-fn users_csv(env: &Env, server_users: &[Value], every: usize) -> String {
+fn users_csv(env: &CliEnv, server_users: &[Value], every: usize) -> String {
     let mut text = String::from("username,email\n");
     for (i, u) in server_users.iter().enumerate() {
         if i % every == 0 {
@@ -232,7 +164,7 @@ fn users_csv(env: &Env, server_users: &[Value], every: usize) -> String {
 fn run_prints_a_summary_and_runs_and_errors_tell_the_story() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(rollcall_tests::server(20));
-    let env = Env::new();
+    let env = CliEnv::new();
     let people = users_csv(&env, &server.handle().users(), 2);
     env.ok(&["users", "import", &people]);
     let f = integration_file(&env, &server.scim_base_url(), "update-only");
@@ -244,8 +176,7 @@ fn run_prints_a_summary_and_runs_and_errors_tell_the_story() {
         "{dry}"
     );
     assert!(
-        env.json(&["saas-users", "list", "--format", "json"])
-            .is_empty(),
+        env.json(&["saas-users", "list"]).is_empty(),
         "a dry run writes nothing"
     );
 
@@ -259,16 +190,9 @@ fn run_prints_a_summary_and_runs_and_errors_tell_the_story() {
         assert!(out.contains(line), "`{line}` missing from:\n{out}");
     }
     assert!(out.contains("rollcall errors 2"), "{out}");
-    let accounts = env.json(&["saas-users", "list", "--app", "miro", "--format", "json"]);
+    let accounts = env.json(&["saas-users", "list", "--app", "miro"]);
     assert_eq!(accounts.len(), 10);
-    let miro_ids = env.json(&[
-        "users",
-        "list",
-        "--format",
-        "json",
-        "--columns",
-        "username,miro_id",
-    ]);
+    let miro_ids = env.json(&["users", "list", "--columns", "username,miro_id"]);
     assert!(
         miro_ids.iter().all(|u| u["miro_id"].is_string()),
         "{miro_ids:?}"
@@ -277,10 +201,10 @@ fn run_prints_a_summary_and_runs_and_errors_tell_the_story() {
     let again = env.ok(&["run", "Miro Users"]);
     assert!(again.contains("unchanged  10"), "{again}");
 
-    let runs = env.json(&["runs", "--integration", "Miro Users", "--format", "json"]);
+    let runs = env.json(&["runs", "--integration", "Miro Users"]);
     assert_eq!(runs.len(), 3);
     assert!(runs.iter().all(|r| r["status"] == "completed"), "{runs:?}");
-    let errors = env.json(&["errors", "2", "--format", "json"]);
+    let errors = env.json(&["errors", "2"]);
     assert_eq!(errors.len(), 10);
     assert!(
         errors[0]["reason"]
@@ -298,7 +222,7 @@ fn run_prints_a_summary_and_runs_and_errors_tell_the_story() {
 fn a_failing_run_exits_non_zero_and_is_recorded_as_failed() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(rollcall_tests::server(5));
-    let env = Env::new();
+    let env = CliEnv::new();
     let f = integration_file(&env, &server.scim_base_url(), "create-and-update");
     env.ok(&["integrations", "apply", &f]);
     // A 401 is not retried: the run fails at once.
@@ -322,22 +246,19 @@ fn a_failing_run_exits_non_zero_and_is_recorded_as_failed() {
         err.contains("rejected the credentials") && !err.contains(TOKEN),
         "{err}"
     );
-    let runs = env.json(&["runs", "--format", "json"]);
+    let runs = env.json(&["runs"]);
     assert_eq!(runs[0]["status"], "failed");
     assert!(
         runs[0]["message"].as_str().unwrap().contains("401"),
         "{runs:?}"
     );
-    assert!(
-        env.json(&["saas-users", "list", "--format", "json"])
-            .is_empty()
-    );
+    assert!(env.json(&["saas-users", "list"]).is_empty());
 }
 
 #[test]
 fn the_data_directory_comes_from_rollcall_home() {
-    let env = Env::new();
-    let home = env.dir.path().join("home");
+    let env = CliEnv::new();
+    let home = env.path().join("home");
     let f = env.write("hr.csv", HR);
     let o = Command::new(rollcall_bin())
         .args(["users", "import", &f])
