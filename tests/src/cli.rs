@@ -96,6 +96,13 @@ impl CliEnv {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// Runs a command that must fail; its stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
     /// A list command's rows, with `--format json`.
     pub fn json(&self, args: &[&str]) -> Vec<Value> {
         let mut all = args.to_vec();

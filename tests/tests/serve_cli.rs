@@ -4,71 +4,11 @@
 //! every format and bad report files are located.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use rollcall_tests::{TOKEN, rollcall_bin, workspace_root};
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(rollcall_bin());
-        c.arg("--data-dir")
-            .arg(self.dir.path().join("data"))
-            .args(args)
-            .env("ROLLCALL_MIRO_TOKEN", TOKEN)
-            .env_remove("ROLLCALL_UI_TOKEN")
-            .env_remove("ROLLCALL_CONNECTORS_DIR")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn cmd(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.cmd(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let o = self.cmd(args);
-        assert!(!o.status.success(), "{args:?} succeeded");
-        String::from_utf8_lossy(&o.stderr).into_owned()
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-
-    fn integration(&self, base_url: &str) {
-        let f = self.write(
-            "miro.yaml",
-            &format!(
-                "name: Miro Users\nconnector: miro\ninputs: {{ base_url: \"{base_url}\" }}\nusers: user-plus-saas-user\nsaas: {{ app: Miro, instance: Miro EU }}\npreference: create-and-update\nrole: Employee\nsync_key: username\nschedule: daily at 02:00\n"
-            ),
-        );
-        self.ok(&["integrations", "apply", &f]);
-    }
-}
+use rollcall_tests::cli::CliEnv;
+use rollcall_tests::{TOKEN, workspace_root};
 
 /// A `rollcall serve` child, killed when dropped.
 struct Serving {
@@ -83,7 +23,7 @@ impl Drop for Serving {
     }
 }
 
-fn serve(env: &Env) -> Serving {
+fn serve(env: &CliEnv) -> Serving {
     let mut child = env
         .command(&["serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -115,8 +55,13 @@ fn between<'a>(text: &'a str, before: &str, after: &str) -> &'a str {
 fn run_from_the_page_uses_the_stored_integration_and_the_environment() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(rollcall_tests::server(25));
-    let env = Env::new();
-    env.integration(&server.scim_base_url());
+    let env = CliEnv::new();
+    env.integration(
+        "Miro Users",
+        "Miro EU",
+        &server.scim_base_url(),
+        "schedule: daily at 02:00\n",
+    );
     let site = serve(&env);
     rt.block_on(async {
         let http = reqwest::Client::builder()
@@ -166,7 +111,7 @@ fn run_from_the_page_uses_the_stored_integration_and_the_environment() {
 
 #[test]
 fn an_open_address_needs_a_good_token() {
-    let env = Env::new();
+    let env = CliEnv::new();
     let e = env.fails(&["serve", "--bind", "0.0.0.0:0"]);
     assert!(
         e.contains("ROLLCALL_UI_TOKEN") && e.contains("not a loopback address"),
@@ -186,8 +131,13 @@ fn an_open_address_needs_a_good_token() {
 fn reports_and_prices_on_the_command_line() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(rollcall_tests::server(30));
-    let env = Env::new();
-    env.integration(&server.scim_base_url());
+    let env = CliEnv::new();
+    env.integration(
+        "Miro Users",
+        "Miro EU",
+        &server.scim_base_url(),
+        "schedule: daily at 02:00\n",
+    );
     env.ok(&["run", "Miro Users"]);
     let examples = workspace_root().join("examples/reports");
     for f in ["inactive-miro-users.yaml", "licences-by-app.yaml"] {
@@ -213,7 +163,7 @@ fn reports_and_prices_on_the_command_line() {
         .map(|g| g["count"].as_u64().unwrap())
         .sum();
     assert_eq!(v["total"].as_u64(), Some(counted));
-    let html = env.dir.path().join("inactive.html");
+    let html = env.path().join("inactive.html");
     env.ok(&[
         "report",
         "run",
