@@ -632,7 +632,9 @@ actions:
         .unwrap_err();
         assert_eq!(
             e,
-            ["w.yaml:7:31: error: the credential `app-token` holds the secret inputs of the connector `app`, not a webhook URL"]
+            [
+                "w.yaml:7:31: error: the credential `app-token` holds the secret inputs of the connector `app`, not a webhook URL"
+            ]
         );
         // Without the vault's list, the name is taken as it is (the run checks it).
         assert!(
@@ -652,7 +654,10 @@ actions:
             move |n: &str| (n == "app").then(|| c.clone())
         };
         let integration = load_integration(
-            SourceFile::new("i.yaml", "name: App Users\nconnector: app\nsync_key: username\n"),
+            SourceFile::new(
+                "i.yaml",
+                "name: App Users\nconnector: app\nsync_key: username\n",
+            ),
             &find,
         )
         .unwrap();
@@ -691,7 +696,10 @@ actions:
             "w.yaml:7:20: warning: the webhook URL to https://hooks.example.com/… is written in the file, so rollcall's database will keep it, and the secret in it, in plain text"
         );
         assert!(
-            d.hint.as_deref().unwrap().contains("url_credential: team-hook"),
+            d.hint
+                .as_deref()
+                .unwrap()
+                .contains("url_credential: team-hook"),
             "{d}"
         );
         assert!(!d.to_string().contains("XyZsecret"), "{d}");
@@ -713,10 +721,15 @@ actions:
         );
         assert_eq!(
             load(&format!("{NOTIFY}  - notify: {{ when: always }}\n")).unwrap_err(),
-            ["w.yaml:7:5: error: `notify` needs a webhook: `url_credential` (the name of a webhook credential in the vault) or `url`"]
+            [
+                "w.yaml:7:5: error: `notify` needs a webhook: `url_credential` (the name of a webhook credential in the vault) or `url`"
+            ]
         );
         assert_eq!(
-            load(&format!("{NOTIFY}  - notify: {{ url_credential: \" \" }}\n")).unwrap_err(),
+            load(&format!(
+                "{NOTIFY}  - notify: {{ url_credential: \" \" }}\n"
+            ))
+            .unwrap_err(),
             ["w.yaml:7:31: error: the credential name ` ` is empty or starts or ends with spaces"]
         );
     }

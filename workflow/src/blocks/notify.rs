@@ -74,10 +74,9 @@ impl Webhook {
     pub fn describe(&self) -> String {
         match self {
             Webhook::Literal(u) => u.shown().to_string(),
-            Webhook::Credential {
-                name,
-                url: Some(u),
-            } => format!("{} (credential `{name}`)", u.shown()),
+            Webhook::Credential { name, url: Some(u) } => {
+                format!("{} (credential `{name}`)", u.shown())
+            }
             Webhook::Credential { name, url: None } => {
                 format!("the webhook in credential `{name}`")
             }
@@ -133,12 +132,8 @@ pub fn shown(url: &url::Url) -> String {
 
 /// Sends `summary`. `Err` is a sentence saying why it failed; it names only the host.
 pub async fn send(url: &WebhookUrl, summary: &Value) -> Result<u16, String> {
-    let target = url::Url::parse(url.expose()).map_err(|e| {
-        format!(
-            "the webhook URL for {} does not parse ({e})",
-            url.shown()
-        )
-    })?;
+    let target = url::Url::parse(url.expose())
+        .map_err(|e| format!("the webhook URL for {} does not parse ({e})", url.shown()))?;
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
@@ -184,8 +179,7 @@ mod tests {
         assert!(!shown.contains("XyZsecretPart42"), "{shown}");
         assert!(shown.contains("credential `team-hook`"), "{shown}");
 
-        let (msg, hint) =
-            check_url(&format!("http://hooks.example.com{secret_path}")).unwrap_err();
+        let (msg, hint) = check_url(&format!("http://hooks.example.com{secret_path}")).unwrap_err();
         assert!(!msg.contains("XyZsecretPart42") && !hint.contains("XyZsecretPart42"));
         let (msg, _) = check_url(&format!("ftp://hooks.example.com{secret_path}")).unwrap_err();
         assert!(!msg.contains("XyZsecretPart42"), "{msg}");
