@@ -661,12 +661,31 @@ fn the_cli_validates_plans_applies_and_audits() {
     ok(&["integrations", "apply", file.to_str().unwrap()]);
     ok(&["run", "Miro Users"]);
 
-    // The example validates against the stored integration.
+    // The example validates against the stored integration once its webhook
+    // credential is in the vault.
     let example = "examples/workflows/deactivate-inactive-miro.yaml";
+    let (code, _, err) = run(&["workflows", "validate", example]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("error: there is no credential named `team-hook` in the vault"),
+        "{err}"
+    );
+    let added = Command::new(rollcall_bin())
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["credentials", "add", "team-hook", "--webhook"])
+        .args(["--secret-env", "url=RC_TEST_HOOK"])
+        .env(
+            "RC_TEST_HOOK",
+            "https://hooks.example.com/services/T1/B2/secret",
+        )
+        .status()
+        .unwrap();
+    assert!(added.success());
     let out = ok(&["workflows", "validate", example]);
     assert!(
         out.contains(
-            "ok, integration `Miro Users` (Miro / Miro EU), blocks: role_retrieval, deactivate"
+            "ok, integration `Miro Users` (Miro / Miro EU), blocks: role_retrieval, deactivate, notify"
         ),
         "{out}"
     );
