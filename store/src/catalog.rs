@@ -57,7 +57,7 @@ impl std::fmt::Debug for StoredCredential {
 pub struct StoredCredentialInfo {
     /// Unique name.
     pub name: String,
-    /// The connector the credential is for.
+    /// The connector the credential is for, or [`WEBHOOK_CREDENTIAL`] for a webhook URL.
     pub connector: String,
     /// The names of the connector inputs the ciphertext holds values for.
     pub input_names: Vec<String>,
@@ -65,6 +65,18 @@ pub struct StoredCredentialInfo {
     pub created_at: DateTime<Utc>,
     /// When it was last replaced.
     pub updated_at: DateTime<Utc>,
+}
+
+/// The `connector` of a credential that holds a webhook URL (its one input is `url`)
+/// rather than a connector's secret inputs. No connector name has parentheses, so it
+/// cannot be taken for one.
+pub const WEBHOOK_CREDENTIAL: &str = "(webhook)";
+
+impl StoredCredentialInfo {
+    /// Whether the credential holds a webhook URL ([`WEBHOOK_CREDENTIAL`]).
+    pub fn is_webhook(&self) -> bool {
+        self.connector == WEBHOOK_CREDENTIAL
+    }
 }
 
 /// A user field created by a mapping (stored in the users' `custom` JSON object).

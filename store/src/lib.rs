@@ -40,7 +40,7 @@ use sqlx::sqlite::{
 pub use audit::{AuditEntry, AuditQuery, AuditResult, NewAuditEntry};
 pub use catalog::{
     Created, CustomField, StoredCredential, StoredCredentialInfo, StoredIntegration, StoredView,
-    ViewTarget,
+    ViewTarget, WEBHOOK_CREDENTIAL,
 };
 pub use dashboard::{
     ActivityBuckets, Dashboard, INACTIVE_AFTER_DAYS, InstanceStats, UserTypeStats,

@@ -245,10 +245,11 @@ fn add_from_the_environment_list_and_fetch() {
     assert_eq!(list.len(), 1);
     let c = list[0].as_object().unwrap();
     assert_eq!(c["name"], "miro-scim");
+    assert_eq!(c["kind"], "connector");
     assert_eq!(c["connector"], "miro");
     assert_eq!(c["input_names"], serde_json::json!(["token"]));
     assert!(c.contains_key("created_at") && c.contains_key("updated_at"));
-    assert_eq!(c.len(), 5, "only metadata is listed: {c:?}");
+    assert_eq!(c.len(), 6, "only metadata is listed: {c:?}");
 
     let r = v.run(&mut v.fetch(&live, "miro-scim")).ok();
     assert_eq!(record_count(&r.stdout), 7, "{}", r.stdout);

@@ -661,12 +661,31 @@ fn the_cli_validates_plans_applies_and_audits() {
     ok(&["integrations", "apply", file.to_str().unwrap()]);
     ok(&["run", "Miro Users"]);
 
-    // The example validates against the stored integration.
+    // The example validates against the stored integration once its webhook
+    // credential is in the vault.
     let example = "examples/workflows/deactivate-inactive-miro.yaml";
+    let (code, _, err) = run(&["workflows", "validate", example]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("error: there is no credential named `team-hook` in the vault"),
+        "{err}"
+    );
+    let added = Command::new(rollcall_bin())
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["credentials", "add", "team-hook", "--webhook"])
+        .args(["--secret-env", "url=RC_TEST_HOOK"])
+        .env(
+            "RC_TEST_HOOK",
+            "https://hooks.example.com/services/T1/B2/secret",
+        )
+        .status()
+        .unwrap();
+    assert!(added.success());
     let out = ok(&["workflows", "validate", example]);
     assert!(
         out.contains(
-            "ok, integration `Miro Users` (Miro / Miro EU), blocks: role_retrieval, deactivate"
+            "ok, integration `Miro Users` (Miro / Miro EU), blocks: role_retrieval, deactivate, notify"
         ),
         "{out}"
     );
@@ -858,4 +877,428 @@ fn the_demo_plans_the_inactivity_workflow() {
         "{out}"
     );
     assert!(out.contains("nothing was changed (plan)"), "{out}");
+}
+
+/// A local webhook receiver: every JSON body POSTed to `/hook/{*rest}` with the path it
+/// came on; `/hook/down/...` answers 500.
+struct Receiver {
+    addr: std::net::SocketAddr,
+    got: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl Receiver {
+    fn start(rt: &tokio::runtime::Runtime) -> Receiver {
+        use axum::extract::Path;
+        use axum::http::StatusCode;
+        use axum::{Json, Router, routing::post};
+        let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let sink = got.clone();
+        let app = Router::new().route(
+            "/hook/{*rest}",
+            post(move |Path(rest): Path<String>, Json(v): Json<Value>| {
+                let sink = sink.clone();
+                async move {
+                    let down = rest.starts_with("down/");
+                    sink.lock().unwrap().push((rest, v));
+                    if down {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::OK
+                    }
+                }
+            }),
+        );
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move { axum::serve(listener, app).await });
+        Receiver { addr, got }
+    }
+
+    fn posts(&self) -> Vec<(String, Value)> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// The real binary on a data directory whose every command's output is kept, so a test
+/// can check that none of it holds a secret.
+struct Recorded {
+    env: rollcall_tests::cli::CliEnv,
+    outputs: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Recorded {
+    fn run(&self, mut cmd: Command, stdin: Option<&str>) -> (i32, String, String) {
+        use std::io::Write;
+        let o = match stdin {
+            None => cmd.output().unwrap(),
+            Some(text) => {
+                let mut child = cmd
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(text.as_bytes())
+                    .unwrap();
+                child.wait_with_output().unwrap()
+            }
+        };
+        let mut outputs = self.outputs.lock().unwrap();
+        outputs.push(o.stdout.clone());
+        outputs.push(o.stderr.clone());
+        (
+            o.status.code().expect("exited, not killed"),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    fn ok(&self, args: &[&str]) -> (String, String) {
+        let (code, out, err) = self.run(self.env.command(args), None);
+        assert_eq!(code, 0, "{args:?}:\n{out}\n{err}");
+        (out, err)
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(self.env.command(args), None);
+        assert_ne!(code, 0, "{args:?} succeeded:\n{out}\n{err}");
+        err
+    }
+
+    /// No file under the data directory (database, WAL, key, locks: every byte) and no
+    /// output of any command run so far holds any of `secrets`.
+    fn assert_never_leaks(&self, secrets: &[&str]) {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let contains =
+            |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+        let mut files = Vec::new();
+        walk(&self.env.data_dir(), &mut files);
+        assert!(
+            files.iter().any(|f| f.ends_with("rollcall.db")),
+            "the scan should see the database: {files:?}"
+        );
+        for secret in secrets {
+            for f in &files {
+                let bytes = std::fs::read(f).unwrap();
+                assert!(
+                    !contains(&bytes, secret),
+                    "{} holds {secret:?}",
+                    f.display()
+                );
+            }
+            for (i, out) in self.outputs.lock().unwrap().iter().enumerate() {
+                assert!(
+                    !contains(out, secret),
+                    "output {i} holds {secret:?}:\n{}",
+                    String::from_utf8_lossy(out)
+                );
+            }
+        }
+    }
+}
+
+/// A synced integration `Miro Users` on the test server, in a fresh data directory.
+fn synced(rt: &tokio::runtime::Runtime) -> (Recorded, ScimServer) {
+    let server = rt.block_on(rollcall_tests::server(8));
+    let r = Recorded {
+        env: rollcall_tests::cli::CliEnv::new(),
+        outputs: Mutex::default(),
+    };
+    r.env
+        .integration("Miro Users", "Miro EU", &server.scim_base_url(), "");
+    r.ok(&["run", "Miro Users"]);
+    (r, server)
+}
+
+fn notify_workflow(name: &str, notify: &str) -> String {
+    format!(
+        "name: {name}\nintegration: Miro Users\nmode: apply\nbegin:\n  rules: {{ field: active, equals: false }}\nblocks:\n  - notify: {notify}\n"
+    )
+}
+
+/// The webhook URL kept in the vault: stored from the environment and from stdin, listed
+/// as a webhook, checked at apply, decrypted for `workflows run --apply` and the daemon,
+/// and delivered; the URL and its secret path are in no file of the data directory and
+/// in no output.
+#[test]
+fn a_webhook_url_in_the_vault_is_delivered_and_never_stored_or_shown_in_plain_text() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hooks = Receiver::start(&rt);
+    let (r, _server) = synced(&rt);
+    let secret_path = "T0Secret/B1Secret/XyZ9webhookSecretPath";
+    let url = format!("http://{}/hook/{secret_path}", hooks.addr);
+
+    // From the environment.
+    let mut add = r.env.command(&[
+        "credentials",
+        "add",
+        "team-hook",
+        "--webhook",
+        "--secret-env",
+        "url=RC_TEST_HOOK",
+    ]);
+    add.env("RC_TEST_HOOK", &url);
+    let (code, out, err) = r.run(add, None);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("stored webhook credential `team-hook` (input: url, to http://127.0.0.1/…)"),
+        "{out}"
+    );
+    // From stdin (one line, as a pipe gives it), and a URL that is refused.
+    let add = r
+        .env
+        .command(&["credentials", "add", "other-hook", "--webhook"]);
+    let (code, out, err) = r.run(add, Some(&format!("{url}-other\n")));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let add = r
+        .env
+        .command(&["credentials", "add", "plain-hook", "--webhook"]);
+    let (code, _, err) = r.run(
+        add,
+        Some("http://hooks.example.com/services/XyZ9webhookSecretPath\n"),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("plain http to another machine") && err.contains("Nothing was stored"),
+        "{err}"
+    );
+
+    // Listed as webhooks, never with the value.
+    let (out, _) = r.ok(&["credentials", "list", "--format", "json"]);
+    let list: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.len(), 2, "{out}");
+    let team = list.iter().find(|c| c["name"] == "team-hook").unwrap();
+    assert_eq!(
+        (&team["kind"], &team["connector"], &team["input_names"]),
+        (&json!("webhook"), &Value::Null, &json!(["url"]))
+    );
+    let (out, _) = r.ok(&["credentials", "list"]);
+    let row: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("team-hook"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[..3], ["team-hook", "(webhook)", "url"], "{out}");
+
+    // Applied without a warning, run from the CLI and by the daemon (`mode: apply`).
+    let file = r.env.write(
+        "hook.yaml",
+        &notify_workflow("Hooked", "{ url_credential: team-hook }"),
+    );
+    let (out, err) = r.ok(&["workflows", "apply", &file]);
+    assert!(out.starts_with("created workflow `Hooked`"), "{out}");
+    assert!(!err.contains("warning"), "{err}");
+    let (out, _) = r.ok(&["workflows", "run", "Hooked"]);
+    assert!(out.contains("nothing was changed"), "{out}");
+    assert!(hooks.posts().is_empty(), "a plan posts nothing");
+    r.ok(&["workflows", "run", "Hooked", "--apply"]);
+    r.ok(&["daemon", "--once"]);
+    let posts = hooks.posts();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    for ((path, body), trigger) in posts.iter().zip(["cli", "daemon"]) {
+        assert_eq!(path, secret_path);
+        assert_eq!(
+            (&body["workflow"], &body["trigger"]),
+            (&json!("Hooked"), &json!(trigger))
+        );
+    }
+    let (out, _) = r.ok(&["audit", "--workflow", "Hooked", "--format", "json"]);
+    let log: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let sent: Vec<&str> = log
+        .iter()
+        .filter(|e| e["action"] == "notify" && e["result"] == "ok")
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent.len(), 2, "{out}");
+    assert!(
+        sent.iter()
+            .all(|d| d.contains("http://127.0.0.1/… (credential `team-hook`)")),
+        "{sent:?}"
+    );
+    r.ok(&["workflows", "show", "Hooked"]);
+    r.ok(&["audit"]);
+
+    // A webhook that fails: recorded with its host only.
+    let mut add = r.env.command(&[
+        "credentials",
+        "add",
+        "down-hook",
+        "--webhook",
+        "--secret-env",
+        "url=RC_TEST_HOOK",
+    ]);
+    add.env(
+        "RC_TEST_HOOK",
+        format!("http://{}/hook/down/XyZ9webhookSecretPath", hooks.addr),
+    );
+    assert_eq!(r.run(add, None).0, 0);
+    let file = r.env.write(
+        "down.yaml",
+        &notify_workflow("Down", "{ url_credential: down-hook }"),
+    );
+    r.ok(&["workflows", "apply", &file]);
+    let (code, out, err) = r.run(
+        r.env.command(&["workflows", "run", "Down", "--apply"]),
+        None,
+    );
+    assert_eq!(code, 1, "a failed notify fails the run:\n{out}\n{err}");
+    let (out, _) = r.ok(&["audit", "--workflow", "Down"]);
+    assert!(
+        out.contains("the webhook http://127.0.0.1/… answered HTTP 500"),
+        "{out}"
+    );
+
+    r.assert_never_leaks(&[
+        &url,
+        secret_path,
+        "XyZ9webhookSecretPath",
+        &format!("{}/hook", hooks.addr),
+    ]);
+    drop(r);
+    drop(rt);
+}
+
+/// A missing webhook credential, or one of another kind, is a located error at apply;
+/// one removed after the apply fails the run (plan and apply) with a message that says
+/// which workflow, which credential and what to do.
+#[test]
+fn a_missing_or_wrong_webhook_credential_fails_with_a_clear_message() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hooks = Receiver::start(&rt);
+    let (r, _server) = synced(&rt);
+
+    let file = r.env.write(
+        "hook.yaml",
+        &notify_workflow("Hooked", "{ url_credential: team-hook }"),
+    );
+    let err = r.fails(&["workflows", "validate", &file]);
+    assert!(
+        err.contains(&format!(
+            "{file}:7:31: error: there is no credential named `team-hook` in the vault"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: store the webhook URL in the vault with `rollcall credentials add team-hook --webhook`"),
+        "{err}"
+    );
+    assert!(
+        r.fails(&["workflows", "apply", &file])
+            .contains(":7:31: error:")
+    );
+
+    let mut add = r.env.command(&[
+        "credentials",
+        "add",
+        "team-hook",
+        "--connector",
+        "miro",
+        "--secret-env",
+        "token=ROLLCALL_MIRO_TOKEN",
+    ]);
+    add.env("ROLLCALL_MIRO_TOKEN", TOKEN);
+    assert_eq!(r.run(add, None).0, 0);
+    let err = r.fails(&["workflows", "apply", &file]);
+    assert!(
+        err.contains("error: the credential `team-hook` holds the secret inputs of the connector `miro`, not a webhook URL"),
+        "{err}"
+    );
+    r.ok(&["credentials", "remove", "team-hook"]);
+
+    let mut add = r.env.command(&[
+        "credentials",
+        "add",
+        "team-hook",
+        "--webhook",
+        "--secret-env",
+        "url=RC_TEST_HOOK",
+    ]);
+    add.env("RC_TEST_HOOK", format!("http://{}/hook/x", hooks.addr));
+    assert_eq!(r.run(add, None).0, 0);
+    r.ok(&["workflows", "apply", &file]);
+    r.ok(&["credentials", "remove", "team-hook"]);
+    for args in [
+        &["workflows", "run", "Hooked", "--apply"][..],
+        &["workflows", "run", "Hooked"][..],
+    ] {
+        let err = r.fails(args);
+        assert!(
+            err.contains("the workflow `Hooked` posts to the webhook credential `team-hook`, and there is no credential of that name"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`rollcall credentials add team-hook --webhook`"),
+            "{err}"
+        );
+    }
+    assert!(hooks.posts().is_empty());
+    // The daemon records the same reason on the job.
+    r.fails(&["daemon", "--once"]);
+    let (out, _) = r.ok(&["schedule", "--format", "json"]);
+    let jobs: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let job = jobs.iter().find(|j| j["name"] == "Hooked").unwrap();
+    assert_eq!(job["last_status"], "failed", "{job}");
+    assert!(
+        job["last_message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no credential of that name"),
+        "{job}"
+    );
+    drop(r);
+    drop(rt);
+}
+
+/// A webhook URL written in the file still works, and `apply` and `validate` warn,
+/// located, that it is stored in plain text and how to move it to the vault.
+#[test]
+fn a_literal_webhook_url_still_works_and_apply_warns() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hooks = Receiver::start(&rt);
+    let (r, _server) = synced(&rt);
+    let file = r.env.write(
+        "literal.yaml",
+        &notify_workflow(
+            "Literal",
+            &format!("{{ url: \"http://{}/hook/literal-part\" }}", hooks.addr),
+        ),
+    );
+    for verb in ["validate", "apply"] {
+        let (_, err) = r.ok(&["workflows", verb, &file]);
+        assert!(
+            err.contains(&format!(
+                "{file}:7:20: warning: the webhook URL to http://127.0.0.1/… is written in the file, so rollcall's database will keep it, and the secret in it, in plain text"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "hint: keep it in the vault instead: `rollcall credentials add team-hook --webhook`"
+            ),
+            "{err}"
+        );
+    }
+    r.ok(&["workflows", "run", "Literal", "--apply"]);
+    let posts = hooks.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].0, "literal-part");
+    assert_eq!(posts[0].1["workflow"], "Literal");
+    drop(r);
+    drop(rt);
 }

@@ -22,7 +22,9 @@ use serde_json::{Value, json};
 use crate::blocks::{self, BlockOutcome};
 use crate::plan::{self, Pager};
 use crate::report::{ActionTaken, Progress, ResultCounts, UserOutcome, WorkflowReport};
-use crate::{AuditResult, Block, ExecuteOptions, Mode, NotifyWhen, Workflow, WorkflowError};
+use crate::{
+    AuditResult, Block, ExecuteOptions, Mode, NotifyWhen, Webhook, Workflow, WorkflowError,
+};
 
 /// Failures kept for the notification's summary.
 const FAILURES_IN_SUMMARY: usize = 50;
@@ -48,6 +50,20 @@ pub(crate) async fn execute(
         .any(|b| matches!(b, Block::RoleRetrieval { .. } | Block::Deactivate));
     if options.mode == Mode::Apply && calls_app && actions.is_none() {
         return Err(WorkflowError::NoActions(workflow.name.clone()));
+    }
+    if options.mode == Mode::Apply
+        && let Some(name) = workflow.blocks.iter().find_map(|b| match b {
+            Block::Notify {
+                webhook: Webhook::Credential { name, url: None },
+                ..
+            } => Some(name),
+            _ => None,
+        })
+    {
+        return Err(WorkflowError::WebhookNotResolved {
+            workflow: workflow.name.clone(),
+            credential: name.clone(),
+        });
     }
     let run_id = store
         .begin_workflow_run(&workflow.name, options.mode, options.trigger)
@@ -324,10 +340,10 @@ impl Execution<'_> {
     async fn notify(&mut self) -> Result<(), WorkflowError> {
         let w = self.workflow;
         for block in &w.blocks {
-            let Block::Notify { url, when } = block else {
+            let Block::Notify { webhook, when } = block else {
                 continue;
             };
-            let shown = blocks::notify::shown(url);
+            let shown = webhook.describe();
             if self.options.mode == Mode::Plan {
                 let detail = format!("post the run's summary to {shown} (after an apply)");
                 self.audit(None, "notify", AuditResult::Planned, &detail)
@@ -350,6 +366,12 @@ impl Execution<'_> {
                 .await?;
                 continue;
             }
+            let Some(url) = webhook.url() else {
+                let why = format!("{shown} was not decrypted before the run");
+                self.audit(None, "notify", AuditResult::Failed, &why)
+                    .await?;
+                continue;
+            };
             let summary = self.summary();
             match blocks::notify::send(url, &summary).await {
                 Ok(status) => {

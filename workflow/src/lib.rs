@@ -23,7 +23,9 @@
 //! # Calling it (the CLI, the daemon)
 //!
 //! ```text
-//! let workflow = rollcall_workflow::load_stored(&stored.definition, &find_integration)?;
+//! let mut workflow = rollcall_workflow::load_stored(&stored.definition, &find_integration)?;
+//! for name in workflow.webhook_credentials() { /* decrypt the vault credential `name` */ }
+//! workflow.resolve_webhook(name, &url)?; // before an apply: checks the decrypted URL
 //! let runner = ActionRunner::new(connector, &inputs, observer)?; // only needed to apply
 //! let mode = workflow.mode; // the daemon applies only when the file says `mode: apply`
 //! let report = rollcall_workflow::execute(
@@ -44,11 +46,16 @@ pub mod rules;
 use chrono::{DateTime, Utc};
 use rollcall_core::action::ActionRunner;
 use rollcall_core::integration::Schedule;
-use rollcall_source::SourceFile;
+use rollcall_core::secret::Secret;
+use rollcall_source::{Diagnostic, SourceFile};
 use rollcall_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
-pub use load::{BLOCK_ACTIONS, NotFound, Target, load_workflow, workflow_schema};
+pub use blocks::notify::{Webhook, WebhookUrl};
+pub use load::{
+    BLOCK_ACTIONS, CredentialKind, NotFound, StoredCredential, Target, load_workflow,
+    load_workflow_with, workflow_schema,
+};
 pub use model::{NotifyWhen, WorkflowFile};
 pub use report::{ActionTaken, NoProgress, Progress, ResultCounts, UserOutcome, WorkflowReport};
 pub use rollcall_store::{AuditResult, Trigger, WorkflowMode as Mode};
@@ -84,6 +91,9 @@ pub struct Workflow {
     pub file: WorkflowFile,
     /// Where it was loaded from.
     pub source: WorkflowSource,
+    /// What the file can be used with but should change (e.g. a webhook URL written in
+    /// it, which the store keeps in plain text), as `FILE:LINE:COLUMN` warnings.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// A checked block.
@@ -98,8 +108,8 @@ pub enum Block {
     Deactivate,
     /// POST a JSON summary to a webhook after the run.
     Notify {
-        /// The webhook.
-        url: url::Url,
+        /// The webhook: a URL from the file, or a vault credential.
+        webhook: Webhook,
         /// When.
         when: NotifyWhen,
     },
@@ -178,6 +188,44 @@ impl Workflow {
     pub fn scheduled_mode(&self) -> Mode {
         self.mode
     }
+
+    /// The names of the webhook credentials its `notify` blocks post to (`url_credential`),
+    /// which the caller decrypts and hands to [`Workflow::resolve_webhook`] before an apply.
+    pub fn webhook_credentials(&self) -> Vec<&str> {
+        self.blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Notify {
+                    webhook: Webhook::Credential { name, .. },
+                    ..
+                } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Sets the URL decrypted from the webhook credential `credential`, after checking it
+    /// (https, or http to this machine). `Err` is a sentence naming the workflow and the
+    /// credential and saying what to do; it never contains the URL.
+    pub fn resolve_webhook(&mut self, credential: &str, url: &Secret) -> Result<(), String> {
+        let checked = blocks::notify::check_url(url.expose()).map_err(|(msg, hint)| {
+            format!(
+                "the workflow `{}` posts to the webhook credential `{credential}`, and {msg}; {hint}: store the right URL with `rollcall credentials add {credential} --webhook --replace`",
+                self.name
+            )
+        })?;
+        for block in &mut self.blocks {
+            if let Block::Notify {
+                webhook: Webhook::Credential { name, url },
+                ..
+            } = block
+                && name == credential
+            {
+                *url = Some(checked.clone());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The file a stored workflow ([`Workflow::to_json`]) was applied from.
@@ -249,6 +297,16 @@ pub enum WorkflowError {
         "the workflow `{0}` cannot be applied without the connector's actions (its credentials); this is a bug in the caller"
     )]
     NoActions(String),
+    /// Apply mode needs the URL of every webhook credential.
+    #[error(
+        "the workflow `{workflow}` cannot be applied before its webhook credential `{credential}` is decrypted; this is a bug in the caller"
+    )]
+    WebhookNotResolved {
+        /// The workflow.
+        workflow: String,
+        /// The credential.
+        credential: String,
+    },
 }
 
 /// Executes `workflow` once, in `options.mode`, and records the run and every action in the

@@ -2,8 +2,10 @@
 //! problem at once: unknown fields with did-you-mean hints, wrong types) → typed model →
 //! checks against the integration and its connector (every semantic problem at once:
 //! rules on unknown fields, bad durations, blocks whose action the connector lacks, the
-//! guard, the schedule, the webhook URL). Each problem is a `FILE:LINE:COLUMN: error: ...`
-//! diagnostic with a hint.
+//! guard, the schedule, the webhook URL or credential). Each problem is a
+//! `FILE:LINE:COLUMN: error: ...` diagnostic with a hint; what works but should change (a
+//! webhook URL written in the file, stored in plain text) is a `warning` in
+//! [`Workflow::warnings`].
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,7 +15,8 @@ use rollcall_core::manifest::LoadError;
 use rollcall_source::{Diagnostic, Document, SourceFile, check_schema, parse, suggest};
 use schemars::generate::SchemaSettings;
 
-use crate::model::{BlockSpec, MaxActionsSpec, ModeSpec, WorkflowFile};
+use crate::blocks::notify::{self, Webhook};
+use crate::model::{BlockSpec, MaxActionsSpec, ModeSpec, NotifySpec, WorkflowFile};
 use crate::rules::{self, FieldCatalog};
 use crate::{Block, MaxActions, Mode, Workflow, WorkflowSource};
 
@@ -47,11 +50,41 @@ pub const BLOCK_ACTIONS: &[(&str, &str)] = &[
     ("deactivate", "deactivate_user"),
 ];
 
+/// What a stored credential holds, as far as a workflow cares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// A webhook URL (`rollcall credentials add NAME --webhook`).
+    Webhook,
+    /// The secret inputs of the named connector.
+    Connector(String),
+}
+
+/// A credential in the vault: its name and kind, never its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCredential {
+    /// Its name.
+    pub name: String,
+    /// What it holds.
+    pub kind: CredentialKind,
+}
+
 /// Loads and checks a workflow file. `find_integration` looks an integration up by name
-/// with its connector. Every problem is reported, in file order.
+/// with its connector. Every problem is reported, in file order. A `url_credential` is
+/// not looked up (see [`load_workflow_with`]).
 pub fn load_workflow(
     file: SourceFile,
     find_integration: &dyn Fn(&str) -> Result<Target, NotFound>,
+) -> Result<Workflow, LoadError> {
+    load_workflow_with(file, find_integration, None)
+}
+
+/// [`load_workflow`], and with the vault's `credentials` at hand, a `notify` block's
+/// `url_credential` that names no credential, or one that is not a webhook, is an error
+/// too.
+pub fn load_workflow_with(
+    file: SourceFile,
+    find_integration: &dyn Fn(&str) -> Result<Target, NotFound>,
+    credentials: Option<&[StoredCredential]>,
 ) -> Result<Workflow, LoadError> {
     let text = file.text.clone();
     let fail = |diagnostics: Vec<Diagnostic>| LoadError {
@@ -64,7 +97,7 @@ pub fn load_workflow(
         return Err(fail(problems));
     }
     let f: WorkflowFile = doc.deserialize().map_err(|d| fail(vec![d]))?;
-    check(&f, &doc, find_integration).map_err(|mut diags| {
+    check(&f, &doc, find_integration, credentials, problems).map_err(|mut diags| {
         diags.sort_by_key(|d| d.pos);
         fail(diags)
     })
@@ -74,8 +107,10 @@ fn check(
     f: &WorkflowFile,
     doc: &Document,
     find_integration: &dyn Fn(&str) -> Result<Target, NotFound>,
+    credentials: Option<&[StoredCredential]>,
+    warnings: Vec<Diagnostic>,
 ) -> Result<Workflow, Vec<Diagnostic>> {
-    let mut diags = Vec::new();
+    let mut diags = warnings;
     let err = |diags: &mut Vec<Diagnostic>, pointer: &str, msg: String, hint: Option<String>| {
         diags.push(doc.error_at(pointer, msg, hint));
     };
@@ -154,10 +189,14 @@ fn check(
                 deactivate_missing: r.deactivate_missing,
             }),
             BlockSpec::Deactivate(_) => blocks.push(Block::Deactivate),
-            BlockSpec::Notify(n) => match check_webhook(&n.url) {
-                Ok(url) => blocks.push(Block::Notify { url, when: n.when }),
-                Err((msg, hint)) => err(&mut diags, &format!("{ptr}/url"), msg, Some(hint)),
-            },
+            BlockSpec::Notify(n) => {
+                if let Some(webhook) = check_notify(n, &ptr, doc, credentials, &mut diags) {
+                    blocks.push(Block::Notify {
+                        webhook,
+                        when: n.when,
+                    });
+                }
+            }
         }
     }
 
@@ -169,9 +208,10 @@ fn check(
     let (Some(target), Some(rules), Some(schedule)) = (target, rules, schedule) else {
         return Err(diags);
     };
-    if !diags.is_empty() || (f.guard.is_some() && guard.is_none()) {
+    if diags.iter().any(Diagnostic::is_error) || (f.guard.is_some() && guard.is_none()) {
         return Err(diags);
     }
+    diags.sort_by_key(|d| d.pos);
     Ok(Workflow {
         name: f.name.clone(),
         integration: target.integration.name.clone(),
@@ -196,6 +236,7 @@ fn check(
             file: doc.file().name.clone(),
             text: doc.file().text.clone(),
         },
+        warnings: diags,
     })
 }
 
@@ -287,31 +328,116 @@ fn parse_max_actions(m: &MaxActionsSpec) -> Result<MaxActions, (String, String)>
     }
 }
 
-/// A webhook URL: https, or http to this machine (tests, local relays).
-fn check_webhook(text: &str) -> Result<url::Url, (String, String)> {
-    let url = url::Url::parse(text.trim()).map_err(|e| {
-        (
-            format!("the webhook URL is not a URL ({e})"),
-            "write the full URL, e.g. `https://hooks.example.com/...`".to_string(),
+/// The `notify` block's webhook: exactly one of `url_credential` (looked up in
+/// `credentials` when given) and `url` (checked, and a warning: the store keeps it in
+/// plain text).
+fn check_notify(
+    n: &NotifySpec,
+    ptr: &str,
+    doc: &Document,
+    credentials: Option<&[StoredCredential]>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Webhook> {
+    let add_hint = |name: &str| {
+        format!(
+            "store the webhook URL in the vault with `rollcall credentials add {name} --webhook` (it asks for the URL), then apply this file again"
         )
-    })?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        "http" => Err((
-            "the webhook URL uses plain http to another machine, so the summary would travel unencrypted".to_string(),
-            "use https".to_string(),
-        )),
-        other => Err((
-            format!("the webhook URL uses `{other}:`, and only https is sent to"),
-            "use an https URL".to_string(),
-        )),
+    match (&n.url_credential, &n.url) {
+        (Some(_), Some(_)) => {
+            diags.push(doc.error_at_key(
+                &format!("{ptr}/url"),
+                "`notify` has both `url_credential` and `url`",
+                Some("keep `url_credential` (the URL stays in the vault) and remove `url`".into()),
+            ));
+            None
+        }
+        (None, None) => {
+            diags.push(doc.error_at_key(
+                ptr,
+                "`notify` needs a webhook: `url_credential` (the name of a webhook credential in the vault) or `url`",
+                Some(format!(
+                    "{}; then write `notify: {{ url_credential: team-hook }}`",
+                    add_hint("team-hook")
+                )),
+            ));
+            None
+        }
+        (Some(name), None) => {
+            let at = format!("{ptr}/url_credential");
+            if name.trim().is_empty() || name.trim() != name {
+                diags.push(doc.error_at(
+                    &at,
+                    format!("the credential name `{name}` is empty or starts or ends with spaces"),
+                    Some("write the name as `rollcall credentials list` shows it".into()),
+                ));
+                return None;
+            }
+            if let Some(list) = credentials {
+                match list.iter().find(|c| &c.name == name) {
+                    None => {
+                        let webhooks = list
+                            .iter()
+                            .filter(|c| c.kind == CredentialKind::Webhook)
+                            .map(|c| c.name.as_str());
+                        let near = suggest(name, webhooks)
+                            .map(|s| format!("did you mean `{s}`? Or "))
+                            .unwrap_or_default();
+                        diags.push(doc.error_at(
+                            &at,
+                            format!("there is no credential named `{name}` in the vault"),
+                            Some(format!("{near}{}", add_hint(name))),
+                        ));
+                        return None;
+                    }
+                    Some(StoredCredential {
+                        kind: CredentialKind::Connector(connector),
+                        ..
+                    }) => {
+                        diags.push(doc.error_at(
+                            &at,
+                            format!(
+                                "the credential `{name}` holds the secret inputs of the connector `{connector}`, not a webhook URL"
+                            ),
+                            Some(
+                                "store the URL under another name with `rollcall credentials add NAME --webhook` and write that name here (`rollcall credentials list` shows each credential's kind)".into(),
+                            ),
+                        ));
+                        return None;
+                    }
+                    Some(_) => {}
+                }
+            }
+            Some(Webhook::Credential {
+                name: name.clone(),
+                url: None,
+            })
+        }
+        (None, Some(text)) => {
+            let at = format!("{ptr}/url");
+            match notify::check_url(text) {
+                Ok(url) => {
+                    diags.push(
+                        doc.error_at(
+                            &at,
+                            format!(
+                                "the webhook URL to {} is written in the file, so rollcall's database will keep it, and the secret in it, in plain text",
+                                url.shown()
+                            ),
+                            Some(
+                                "keep it in the vault instead: `rollcall credentials add team-hook --webhook` (it asks for the URL), then write `url_credential: team-hook` in place of `url:` and apply the file again".into(),
+                            ),
+                        )
+                        .warning(),
+                    );
+                    Some(Webhook::Literal(url))
+                }
+                Err((msg, hint)) => {
+                    diags.push(doc.error_at(&at, msg, Some(hint)));
+                    None
+                }
+            }
+        }
     }
 }
 
@@ -319,6 +445,8 @@ fn check_webhook(text: &str) -> Result<url::Url, (String, String)> {
 mod tests {
     use rollcall_core::integration::load_integration;
     use rollcall_core::manifest::load_connector;
+
+    use rollcall_core::secret::Secret;
 
     use super::*;
 
@@ -354,6 +482,13 @@ actions:
 "#;
 
     fn load(text: &str) -> Result<Workflow, Vec<String>> {
+        load_with_vault(text, None)
+    }
+
+    fn load_with_vault(
+        text: &str,
+        credentials: Option<&[StoredCredential]>,
+    ) -> Result<Workflow, Vec<String>> {
         let c = Arc::new(load_connector(SourceFile::new("app.yaml", CONNECTOR), "test").unwrap());
         let find = {
             let c = c.clone();
@@ -371,13 +506,17 @@ actions:
             integration,
             connector: c,
         };
-        load_workflow(SourceFile::new("w.yaml", text), &|n| {
-            if n == "App Users" {
-                Ok(target.clone())
-            } else {
-                Err((format!("no `{n}`"), None))
-            }
-        })
+        load_workflow_with(
+            SourceFile::new("w.yaml", text),
+            &|n| {
+                if n == "App Users" {
+                    Ok(target.clone())
+                } else {
+                    Err((format!("no `{n}`"), None))
+                }
+            },
+            credentials,
+        )
         .map_err(|e| e.diagnostics.iter().map(|d| d.headline()).collect())
     }
 
@@ -441,5 +580,196 @@ actions:
             ]
         );
         assert!(load("name: W\nintegration: App Users\nbegin:\n  rules: { field: active, equals: true }\nblocks:\n  - notify: { url: \"http://127.0.0.1:9/x\", when: failures }\n").is_ok());
+    }
+
+    const NOTIFY: &str = "name: W\nintegration: App Users\nbegin:\n  rules: { field: active, equals: true }\nblocks:\n  - role_retrieval: {}\n";
+
+    fn vault() -> Vec<StoredCredential> {
+        vec![
+            StoredCredential {
+                name: "team-hook".into(),
+                kind: CredentialKind::Webhook,
+            },
+            StoredCredential {
+                name: "app-token".into(),
+                kind: CredentialKind::Connector("app".into()),
+            },
+        ]
+    }
+
+    #[test]
+    fn a_url_credential_is_checked_against_the_vault_when_it_is_at_hand() {
+        let text = format!("{NOTIFY}  - notify: {{ url_credential: team-hook, when: changes }}\n");
+        for list in [None, Some(&vault()[..])] {
+            let w = load_with_vault(&text, list).unwrap();
+            assert!(w.warnings.is_empty(), "{:?}", w.warnings);
+            assert_eq!(w.webhook_credentials(), ["team-hook"]);
+            assert_eq!(
+                w.blocks[1],
+                Block::Notify {
+                    webhook: Webhook::Credential {
+                        name: "team-hook".into(),
+                        url: None
+                    },
+                    when: crate::NotifyWhen::Changes
+                }
+            );
+        }
+
+        let e = load_with_vault(
+            &format!("{NOTIFY}  - notify: {{ url_credential: team-hoook }}\n"),
+            Some(&vault()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            ["w.yaml:7:31: error: there is no credential named `team-hoook` in the vault"]
+        );
+        let e = load_with_vault(
+            &format!("{NOTIFY}  - notify: {{ url_credential: app-token }}\n"),
+            Some(&vault()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "w.yaml:7:31: error: the credential `app-token` holds the secret inputs of the connector `app`, not a webhook URL"
+            ]
+        );
+        // Without the vault's list, the name is taken as it is (the run checks it).
+        assert!(
+            load_with_vault(
+                &format!("{NOTIFY}  - notify: {{ url_credential: team-hoook }}\n"),
+                None
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_missing_credential_hints_at_the_command_and_a_near_name() {
+        let c = Arc::new(load_connector(SourceFile::new("app.yaml", CONNECTOR), "test").unwrap());
+        let find = {
+            let c = c.clone();
+            move |n: &str| (n == "app").then(|| c.clone())
+        };
+        let integration = load_integration(
+            SourceFile::new(
+                "i.yaml",
+                "name: App Users\nconnector: app\nsync_key: username\n",
+            ),
+            &find,
+        )
+        .unwrap();
+        let target = Target {
+            integration,
+            connector: c,
+        };
+        let e = load_workflow_with(
+            SourceFile::new(
+                "w.yaml",
+                format!("{NOTIFY}  - notify: {{ url_credential: team-hoook }}\n"),
+            ),
+            &|_| Ok(target.clone()),
+            Some(&vault()),
+        )
+        .unwrap_err();
+        let hint = e.diagnostics[0].hint.clone().unwrap();
+        assert!(hint.starts_with("did you mean `team-hook`?"), "{hint}");
+        assert!(
+            hint.contains("`rollcall credentials add team-hoook --webhook`"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn a_url_in_the_file_still_works_and_is_a_warning_with_a_hint() {
+        let w = load(&format!(
+            "{NOTIFY}  - notify: {{ url: \"https://hooks.example.com/services/T1/XyZsecret\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(w.warnings.len(), 1);
+        let d = &w.warnings[0];
+        assert!(!d.is_error());
+        assert_eq!(
+            d.headline(),
+            "w.yaml:7:20: warning: the webhook URL to https://hooks.example.com/… is written in the file, so rollcall's database will keep it, and the secret in it, in plain text"
+        );
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap()
+                .contains("url_credential: team-hook"),
+            "{d}"
+        );
+        assert!(!d.to_string().contains("XyZsecret"), "{d}");
+        assert!(matches!(
+            &w.blocks[1],
+            Block::Notify { webhook: Webhook::Literal(u), .. } if u.expose().ends_with("/T1/XyZsecret")
+        ));
+        assert!(w.webhook_credentials().is_empty());
+    }
+
+    #[test]
+    fn notify_needs_exactly_one_of_url_credential_and_url() {
+        assert_eq!(
+            load(&format!(
+                "{NOTIFY}  - notify: {{ url_credential: team-hook, url: \"https://h.example.com/x\" }}\n"
+            ))
+            .unwrap_err(),
+            ["w.yaml:7:42: error: `notify` has both `url_credential` and `url`"]
+        );
+        assert_eq!(
+            load(&format!("{NOTIFY}  - notify: {{ when: always }}\n")).unwrap_err(),
+            [
+                "w.yaml:7:5: error: `notify` needs a webhook: `url_credential` (the name of a webhook credential in the vault) or `url`"
+            ]
+        );
+        assert_eq!(
+            load(&format!(
+                "{NOTIFY}  - notify: {{ url_credential: \" \" }}\n"
+            ))
+            .unwrap_err(),
+            ["w.yaml:7:31: error: the credential name ` ` is empty or starts or ends with spaces"]
+        );
+    }
+
+    #[test]
+    fn a_decrypted_url_is_checked_and_never_shown() {
+        let text = format!("{NOTIFY}  - notify: {{ url_credential: team-hook }}\n");
+        let mut w = load(&text).unwrap();
+        let e = w
+            .resolve_webhook(
+                "team-hook",
+                &Secret::new("http://hooks.example.com/services/XyZsecret"),
+            )
+            .unwrap_err();
+        assert!(
+            e.starts_with("the workflow `W` posts to the webhook credential `team-hook`, and the webhook URL uses plain http to another machine"),
+            "{e}"
+        );
+        assert!(
+            e.contains("`rollcall credentials add team-hook --webhook --replace`"),
+            "{e}"
+        );
+        assert!(!e.contains("XyZsecret"), "{e}");
+        let e = w
+            .resolve_webhook("team-hook", &Secret::new("not a url XyZsecret"))
+            .unwrap_err();
+        assert!(!e.contains("XyZsecret"), "{e}");
+
+        w.resolve_webhook(
+            "team-hook",
+            &Secret::new("https://hooks.example.com/services/XyZsecret"),
+        )
+        .unwrap();
+        let Block::Notify { webhook, .. } = &w.blocks[1] else {
+            panic!("{:?}", w.blocks);
+        };
+        assert_eq!(
+            webhook.describe(),
+            "https://hooks.example.com/… (credential `team-hook`)"
+        );
+        assert!(!format!("{w:?}").contains("XyZsecret"));
     }
 }

@@ -163,12 +163,16 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct DeactivateSpec {}
 
-/// Settings of `notify`.
+/// Settings of `notify`: where to post (`url_credential`, or `url`) and when.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifySpec {
-    /// The webhook URL (https, or http to this machine only).
-    pub url: String,
+    /// The name of a webhook credential in the vault holding the URL (`rollcall credentials add NAME --webhook` stores one). Webhook URLs carry a secret, so this is the way to give one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_credential: Option<String>,
+    /// The webhook URL written in the file (https, or http to this machine only). It is stored in plain text; prefer `url_credential`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// When to send: `always` (the default), `changes` (only when something was done or failed) or `failures`.
     #[serde(default)]
     pub when: NotifyWhen,

@@ -1,6 +1,7 @@
 //! `rollcall credentials add|list|remove`: the vault.
 //!
-//! The secret inputs of a connector are gathered here (hidden prompt, stdin lines or
+//! The secret inputs of a connector, or the URL of a webhook (`--webhook`, for a workflow's
+//! `notify: { url_credential: NAME }`), are gathered here (hidden prompt, stdin lines or
 //! `--secret-env`), encrypted by `rollcall-vault` and stored as opaque bytes by the store.
 //! The key is `vault.key` in the data directory (or `ROLLCALL_VAULT_KEY_FILE`), or the
 //! passphrase in `ROLLCALL_VAULT_PASSPHRASE` when that is set.
@@ -13,8 +14,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use rollcall_core::Connector;
 use rollcall_core::secret::Secret;
-use rollcall_store::{Store, StoreError};
+use rollcall_store::{
+    Store, StoreError, StoredCredential, StoredCredentialInfo, WEBHOOK_CREDENTIAL,
+};
 use rollcall_vault::KeySource;
+use rollcall_workflow::blocks::notify::{self, URL_INPUT};
 
 use crate::datadir;
 use crate::output::pad;
@@ -29,19 +33,24 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum Command {
-    /// Store the secret inputs of a connector under a name, encrypted.
+    /// Store the secret inputs of a connector (or a webhook URL) under a name, encrypted.
     ///
     /// Each secret input the connector declares is asked for with a hidden prompt on a
     /// terminal; otherwise one line each is read from stdin, in the order the connector
-    /// declares them. The vault key is DATA_DIR/vault.key (created on first use, mode 0600;
+    /// declares them. With --webhook, the one input is `url`, the webhook's URL (https, or
+    /// http to this machine), for a workflow's `notify: { url_credential: NAME }`. The
+    /// vault key is DATA_DIR/vault.key (created on first use, mode 0600;
     /// ROLLCALL_VAULT_KEY_FILE names another file), or the passphrase in
     /// ROLLCALL_VAULT_PASSPHRASE when it is set.
     Add {
         /// Credential name, e.g. `miro-scim`.
         name: String,
         /// The connector whose secret inputs are asked for.
+        #[arg(long, required_unless_present = "webhook", conflicts_with = "webhook")]
+        connector: Option<String>,
+        /// Store a webhook URL (the input `url`) for a workflow's `notify` block.
         #[arg(long)]
-        connector: String,
+        webhook: bool,
         /// Take a secret input from an environment variable instead of asking. Repeatable.
         #[arg(long = "secret-env", value_name = "INPUT=ENV_VAR")]
         secret_env: Vec<String>,
@@ -49,7 +58,8 @@ enum Command {
         #[arg(long)]
         replace: bool,
     },
-    /// List credentials: names, connector, input names and dates, never values.
+    /// List credentials: names, connector (or `(webhook)`), input names and dates, never
+    /// values.
     List {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
@@ -76,9 +86,16 @@ pub async fn run(args: Args, registry: &Registry, data_dir: Option<PathBuf>) -> 
         Command::Add {
             name,
             connector,
+            webhook,
             secret_env,
             replace,
-        } => add(registry, data_dir, &name, &connector, &secret_env, replace).await,
+        } => {
+            let holds = match connector {
+                Some(spec) if !webhook => Holds::connector(registry, &spec)?,
+                _ => Holds::webhook(),
+            };
+            add(data_dir, &name, &holds, &secret_env, replace).await
+        }
         Command::List { format } => list(data_dir, format).await,
         Command::Remove { name } => remove(data_dir, &name).await,
     }
@@ -104,6 +121,11 @@ pub async fn credential_inputs(
             dir.display()
         );
     };
+    if stored.info.is_webhook() {
+        bail!(
+            "the credential `{name}` holds a webhook URL, not the secret inputs of `{connector}`; use a credential made for `{connector}` (see `rollcall credentials list`)"
+        );
+    }
     if stored.info.connector != connector {
         bail!(
             "the credential `{name}` is for the connector `{}`, not `{connector}`; use a credential made for `{connector}` (see `rollcall credentials list`)",
@@ -119,11 +141,135 @@ fn key_source(dir: &std::path::Path) -> KeySource {
     KeySource::from_env_and_dir(dir, &|var| std::env::var(var).ok())
 }
 
+/// The decrypted URL of the webhook credential `name`, for a workflow's `notify` block.
+/// `workflow` names the workflow in messages. The URL is checked by the caller
+/// (`Workflow::resolve_webhook`).
+pub async fn webhook_url(
+    store: &Store,
+    dir: &std::path::Path,
+    name: &str,
+    workflow: &str,
+) -> Result<Secret> {
+    let stored = webhook_credential(store, dir, name, workflow).await?;
+    let mut values = rollcall_vault::decrypt(&key_source(dir), name, &stored.ciphertext)?;
+    values.remove(URL_INPUT).ok_or_else(|| {
+        anyhow!(
+            "the webhook credential `{name}` holds no `{URL_INPUT}`; store the URL again with `rollcall credentials add {name} --webhook --replace`"
+        )
+    })
+}
+
+/// The webhook credential `name` that the workflow `workflow` posts to (still
+/// encrypted): an error naming both, and what to do, when there is none or it is not a
+/// webhook.
+pub async fn webhook_credential(
+    store: &Store,
+    dir: &std::path::Path,
+    name: &str,
+    workflow: &str,
+) -> Result<StoredCredential> {
+    let stored = store
+        .credential(name)
+        .await
+        .with_context(|| format!("cannot read credential `{name}`"))?;
+    match stored {
+        None => bail!(
+            "the workflow `{workflow}` posts to the webhook credential `{name}`, and there is no credential of that name in {}; store the webhook URL with `rollcall credentials add {name} --webhook` (it asks for the URL), or fix `url_credential` in the workflow file and apply it again",
+            dir.display()
+        ),
+        Some(c) if !c.info.is_webhook() => bail!(
+            "the workflow `{workflow}` posts to the webhook credential `{name}`, and that credential holds the secret inputs of the connector `{}`, not a webhook URL; store the URL under another name with `rollcall credentials add NAME --webhook` and write that name as `url_credential` in the workflow file",
+            c.info.connector
+        ),
+        Some(c) => Ok(c),
+    }
+}
+
+/// What a credential holds, for `add`: the secret inputs of a connector, or a webhook URL.
+struct Holds {
+    /// The store's `connector` column: the connector's name, or [`WEBHOOK_CREDENTIAL`].
+    stored_as: String,
+    /// In messages: "the connector `miro`", "a webhook".
+    label: String,
+    /// The secret inputs, in the order they are asked for.
+    secret: Vec<SecretInput>,
+    /// The inputs that are not secret (for messages).
+    public: Vec<String>,
+    /// Whether the one value is a webhook URL, checked before it is stored.
+    webhook: bool,
+}
+
+/// A secret input asked for.
+struct SecretInput {
+    name: String,
+    description: String,
+    required: bool,
+}
+
+impl Holds {
+    fn connector(registry: &Registry, spec: &str) -> Result<Holds> {
+        let connector = registry.load(spec).map_err(|e| e.into_error())?;
+        let holds = Holds::of(&connector);
+        if holds.secret.is_empty() {
+            bail!(
+                "the connector `{}` declares no secret input, so there is nothing to store; pass its inputs with `--set` when fetching",
+                connector.name
+            );
+        }
+        Ok(holds)
+    }
+
+    fn of(connector: &Connector) -> Holds {
+        Holds {
+            stored_as: connector.name.clone(),
+            label: format!("the connector `{}`", connector.name),
+            secret: connector
+                .inputs
+                .iter()
+                .filter(|(_, spec)| spec.secret)
+                .map(|(n, spec)| SecretInput {
+                    name: n.clone(),
+                    description: spec.description.clone(),
+                    required: spec.required.unwrap_or(true) && spec.default.is_none(),
+                })
+                .collect(),
+            public: connector
+                .inputs
+                .iter()
+                .filter(|(_, spec)| !spec.secret)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            webhook: false,
+        }
+    }
+
+    fn webhook() -> Holds {
+        Holds {
+            stored_as: WEBHOOK_CREDENTIAL.to_string(),
+            label: "a webhook".to_string(),
+            secret: vec![SecretInput {
+                name: URL_INPUT.to_string(),
+                description: "the webhook URL: https, or http to this machine".to_string(),
+                required: true,
+            }],
+            public: Vec::new(),
+            webhook: true,
+        }
+    }
+
+    fn secret_names(&self) -> String {
+        self.secret
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 async fn add(
-    registry: &Registry,
     data_dir: Option<PathBuf>,
     name: &str,
-    connector_spec: &str,
+    holds: &Holds,
     secret_env: &[String],
     replace: bool,
 ) -> Result<ExitCode> {
@@ -132,20 +278,7 @@ async fn add(
             "a credential needs a name, e.g. `rollcall credentials add miro-scim --connector miro`"
         );
     }
-    let connector = registry.load(connector_spec).map_err(|e| e.into_error())?;
-    let secret_inputs: Vec<&str> = connector
-        .inputs
-        .iter()
-        .filter(|(_, spec)| spec.secret)
-        .map(|(n, _)| n.as_str())
-        .collect();
-    if secret_inputs.is_empty() {
-        bail!(
-            "the connector `{}` declares no secret input, so there is nothing to store; pass its inputs with `--set` when fetching",
-            connector.name
-        );
-    }
-    let mut values = from_env(&connector, secret_env)?;
+    let mut values = from_env(holds, secret_env)?;
 
     let dir = datadir::resolve(data_dir.clone())?;
     let store = datadir::open_store(data_dir).await?;
@@ -157,23 +290,32 @@ async fn add(
         && !replace
     {
         bail!(
-            "a credential named `{name}` already exists (for `{}`, updated {}); to rotate it, run the command again with --replace",
-            existing.info.connector,
+            "a credential named `{name}` already exists (for {}, updated {}); to rotate it, run the command again with --replace",
+            for_label(&existing.info),
             existing.info.updated_at.format("%Y-%m-%d %H:%M UTC")
         );
     }
 
-    let missing: Vec<&str> = secret_inputs
+    let missing: Vec<&SecretInput> = holds
+        .secret
         .iter()
-        .copied()
-        .filter(|n| !values.contains_key(*n))
+        .filter(|s| !values.contains_key(&s.name))
         .collect();
     if !missing.is_empty() {
-        ask(&connector, &missing, &mut values)?;
+        ask(holds, &missing, &mut values)?;
     }
     if values.is_empty() {
         bail!("no secret value was given, so nothing was stored");
     }
+    let shown_url = match values.get(URL_INPUT) {
+        Some(url) if holds.webhook => Some(
+            notify::check_url(url.expose())
+                .map_err(|(msg, hint)| anyhow!("{msg}; {hint}. Nothing was stored"))?
+                .shown()
+                .to_string(),
+        ),
+        _ => None,
+    };
 
     let key = key_source(&dir);
     let create_key = match &key {
@@ -193,7 +335,7 @@ async fn add(
     }
     let input_names: Vec<String> = values.keys().cloned().collect();
     match store
-        .put_credential(name, &connector.name, &input_names, &blob, replace)
+        .put_credential(name, &holds.stored_as, &input_names, &blob, replace)
         .await
     {
         Ok(()) => {}
@@ -203,17 +345,23 @@ async fn add(
         Err(e) => return Err(anyhow!(e).context(format!("cannot store credential `{name}`"))),
     }
     store.close().await;
-    println!(
-        "{} credential `{name}` for `{}` (inputs: {}), encrypted with {}",
-        if existing.is_some() {
-            "replaced"
-        } else {
-            "stored"
-        },
-        connector.name,
-        input_names.join(", "),
-        key.describe()
-    );
+    let verb = if existing.is_some() {
+        "replaced"
+    } else {
+        "stored"
+    };
+    match shown_url {
+        Some(shown) => println!(
+            "{verb} webhook credential `{name}` (input: {URL_INPUT}, to {shown}), encrypted with {}; a workflow's `notify: {{ url_credential: {name} }}` posts to it",
+            key.describe()
+        ),
+        None => println!(
+            "{verb} credential `{name}` for `{}` (inputs: {}), encrypted with {}",
+            holds.stored_as,
+            input_names.join(", "),
+            key.describe()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -238,8 +386,17 @@ async fn key_file_credentials_exist(store: &Store) -> Result<bool> {
     Ok(false)
 }
 
-/// The `--secret-env INPUT=VAR` values, checked against the connector's secret inputs.
-fn from_env(connector: &Connector, pairs: &[String]) -> Result<BTreeMap<String, Secret>> {
+/// What a stored credential is for, in messages: "`miro`", "a webhook".
+fn for_label(info: &StoredCredentialInfo) -> String {
+    if info.is_webhook() {
+        "a webhook".to_string()
+    } else {
+        format!("`{}`", info.connector)
+    }
+}
+
+/// The `--secret-env INPUT=VAR` values, checked against the secret inputs.
+fn from_env(holds: &Holds, pairs: &[String]) -> Result<BTreeMap<String, Secret>> {
     let mut values = BTreeMap::new();
     for pair in pairs {
         let Some((input, var)) = pair.split_once('=') else {
@@ -248,21 +405,26 @@ fn from_env(connector: &Connector, pairs: &[String]) -> Result<BTreeMap<String, 
             );
         };
         let (input, var) = (input.trim(), var.trim());
-        let Some(spec) = connector.inputs.get(input) else {
-            let hint = rollcall_source::suggest(input, connector.inputs.keys().map(String::as_str))
+        if holds.public.iter().any(|p| p == input) {
+            bail!(
+                "`{input}` is not a secret input of `{}`, so it is not stored in the vault; give it with `--set {input}=VALUE` when fetching. Its secret inputs are: {}",
+                holds.stored_as,
+                holds.secret_names()
+            );
+        }
+        if !holds.secret.iter().any(|s| s.name == input) {
+            let all = holds
+                .secret
+                .iter()
+                .map(|s| s.name.as_str())
+                .chain(holds.public.iter().map(String::as_str));
+            let hint = rollcall_source::suggest(input, all)
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();
             bail!(
-                "the connector `{}` has no input `{input}`{hint}; its secret inputs are: {}",
-                connector.name,
-                secret_names(connector)
-            );
-        };
-        if !spec.secret {
-            bail!(
-                "`{input}` is not a secret input of `{}`, so it is not stored in the vault; give it with `--set {input}=VALUE` when fetching. Its secret inputs are: {}",
-                connector.name,
-                secret_names(connector)
+                "{} has no input `{input}`{hint}; its secret inputs are: {}",
+                holds.label,
+                holds.secret_names()
             );
         }
         if values.contains_key(input) {
@@ -279,28 +441,18 @@ fn from_env(connector: &Connector, pairs: &[String]) -> Result<BTreeMap<String, 
     Ok(values)
 }
 
-fn secret_names(connector: &Connector) -> String {
-    connector
-        .inputs
-        .iter()
-        .filter(|(_, s)| s.secret)
-        .map(|(n, _)| n.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Asks for the `missing` inputs: hidden prompts on a terminal, else one stdin line each.
 /// An empty answer skips an optional input and is refused for a required one.
 fn ask(
-    connector: &Connector,
-    missing: &[&str],
+    holds: &Holds,
+    missing: &[&SecretInput],
     values: &mut BTreeMap<String, Secret>,
 ) -> Result<()> {
     let terminal = std::io::stdin().is_terminal();
     let mut stdin = std::io::stdin().lock();
-    for (i, input) in missing.iter().enumerate() {
-        let spec = &connector.inputs[*input];
-        let required = spec.required.unwrap_or(true) && spec.default.is_none();
+    for (i, spec) in missing.iter().enumerate() {
+        let input = spec.name.as_str();
+        let required = spec.required;
         let value = if terminal {
             let prompt = format!(
                 "{input} ({}{}): ",
@@ -323,7 +475,11 @@ fn ask(
                     "stdin ended before the value of `{input}` (secret input {} of {}); give one line per secret input, in this order: {}; or use --secret-env INPUT=ENV_VAR",
                     i + 1,
                     missing.len(),
-                    missing.join(", ")
+                    missing
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
             let trimmed = line.trim_end_matches(['\n', '\r']).len();
@@ -333,13 +489,13 @@ fn ask(
         if value.is_empty() {
             if required {
                 bail!(
-                    "the value of `{input}` is empty; it is required by `{}`",
-                    connector.name
+                    "the value of `{input}` is empty; it is required by {}",
+                    holds.label
                 );
             }
             continue;
         }
-        values.insert((*input).to_string(), Secret::new(value));
+        values.insert(input.to_string(), Secret::new(value));
     }
     Ok(())
 }
@@ -354,13 +510,27 @@ async fn list(data_dir: Option<PathBuf>, format: ListFormat) -> Result<ExitCode>
     let mut out = std::io::stdout().lock();
     match format {
         ListFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &list)?;
+            // `kind` says what a credential holds; a webhook's `connector` is null.
+            let rows: Vec<serde_json::Value> = list
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "name": c.name,
+                        "kind": if c.is_webhook() { "webhook" } else { "connector" },
+                        "connector": (!c.is_webhook()).then_some(&c.connector),
+                        "input_names": c.input_names,
+                        "created_at": c.created_at,
+                        "updated_at": c.updated_at,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &rows)?;
             writeln!(out)?;
         }
         ListFormat::Table => {
             if list.is_empty() {
                 eprintln!(
-                    "no credentials stored; add one with `rollcall credentials add NAME --connector CONNECTOR`"
+                    "no credentials stored; add one with `rollcall credentials add NAME --connector CONNECTOR` (or `--webhook` for a workflow's webhook URL)"
                 );
                 return Ok(ExitCode::SUCCESS);
             }

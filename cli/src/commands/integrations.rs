@@ -204,6 +204,10 @@ async fn apply(
                 "warning: there is no credential `{cred}` yet; store it before the first run with `rollcall credentials add {cred} --connector {}`",
                 integration.connector
             ),
+            Ok(Some(c)) if c.info.is_webhook() => eprintln!(
+                "warning: the credential `{cred}` holds a webhook URL, not the secret inputs of `{}`",
+                integration.connector
+            ),
             Ok(Some(c)) if c.info.connector != integration.connector => eprintln!(
                 "warning: the credential `{cred}` is for the connector `{}`, not `{}`",
                 c.info.connector, integration.connector

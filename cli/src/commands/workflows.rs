@@ -1,8 +1,10 @@
 //! `rollcall workflows apply|validate|list|show|remove|run`.
 //!
-//! A workflow file is checked by `rollcall_workflow::load_workflow` against the stored
-//! integration it names and that integration's connector, and stored as JSON. `run` loads it
-//! again (so it is checked against the connector as it is now) and calls
+//! A workflow file is checked by `rollcall_workflow::load_workflow_with` against the stored
+//! integration it names, that integration's connector and the vault's credentials (a
+//! `notify` block's `url_credential`), and stored as JSON; its warnings (a webhook URL
+//! written in the file) are printed. `run` loads it again (so it is checked against the
+//! connector as it is now), decrypts the webhook credential to apply, and calls
 //! `rollcall_workflow::execute`: a plan by default, `--apply` to act.
 
 use std::collections::HashMap;
@@ -19,8 +21,8 @@ use rollcall_core::{Connector, Inputs, Origin, ProvidedInputs};
 use rollcall_source::SourceFile;
 use rollcall_store::{Created, Store, StoredWorkflow};
 use rollcall_workflow::{
-    AuditResult, ExecuteOptions, Mode, NotFound, Progress, Target, Trigger, UserOutcome, Workflow,
-    WorkflowReport,
+    AuditResult, CredentialKind, ExecuteOptions, Mode, NotFound, Progress, StoredCredential,
+    Target, Trigger, UserOutcome, Workflow, WorkflowReport,
 };
 use serde_json::{Value, json};
 
@@ -191,7 +193,12 @@ async fn apply(
     };
     let store = open_store(data_dir).await?;
     let integrations = Integrations::read(&store).await?;
-    let loaded = rollcall_workflow::load_workflow(file, &|name| integrations.find(registry, name));
+    let credentials = vault_list(&store).await?;
+    let loaded = rollcall_workflow::load_workflow_with(
+        file,
+        &|name| integrations.find(registry, name),
+        Some(&credentials),
+    );
     let workflow = match loaded {
         Ok(w) => w,
         Err(e) => {
@@ -200,6 +207,9 @@ async fn apply(
             return Ok(ExitCode::from(1));
         }
     };
+    for w in &workflow.warnings {
+        eprintln!("{}", w.render_with_snippet(&workflow.source.text));
+    }
     let described = describe(&workflow);
     if !save {
         store.close().await;
@@ -223,6 +233,25 @@ async fn apply(
     };
     println!("{verb} workflow `{}`: {described}", workflow.name);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The vault's credentials, names and kinds only, for checking `url_credential`.
+async fn vault_list(store: &Store) -> Result<Vec<StoredCredential>> {
+    let list = store
+        .list_credentials()
+        .await
+        .context("cannot list the stored credentials")?;
+    Ok(list
+        .into_iter()
+        .map(|c| StoredCredential {
+            kind: if c.is_webhook() {
+                CredentialKind::Webhook
+            } else {
+                CredentialKind::Connector(c.connector)
+            },
+            name: c.name,
+        })
+        .collect())
 }
 
 fn describe(w: &Workflow) -> String {
@@ -390,8 +419,9 @@ async fn integration_inputs(
 
 /// A stored workflow ready to execute, prepared the way `rollcall workflows run` does it
 /// (the scheduler can call this too): the workflow loaded again from its file and checked
-/// against its integration and connector as they are now, and, to apply, the connector's
-/// action runner with the integration's inputs and credential (`credential` overrides it).
+/// against its integration and connector as they are now, its webhook credential looked up
+/// (and, to apply, decrypted and checked), and, to apply, the connector's action runner
+/// with the integration's inputs and credential (`credential` overrides it).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn prepare(
     store: &Store,
@@ -406,8 +436,24 @@ pub(crate) async fn prepare(
     let row = stored(store, name).await?;
     let integrations = Integrations::read(store).await?;
     let find = |n: &str| integrations.find(registry, n);
-    let workflow = rollcall_workflow::load_stored(&row.definition, &find)
+    let mut workflow = rollcall_workflow::load_stored(&row.definition, &find)
         .map_err(|e| anyhow!("workflow `{name}`: {e}"))?;
+    let dir = crate::datadir::resolve(data_dir.clone())?;
+    let hooks: Vec<String> = workflow
+        .webhook_credentials()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    for hook in hooks {
+        if apply {
+            let url = super::credentials::webhook_url(store, &dir, &hook, &workflow.name).await?;
+            workflow
+                .resolve_webhook(&hook, &url)
+                .map_err(|e| anyhow!(e))?;
+        } else {
+            super::credentials::webhook_credential(store, &dir, &hook, &workflow.name).await?;
+        }
+    }
     if !apply {
         return Ok((workflow, None));
     }
