@@ -454,3 +454,44 @@ pub async fn sync_create_and_update(
     )
     .await
 }
+
+/// Asserts that no file under `data_dir` (database, WAL, key, locks: every byte, in every
+/// subdirectory) and none of `outputs` (what commands printed) holds any of `secrets`.
+/// Fails, too, when the scan does not see `rollcall.db`, so a wrong directory cannot pass.
+pub fn assert_no_secret_in(data_dir: &Path, outputs: &[Vec<u8>], secrets: &[&str]) {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let holds =
+        |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let mut files = Vec::new();
+    walk(data_dir, &mut files);
+    assert!(
+        files.iter().any(|f| f.ends_with("rollcall.db")),
+        "the scan should see the database: {files:?}"
+    );
+    for secret in secrets {
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            assert!(
+                !holds(&bytes, secret),
+                "{} holds the secret {secret:?}",
+                f.display()
+            );
+        }
+        for (i, out) in outputs.iter().enumerate() {
+            assert!(
+                !holds(out, secret),
+                "output {i} holds the secret {secret:?}:\n{}",
+                String::from_utf8_lossy(out)
+            );
+        }
+    }
+}

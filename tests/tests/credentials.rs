@@ -4,7 +4,7 @@
 //! file and every output for the secret values.
 
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use assert_cmd::Command;
 use rollcall_tests::{TOKEN, rollcall_bin, workspace_root};
@@ -169,45 +169,8 @@ impl Vault {
     /// No file under the data directory (recursively, as bytes) and no output of any
     /// command run so far holds any of `secrets`.
     fn assert_never_leaks(&self, secrets: &[&str]) {
-        let mut files = Vec::new();
-        walk(&self.data(), &mut files);
-        assert!(
-            files.iter().any(|f| f.ends_with("rollcall.db")),
-            "the scan should see the database: {files:?}"
-        );
-        for secret in secrets {
-            for f in &files {
-                let bytes = std::fs::read(f).unwrap();
-                assert!(
-                    !contains(&bytes, secret.as_bytes()),
-                    "{} holds a secret value",
-                    f.display()
-                );
-            }
-            for (i, out) in self.outputs.borrow().iter().enumerate() {
-                assert!(
-                    !contains(out, secret.as_bytes()),
-                    "output {i} holds a secret value:\n{}",
-                    String::from_utf8_lossy(out)
-                );
-            }
-        }
+        rollcall_tests::assert_no_secret_in(&self.data(), &self.outputs.borrow(), secrets);
     }
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn record_count(stdout: &str) -> usize {

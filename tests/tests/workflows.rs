@@ -974,41 +974,8 @@ impl Recorded {
     /// No file under the data directory (database, WAL, key, locks: every byte) and no
     /// output of any command run so far holds any of `secrets`.
     fn assert_never_leaks(&self, secrets: &[&str]) {
-        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else {
-                    out.push(path);
-                }
-            }
-        }
-        let contains =
-            |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
-        let mut files = Vec::new();
-        walk(&self.env.data_dir(), &mut files);
-        assert!(
-            files.iter().any(|f| f.ends_with("rollcall.db")),
-            "the scan should see the database: {files:?}"
-        );
-        for secret in secrets {
-            for f in &files {
-                let bytes = std::fs::read(f).unwrap();
-                assert!(
-                    !contains(&bytes, secret),
-                    "{} holds {secret:?}",
-                    f.display()
-                );
-            }
-            for (i, out) in self.outputs.lock().unwrap().iter().enumerate() {
-                assert!(
-                    !contains(out, secret),
-                    "output {i} holds {secret:?}:\n{}",
-                    String::from_utf8_lossy(out)
-                );
-            }
-        }
+        let outputs = self.outputs.lock().unwrap();
+        rollcall_tests::assert_no_secret_in(&self.env.data_dir(), &outputs, secrets);
     }
 }
 

@@ -485,10 +485,8 @@ actions:
         load_with_vault(text, None)
     }
 
-    fn load_with_vault(
-        text: &str,
-        credentials: Option<&[StoredCredential]>,
-    ) -> Result<Workflow, Vec<String>> {
+    /// The integration `App Users` of the test connector `app`.
+    fn app_users() -> Target {
         let c = Arc::new(load_connector(SourceFile::new("app.yaml", CONNECTOR), "test").unwrap());
         let find = {
             let c = c.clone();
@@ -502,10 +500,17 @@ actions:
             &find,
         )
         .unwrap();
-        let target = Target {
+        Target {
             integration,
             connector: c,
-        };
+        }
+    }
+
+    fn load_with_vault(
+        text: &str,
+        credentials: Option<&[StoredCredential]>,
+    ) -> Result<Workflow, Vec<String>> {
+        let target = app_users();
         load_workflow_with(
             SourceFile::new("w.yaml", text),
             &|n| {
@@ -648,23 +653,7 @@ actions:
 
     #[test]
     fn a_missing_credential_hints_at_the_command_and_a_near_name() {
-        let c = Arc::new(load_connector(SourceFile::new("app.yaml", CONNECTOR), "test").unwrap());
-        let find = {
-            let c = c.clone();
-            move |n: &str| (n == "app").then(|| c.clone())
-        };
-        let integration = load_integration(
-            SourceFile::new(
-                "i.yaml",
-                "name: App Users\nconnector: app\nsync_key: username\n",
-            ),
-            &find,
-        )
-        .unwrap();
-        let target = Target {
-            integration,
-            connector: c,
-        };
+        let target = app_users();
         let e = load_workflow_with(
             SourceFile::new(
                 "w.yaml",
