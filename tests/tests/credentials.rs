@@ -372,10 +372,14 @@ fn another_key_file_is_a_clear_error_and_destroys_nothing() {
 
     let r = v
         .run(v.fetch(&live, "miro-scim").env("ROLLCALL_VAULT_KEY_FILE", &other_key))
-        .fails_with(&[&format!(
-            "cannot decrypt credential `miro-scim`: the vault key in {} is not the one it was encrypted with",
-            other_key.display()
-        )]);
+        .fails_with(&[
+            &format!(
+                "cannot decrypt credential `miro-scim`: the vault key in {} is not the one it was encrypted with",
+                other_key.display()
+            ),
+            // The whole command, kind included, to store it again.
+            "or store the credential again with `rollcall credentials add miro-scim --connector miro --replace`",
+        ]);
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     assert_eq!(std::fs::read(&other_key).unwrap(), other_before);
     assert_eq!(std::fs::read(v.key_file()).unwrap(), key_before);

@@ -78,12 +78,14 @@ impl KeySource {
 pub enum VaultError {
     /// The key file needed to decrypt a credential does not exist.
     #[error(
-        "cannot decrypt credential `{credential}`: the vault key file {} does not exist, and it holds the only key that can. Restore it from a backup, or point {KEY_FILE_ENV} at it; without it, store the credential again with `rollcall credentials add {credential} --replace`",
+        "cannot decrypt credential `{credential}`: the vault key file {} does not exist, and it holds the only key that can. Restore it from a backup, or point {KEY_FILE_ENV} at it; without it, store the credential again with `{again}`",
         path.display()
     )]
     KeyFileMissing {
         /// The credential being decrypted.
         credential: String,
+        /// The command that stores it again.
+        again: String,
         /// Where the key file was looked for.
         path: PathBuf,
     },
@@ -126,22 +128,26 @@ pub enum VaultError {
     },
     /// The key file is not the one the credential was encrypted with.
     #[error(
-        "cannot decrypt credential `{credential}`: the vault key in {} is not the one it was encrypted with; restore the key file it was stored with (or point {KEY_FILE_ENV} at it), or store the credential again with `rollcall credentials add {credential} --replace`. Nothing was changed",
+        "cannot decrypt credential `{credential}`: the vault key in {} is not the one it was encrypted with; restore the key file it was stored with (or point {KEY_FILE_ENV} at it), or store the credential again with `{again}`. Nothing was changed",
         path.display()
     )]
     WrongKey {
         /// The credential being decrypted.
         credential: String,
+        /// The command that stores it again.
+        again: String,
         /// The key file that was tried.
         path: PathBuf,
     },
     /// The passphrase is not the one the credential was encrypted with.
     #[error(
-        "cannot decrypt credential `{credential}`: the passphrase in {PASSPHRASE_ENV} is not the one it was encrypted with; set the right one, or store the credential again with `rollcall credentials add {credential} --replace`. Nothing was changed"
+        "cannot decrypt credential `{credential}`: the passphrase in {PASSPHRASE_ENV} is not the one it was encrypted with; set the right one, or store the credential again with `{again}`. Nothing was changed"
     )]
     WrongPassphrase {
         /// The credential being decrypted.
         credential: String,
+        /// The command that stores it again.
+        again: String,
     },
     /// The credential was encrypted with a passphrase but a key file was given.
     #[error(
@@ -162,11 +168,13 @@ pub enum VaultError {
     /// The passphrase-encrypted credential asks for far more scrypt work than this machine
     /// accepts.
     #[error(
-        "cannot decrypt credential `{credential}`: its passphrase encryption asks for too much work (scrypt 2^{required}, this machine accepts about 2^{target}); store it again with `rollcall credentials add {credential} --replace`"
+        "cannot decrypt credential `{credential}`: its passphrase encryption asks for too much work (scrypt 2^{required}, this machine accepts about 2^{target}); store it again with `{again}`"
     )]
     TooMuchWork {
         /// The credential being decrypted.
         credential: String,
+        /// The command that stores it again.
+        again: String,
         /// The work factor the blob asks for.
         required: u8,
         /// The work factor this machine targets.
@@ -174,11 +182,13 @@ pub enum VaultError {
     },
     /// The stored bytes are not a vault blob, or their content is damaged.
     #[error(
-        "cannot decrypt credential `{credential}`: the stored data is damaged ({detail}); store it again with `rollcall credentials add {credential} --replace`"
+        "cannot decrypt credential `{credential}`: the stored data is damaged ({detail}); store it again with `{again}`"
     )]
     Corrupt {
         /// The credential being decrypted.
         credential: String,
+        /// The command that stores it again.
+        again: String,
         /// What is wrong.
         detail: String,
     },
@@ -216,18 +226,32 @@ pub fn encrypt(
     result
 }
 
-/// Decrypts the blob of the credential `name` (used in messages) into input name → value.
+/// A stored credential as the vault's messages name it.
+#[derive(Clone, Copy, Debug)]
+pub struct Named<'a> {
+    /// The credential's name.
+    pub name: &'a str,
+    /// The whole command that stores it again, e.g.
+    /// `rollcall credentials add miro-scim --connector miro --replace`, for the messages
+    /// about a credential that cannot be decrypted.
+    pub again: &'a str,
+}
+
+/// Decrypts the blob of the credential `named` into input name → value.
 ///
 /// Never creates, changes or removes anything: a missing key file is
 /// [`VaultError::KeyFileMissing`], another key is [`VaultError::WrongKey`] or
 /// [`VaultError::WrongPassphrase`].
 pub fn decrypt(
     key: &KeySource,
-    name: &str,
+    named: Named<'_>,
     blob: &[u8],
 ) -> Result<BTreeMap<String, Secret>, VaultError> {
+    let name = named.name;
+    let again = || named.again.to_owned();
     let corrupt = |detail: String| VaultError::Corrupt {
         credential: name.to_owned(),
+        again: again(),
         detail,
     };
     let decryptor =
@@ -241,12 +265,13 @@ pub fn decrypt(
                     credential: name.to_owned(),
                 });
             }
-            let identity = load_identity(path, false, Some(name))?;
+            let identity = load_identity(path, false, Some(named))?;
             let reader = decryptor
                 .decrypt(std::iter::once(&identity as &dyn age::Identity))
                 .map_err(|e| match e {
                     age::DecryptError::NoMatchingKeys => VaultError::WrongKey {
                         credential: name.to_owned(),
+                        again: again(),
                         path: path.clone(),
                     },
                     other => corrupt(other.to_string()),
@@ -267,10 +292,12 @@ pub fn decrypt(
                     | age::DecryptError::DecryptionFailed
                     | age::DecryptError::KeyDecryptionFailed => VaultError::WrongPassphrase {
                         credential: name.to_owned(),
+                        again: again(),
                     },
                     age::DecryptError::ExcessiveWork { required, target } => {
                         VaultError::TooMuchWork {
                             credential: name.to_owned(),
+                            again: again(),
                             required,
                             target,
                         }
@@ -339,7 +366,7 @@ fn payload(secrets: &BTreeMap<String, Secret>) -> Result<Vec<u8>, VaultError> {
 fn load_identity(
     path: &Path,
     create: bool,
-    credential: Option<&str>,
+    credential: Option<Named<'_>>,
 ) -> Result<age::x25519::Identity, VaultError> {
     match std::fs::read_to_string(path) {
         Ok(mut text) => {
@@ -349,7 +376,8 @@ fn load_identity(
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => match credential {
             Some(credential) => Err(VaultError::KeyFileMissing {
-                credential: credential.to_owned(),
+                credential: credential.name.to_owned(),
+                again: credential.again.to_owned(),
                 path: path.to_path_buf(),
             }),
             None if create => create_identity(path),
@@ -444,6 +472,13 @@ mod tests {
         ])
     }
 
+    /// What the CLI would say to store the tests' credentials again.
+    const AGAIN: &str = "rollcall credentials add miro-scim --connector miro --replace";
+
+    fn named(name: &str) -> Named<'_> {
+        Named { name, again: AGAIN }
+    }
+
     fn exposed(m: &BTreeMap<String, Secret>) -> BTreeMap<&str, &str> {
         m.iter().map(|(k, v)| (k.as_str(), v.expose())).collect()
     }
@@ -470,7 +505,7 @@ mod tests {
         let blob2 = encrypt(&key, &secrets(), true).unwrap();
         assert_eq!(std::fs::read(path_of(&key)).unwrap(), first_key);
         for b in [&blob, &blob2] {
-            let back = decrypt(&key, "c", b).unwrap();
+            let back = decrypt(&key, named("c"), b).unwrap();
             assert_eq!(exposed(&back), exposed(&secrets()));
         }
     }
@@ -527,7 +562,7 @@ mod tests {
         let key = key_file(&dir);
         let blob = encrypt(&key, &secrets(), true).unwrap();
         std::fs::remove_file(path_of(&key)).unwrap();
-        let e = decrypt(&key, "miro-scim", &blob).unwrap_err();
+        let e = decrypt(&key, named("miro-scim"), &blob).unwrap_err();
         assert!(matches!(e, VaultError::KeyFileMissing { .. }), "{e}");
         let msg = e.to_string();
         assert!(
@@ -535,6 +570,10 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains(&path_of(&key).display().to_string()), "{msg}");
+        assert!(
+            msg.ends_with(&format!("store the credential again with `{AGAIN}`")),
+            "{msg}"
+        );
         assert!(!path_of(&key).exists());
     }
 
@@ -546,7 +585,7 @@ mod tests {
         let blob = encrypt(&key, &secrets(), true).unwrap();
         encrypt(&other, &secrets(), true).unwrap();
         let other_before = std::fs::read(path_of(&other)).unwrap();
-        let e = decrypt(&other, "miro-scim", &blob).unwrap_err();
+        let e = decrypt(&other, named("miro-scim"), &blob).unwrap_err();
         assert!(matches!(e, VaultError::WrongKey { .. }), "{e}");
         let msg = e.to_string();
         assert!(
@@ -558,7 +597,7 @@ mod tests {
         );
         assert_eq!(std::fs::read(path_of(&other)).unwrap(), other_before);
         assert_eq!(
-            exposed(&decrypt(&key, "miro-scim", &blob).unwrap()),
+            exposed(&decrypt(&key, named("miro-scim"), &blob).unwrap()),
             exposed(&secrets())
         );
     }
@@ -588,23 +627,23 @@ mod tests {
         assert!(encrypted_with_passphrase(&blob));
         assert!(!path_of(&file).exists(), "a passphrase needs no key file");
         assert_eq!(
-            exposed(&decrypt(&right, "c", &blob).unwrap()),
+            exposed(&decrypt(&right, named("c"), &blob).unwrap()),
             exposed(&secrets())
         );
 
-        let e = decrypt(&wrong, "c", &blob).unwrap_err();
+        let e = decrypt(&wrong, named("c"), &blob).unwrap_err();
         assert!(matches!(e, VaultError::WrongPassphrase { .. }), "{e}");
         assert!(
             e.to_string()
                 .contains("ROLLCALL_VAULT_PASSPHRASE is not the one")
         );
 
-        let e = decrypt(&file, "c", &blob).unwrap_err();
+        let e = decrypt(&file, named("c"), &blob).unwrap_err();
         assert!(matches!(e, VaultError::NeedsPassphrase { .. }), "{e}");
         assert!(!path_of(&file).exists());
 
         let file_blob = encrypt(&file, &secrets(), true).unwrap();
-        let e = decrypt(&right, "c", &file_blob).unwrap_err();
+        let e = decrypt(&right, named("c"), &file_blob).unwrap_err();
         assert!(matches!(e, VaultError::NeedsKeyFile { .. }), "{e}");
     }
 
@@ -612,12 +651,12 @@ mod tests {
     fn damaged_blobs_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         let key = key_file(&dir);
-        let e = decrypt(&key, "c", b"plain text").unwrap_err();
+        let e = decrypt(&key, named("c"), b"plain text").unwrap_err();
         assert!(matches!(e, VaultError::Corrupt { .. }), "{e}");
         let mut blob = encrypt(&key, &secrets(), true).unwrap();
         let last = blob.len() - 1;
         blob[last] ^= 1;
-        let e = decrypt(&key, "c", &blob).unwrap_err();
+        let e = decrypt(&key, named("c"), &blob).unwrap_err();
         assert!(matches!(e, VaultError::Corrupt { .. }), "{e}");
         assert!(!e.to_string().contains(VALUE));
     }

@@ -133,8 +133,24 @@ pub async fn credential_inputs(
         );
     }
     let key = key_source(&dir);
-    let values = rollcall_vault::decrypt(&key, name, &stored.ciphertext)?;
+    let again = store_again(&stored.info);
+    let named = rollcall_vault::Named {
+        name,
+        again: &again,
+    };
+    let values = rollcall_vault::decrypt(&key, named, &stored.ciphertext)?;
     Ok(values.into_iter().collect())
+}
+
+/// The command that stores the credential `info` again, for messages about one that
+/// cannot be decrypted.
+fn store_again(info: &StoredCredentialInfo) -> String {
+    let kind = if info.is_webhook() {
+        "--webhook".to_owned()
+    } else {
+        format!("--connector {}", info.connector)
+    };
+    format!("rollcall credentials add {} {kind} --replace", info.name)
 }
 
 fn key_source(dir: &std::path::Path) -> KeySource {
@@ -151,7 +167,12 @@ pub async fn webhook_url(
     workflow: &str,
 ) -> Result<Secret> {
     let stored = webhook_credential(store, dir, name, workflow).await?;
-    let mut values = rollcall_vault::decrypt(&key_source(dir), name, &stored.ciphertext)?;
+    let again = store_again(&stored.info);
+    let named = rollcall_vault::Named {
+        name,
+        again: &again,
+    };
+    let mut values = rollcall_vault::decrypt(&key_source(dir), named, &stored.ciphertext)?;
     values.remove(URL_INPUT).ok_or_else(|| {
         anyhow!(
             "the webhook credential `{name}` holds no `{URL_INPUT}`; store the URL again with `rollcall credentials add {name} --webhook --replace`"
