@@ -11,6 +11,7 @@ mod prepare;
 mod progress;
 mod registry;
 mod signals;
+mod unlocked;
 
 use std::process::ExitCode;
 use std::sync::Arc;

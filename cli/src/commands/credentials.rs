@@ -132,14 +132,14 @@ pub async fn credential_inputs(
             stored.info.connector
         );
     }
-    let key = key_source(&dir);
     let again = store_again(&stored.info);
     let named = rollcall_vault::Named {
         name,
         again: &again,
     };
-    let values = rollcall_vault::decrypt(&key, named, &stored.ciphertext)?;
-    Ok(values.into_iter().collect())
+    let values =
+        crate::unlocked::decrypt(&dir, key_source(&dir), named, &stored.ciphertext).await?;
+    Ok(values.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 /// The command that stores the credential `info` again, for messages about one that
@@ -172,8 +172,8 @@ pub async fn webhook_url(
         name,
         again: &again,
     };
-    let mut values = rollcall_vault::decrypt(&key_source(dir), named, &stored.ciphertext)?;
-    values.remove(URL_INPUT).ok_or_else(|| {
+    let values = crate::unlocked::decrypt(dir, key_source(dir), named, &stored.ciphertext).await?;
+    values.get(URL_INPUT).cloned().ok_or_else(|| {
         anyhow!(
             "the webhook credential `{name}` holds no `{URL_INPUT}`; store the URL again with `rollcall credentials add {name} --webhook --replace`"
         )
