@@ -1,10 +1,15 @@
 //! Dynamic-library plugins through libloading: the ABI version is read before
 //! anything else, then the three other symbols; a library is never unloaded
 //! (thread-local destructors of an unloaded Rust library crash at thread exit).
+//! Calls run on the plugin's own threads ([`crate::calls`]), each waited for at
+//! most the per-call timeout.
 
 use std::ffi::{CStr, c_char};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::calls::CallThreads;
 use libloading::Library;
 use rollcall_core::plugin::{Description, Plugin, Request, Response};
 use rollcall_plugin_sdk::{
@@ -22,13 +27,21 @@ pub struct LibraryPlugin {
     name: String,
     file: PathBuf,
     description: Description,
+    calls: CallThreads,
+}
+
+/// The library's call and free functions, and whose they are (for messages): what a
+/// call thread needs to answer a request.
+struct Symbols {
+    who: String,
     invoke: InvokeFn,
     free: FreeFn,
 }
 
 impl LibraryPlugin {
-    /// Loads the library at `file` as plugin `name`.
-    pub fn load(name: &str, file: &Path) -> Result<Self, String> {
+    /// Loads the library at `file` as plugin `name`; each call is waited for at most
+    /// `timeout`.
+    pub fn load(name: &str, file: &Path, timeout: Duration) -> Result<Self, String> {
         let shown = file.display();
         // SAFETY: loading a library runs its initialisers, i.e. trusted code. The file
         // comes from a plugin directory the user configured and has passed its
@@ -83,12 +96,22 @@ impl LibraryPlugin {
             )
         })?;
         crate::check_name(name, file, &description)?;
+        let who = format!("the plugin `{name}` ({shown})");
+        let symbols = Symbols {
+            who: who.clone(),
+            invoke,
+            free,
+        };
         Ok(LibraryPlugin {
             name: name.to_string(),
             file: file.to_path_buf(),
             description,
-            invoke,
-            free,
+            calls: CallThreads::new(
+                who,
+                name,
+                timeout,
+                Arc::new(move |request| symbols.call(&request)),
+            ),
         })
     }
 }
@@ -102,6 +125,8 @@ impl Plugin for LibraryPlugin {
         &self.file
     }
 
+    /// A library only computes: async callers call it directly (a call that hangs
+    /// still ends at the timeout, and later calls fail at once).
     fn blocks(&self) -> bool {
         false
     }
@@ -118,7 +143,14 @@ impl Plugin for LibraryPlugin {
     }
 
     fn invoke_json(&self, bytes: Vec<u8>) -> Result<Response, String> {
-        let who = || format!("the plugin `{}` ({})", self.name, self.file.display());
+        self.calls.call(bytes)
+    }
+}
+
+impl Symbols {
+    /// Answers one request (on a call thread).
+    fn call(&self, bytes: &[u8]) -> Result<Response, String> {
+        let who = &self.who;
         let mut out: *mut u8 = std::ptr::null_mut();
         let mut out_len: usize = 0;
         // SAFETY: `invoke` has the documented signature (ABI version checked at load);
@@ -126,7 +158,7 @@ impl Plugin for LibraryPlugin {
         // valid, writable locals.
         let code = unsafe { (self.invoke)(bytes.as_ptr(), bytes.len(), &mut out, &mut out_len) };
         if out.is_null() {
-            return Err(format!("{} gave no response (status {code})", who()));
+            return Err(format!("{} gave no response (status {code})", who));
         }
         let parsed = {
             // SAFETY: the ABI says a non-null `out` points to `out_len` bytes that stay
@@ -135,7 +167,7 @@ impl Plugin for LibraryPlugin {
             serde_json::from_slice::<Response>(answer).map_err(|e| {
                 format!(
                     "{} answered with something that is not a rollcall message ({e}); it starts with: {}",
-                    who(),
+                    who,
                     crate::shorten(&String::from_utf8_lossy(answer), 80)
                 )
             })
@@ -146,12 +178,12 @@ impl Plugin for LibraryPlugin {
         let response = parsed?;
         match (code, response) {
             (INVOKE_OK, r) => Ok(r),
-            (INVOKE_PANICKED, Response::Error { message }) => Err(format!("{}: {message}", who())),
-            (INVOKE_PANICKED, _) => Err(format!("{} panicked", who())),
+            (INVOKE_PANICKED, Response::Error { message }) => Err(format!("{}: {message}", who)),
+            (INVOKE_PANICKED, _) => Err(format!("{} panicked", who)),
             (INVOKE_BAD_REQUEST, Response::Error { message }) => {
-                Err(format!("{} could not use the request: {message}", who()))
+                Err(format!("{} could not use the request: {message}", who))
             }
-            (other, _) => Err(format!("{} returned the unknown status {other}", who())),
+            (other, _) => Err(format!("{} returned the unknown status {other}", who)),
         }
     }
 }
