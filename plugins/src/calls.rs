@@ -130,7 +130,7 @@ impl CallThreads {
                 ))
             }
             Err(_) => {
-                // It answered between the timeout and now: use the answer.
+                // It returned between the timeout and now: its answer is being sent.
                 self.stuck.remove();
                 match thread.answers.recv() {
                     Ok(answer) => {
@@ -215,8 +215,9 @@ fn serve(
     stuck: &Stuck,
 ) {
     while let Ok(request) = incoming.recv() {
-        // The one slot is free: the caller read the last answer before sending this.
-        let _ = answer.send(call(request));
+        let answered = call(request);
+        // Marked done before the answer is sent: once the caller has the answer it may
+        // hand this thread the next call, whose state must not be touched here.
         if state
             .compare_exchange(RUNNING, DONE, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
@@ -226,6 +227,10 @@ fn serve(
             tracing::warn!(
                 "a library plugin call that had timed out returned; the plugin is called again"
             );
+            return;
+        }
+        // The one slot is free: the caller read the last answer before sending this.
+        if answer.send(answered).is_err() {
             return;
         }
     }
@@ -313,6 +318,39 @@ mod tests {
         }
         assert_eq!(names, vec![json!("rollcall-plugin-t"); 3]);
         assert_eq!(threads.idle.lock().unwrap().len(), 1);
+        // Calls in quick succession each get their own answer from a live thread.
+        for n in 0..2000 {
+            let request = vec![b' '; n % 7];
+            let Ok(Response::Value { value }) = threads.call(request) else {
+                panic!("call {n} failed")
+            };
+            assert_eq!(value[0], n % 7);
+        }
+        assert!(!threads.stuck.any.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn calls_from_several_threads_run_at_the_same_time() {
+        let barrier = Arc::new(std::sync::Barrier::new(3));
+        let b = Arc::clone(&barrier);
+        let threads = Arc::new(threads(
+            Duration::from_secs(30),
+            Arc::new(move |_| {
+                // Returns only once three calls are running at once.
+                b.wait();
+                Ok(Response::End)
+            }),
+        ));
+        let callers: Vec<_> = (0..3)
+            .map(|_| {
+                let t = Arc::clone(&threads);
+                std::thread::spawn(move || t.call(request("f")))
+            })
+            .collect();
+        for c in callers {
+            assert_eq!(c.join().unwrap(), Ok(Response::End));
+        }
+        assert_eq!(threads.idle.lock().unwrap().len(), 3);
     }
 
     #[test]

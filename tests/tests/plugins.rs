@@ -772,7 +772,7 @@ fn the_cli_lists_plugins_and_fetches_with_them() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 12);
+    assert_eq!(lines.len(), 12, "{stderr}");
     assert!(lines.iter().all(|r| r["full_name"].is_string()));
     assert!(lines.iter().any(|r| r["seat_type"] == "full"));
     assert!(
