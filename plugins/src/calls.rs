@@ -24,10 +24,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryR
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rollcall_core::plugin::Response;
-
-/// What a call thread runs: one request (JSON bytes) to one answer.
-pub type CallFn = dyn Fn(Vec<u8>) -> Result<Response, String> + Send + Sync;
+/// What a call thread runs: one request (JSON bytes) to one answer `A`. The answer
+/// is handed back as it is (for a library: its response buffer), so that reading it
+/// (and later freeing what was read) happens on the caller's thread, as before.
+pub type CallFn<A> = dyn Fn(Vec<u8>) -> A + Send + Sync;
 
 /// Call threads kept waiting for the next call; more are ended after their call.
 const MAX_IDLE: usize = 8;
@@ -48,21 +48,21 @@ const DONE: u8 = 1;
 const ABANDONED: u8 = 2;
 
 /// The call threads of one plugin.
-pub struct CallThreads {
+pub struct CallThreads<A> {
     /// `the plugin `x` (FILE)`, for messages.
     who: String,
     /// Name of the threads (`rollcall-plugin-x`).
     thread_name: String,
     timeout: Duration,
-    call: Arc<CallFn>,
-    idle: Mutex<Vec<CallThread>>,
+    call: Arc<CallFn<A>>,
+    idle: Mutex<Vec<CallThread<A>>>,
     stuck: Arc<Stuck>,
 }
 
 /// The caller's end of one call thread.
-struct CallThread {
+struct CallThread<A> {
     requests: Sender<Vec<u8>>,
-    answers: Receiver<Result<Response, String>>,
+    answers: Receiver<A>,
     state: Arc<AtomicU8>,
     spin: Spin,
 }
@@ -88,10 +88,10 @@ struct StuckCalls {
     first: Option<(String, Instant)>,
 }
 
-impl CallThreads {
+impl<A: Send + 'static> CallThreads<A> {
     /// Call threads for the plugin `who` names, running `call`, each call waited for at
     /// most `timeout`. No thread is started before the first call.
-    pub fn new(who: String, plugin: &str, timeout: Duration, call: Arc<CallFn>) -> Self {
+    pub fn new(who: String, plugin: &str, timeout: Duration, call: Arc<CallFn<A>>) -> Self {
         CallThreads {
             who,
             thread_name: format!("rollcall-plugin-{plugin}"),
@@ -106,7 +106,7 @@ impl CallThreads {
     }
 
     /// Runs one request on a call thread and waits for its answer, at most the timeout.
-    pub fn call(&self, request: Vec<u8>) -> Result<Response, String> {
+    pub fn call(&self, request: Vec<u8>) -> Result<A, String> {
         if self.stuck.any.load(Ordering::Acquire) {
             return Err(self.stuck_message());
         }
@@ -128,7 +128,7 @@ impl CallThreads {
         match answered {
             Ok(answer) => {
                 self.keep(thread);
-                answer
+                Ok(answer)
             }
             Err(RecvTimeoutError::Timeout) => self.timed_out(thread, &head[..kept]),
             Err(RecvTimeoutError::Disconnected) => Err(self.thread_gone()),
@@ -137,7 +137,7 @@ impl CallThreads {
 
     /// The call did not answer in time: unless it answered just now, it is left
     /// running on its thread, which leaves the pool, and the plugin is stuck.
-    fn timed_out(&self, thread: CallThread, head: &[u8]) -> Result<Response, String> {
+    fn timed_out(&self, thread: CallThread<A>, head: &[u8]) -> Result<A, String> {
         let function = function_of(head);
         // Counted before the call is marked abandoned, so that a call returning
         // right after is uncounted after it was counted.
@@ -160,7 +160,7 @@ impl CallThreads {
                 match thread.answers.recv() {
                     Ok(answer) => {
                         self.keep(thread);
-                        answer
+                        Ok(answer)
                     }
                     Err(_) => Err(self.thread_gone()),
                 }
@@ -197,7 +197,7 @@ impl CallThreads {
     }
 
     /// Puts a thread that answered back into the pool (or ends it, if enough wait).
-    fn keep(&self, thread: CallThread) {
+    fn keep(&self, thread: CallThread<A>) {
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
         {
@@ -206,7 +206,7 @@ impl CallThreads {
     }
 
     /// Starts a call thread.
-    fn start(&self) -> Result<CallThread, String> {
+    fn start(&self) -> Result<CallThread<A>, String> {
         let (requests, incoming) = mpsc::channel::<Vec<u8>>();
         let (answer, answers) = mpsc::sync_channel(1);
         let state = Arc::new(AtomicU8::new(DONE));
@@ -233,10 +233,10 @@ impl CallThreads {
 
 /// A call thread: answers requests until the caller's end is dropped, or until a
 /// call returns after its caller gave up on it.
-fn serve(
-    call: &CallFn,
+fn serve<A>(
+    call: &CallFn<A>,
     incoming: &Receiver<Vec<u8>>,
-    answer: &SyncSender<Result<Response, String>>,
+    answer: &SyncSender<A>,
     state: &AtomicU8,
     stuck: &Stuck,
 ) {
@@ -342,9 +342,12 @@ fn function_of(head: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rollcall_core::plugin::Response;
     use serde_json::json;
 
-    fn threads(timeout: Duration, call: Arc<CallFn>) -> CallThreads {
+    type Answer = Result<Response, String>;
+
+    fn threads(timeout: Duration, call: Arc<CallFn<Answer>>) -> CallThreads<Answer> {
         CallThreads::new("the plugin `t` (t.so)".into(), "t", timeout, call)
     }
 
@@ -376,7 +379,7 @@ mod tests {
         );
         let mut names = Vec::new();
         for _ in 0..3 {
-            let Response::Value { value } = threads.call(request("f")).unwrap() else {
+            let Ok(Ok(Response::Value { value })) = threads.call(request("f")) else {
                 panic!("a value")
             };
             assert_eq!(value[0], request("f").len());
@@ -387,7 +390,7 @@ mod tests {
         // Calls in quick succession each get their own answer from a live thread.
         for n in 0..2000 {
             let request = vec![b' '; n % 7];
-            let Ok(Response::Value { value }) = threads.call(request) else {
+            let Ok(Ok(Response::Value { value })) = threads.call(request) else {
                 panic!("call {n} failed")
             };
             assert_eq!(value[0], n % 7);
@@ -414,7 +417,7 @@ mod tests {
             })
             .collect();
         for c in callers {
-            assert_eq!(c.join().unwrap(), Ok(Response::End));
+            assert_eq!(c.join().unwrap(), Ok(Ok(Response::End)));
         }
         assert_eq!(threads.idle.lock().unwrap().len(), 3);
     }
@@ -452,6 +455,6 @@ mod tests {
             assert!(Instant::now() < deadline, "the stuck call was released");
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(threads.call(request("fine")), Ok(Response::End));
+        assert_eq!(threads.call(request("fine")), Ok(Ok(Response::End)));
     }
 }
