@@ -259,6 +259,7 @@ fn serve<A>(
             // The caller gave up on this call: it has returned after all.
             stuck.remove();
             tracing::warn!(
+                thread = std::thread::current().name().unwrap_or("?"),
                 "a library plugin call that had timed out returned; the plugin is called again"
             );
             return;
