@@ -33,7 +33,8 @@ struct Cli {
     /// Extra directory of plugins, searched before the data directory's `plugins/`.
     #[arg(long, global = true, env = "ROLLCALL_PLUGINS_DIR", value_name = "DIR")]
     plugins_dir: Option<std::path::PathBuf>,
-    /// The longest a subprocess plugin may take to answer one call, e.g. `10s`.
+    /// The longest a plugin may take to answer one call, e.g. `10s` (a subprocess is then
+    /// stopped; a library call is left running and the plugin fails until it returns).
     #[arg(
         long,
         global = true,

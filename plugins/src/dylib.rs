@@ -1,10 +1,15 @@
 //! Dynamic-library plugins through libloading: the ABI version is read before
 //! anything else, then the three other symbols; a library is never unloaded
 //! (thread-local destructors of an unloaded Rust library crash at thread exit).
+//! Calls run on the plugin's own threads ([`crate::calls`]), each waited for at
+//! most the per-call timeout.
 
 use std::ffi::{CStr, c_char};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::calls::CallThreads;
 use libloading::Library;
 use rollcall_core::plugin::{Description, Plugin, Request, Response};
 use rollcall_plugin_sdk::{
@@ -22,13 +27,39 @@ pub struct LibraryPlugin {
     name: String,
     file: PathBuf,
     description: Description,
+    who: String,
+    calls: CallThreads<Answer>,
+}
+
+/// The library's call and free functions: what a call thread needs to answer a
+/// request.
+#[derive(Clone, Copy)]
+struct Symbols {
     invoke: InvokeFn,
     free: FreeFn,
 }
 
+/// What `invoke` returned: its status and the response buffer it allocated (null
+/// when it gave none), owned until it is dropped, which gives it back to the
+/// library's `free`. The call thread hands it to the caller, which reads it.
+struct Answer {
+    code: i32,
+    out: *mut u8,
+    out_len: usize,
+    free: FreeFn,
+}
+
+// SAFETY: an `Answer` owns its buffer alone (the ABI hands it to the host until it is
+// given back to `free`, which only `Drop` does, once), and the buffer and `free` are
+// plain memory and a plain function of the library, usable from any thread (the SDK
+// frees with the global allocator; docs/plugins.md says `free` may be called on another
+// thread than `invoke`).
+unsafe impl Send for Answer {}
+
 impl LibraryPlugin {
-    /// Loads the library at `file` as plugin `name`.
-    pub fn load(name: &str, file: &Path) -> Result<Self, String> {
+    /// Loads the library at `file` as plugin `name`; each call is waited for at most
+    /// `timeout`.
+    pub fn load(name: &str, file: &Path, timeout: Duration) -> Result<Self, String> {
         let shown = file.display();
         // SAFETY: loading a library runs its initialisers, i.e. trusted code. The file
         // comes from a plugin directory the user configured and has passed its
@@ -83,12 +114,19 @@ impl LibraryPlugin {
             )
         })?;
         crate::check_name(name, file, &description)?;
+        let who = format!("the plugin `{name}` ({shown})");
+        let symbols = Symbols { invoke, free };
         Ok(LibraryPlugin {
             name: name.to_string(),
             file: file.to_path_buf(),
             description,
-            invoke,
-            free,
+            calls: CallThreads::new(
+                who.clone(),
+                name,
+                timeout,
+                Arc::new(move |request| symbols.invoke(&request)),
+            ),
+            who,
         })
     }
 }
@@ -102,6 +140,8 @@ impl Plugin for LibraryPlugin {
         &self.file
     }
 
+    /// A library only computes: async callers call it directly (a call that hangs
+    /// still ends at the timeout, and later calls fail at once).
     fn blocks(&self) -> bool {
         false
     }
@@ -118,40 +158,74 @@ impl Plugin for LibraryPlugin {
     }
 
     fn invoke_json(&self, bytes: Vec<u8>) -> Result<Response, String> {
-        let who = || format!("the plugin `{}` ({})", self.name, self.file.display());
+        self.read(self.calls.call(bytes)?)
+    }
+}
+
+impl Symbols {
+    /// Calls `invoke` with one request (on a call thread).
+    fn invoke(self, bytes: &[u8]) -> Answer {
         let mut out: *mut u8 = std::ptr::null_mut();
         let mut out_len: usize = 0;
         // SAFETY: `invoke` has the documented signature (ABI version checked at load);
         // `bytes` is readable for its length during the call; `out` and `out_len` are
         // valid, writable locals.
         let code = unsafe { (self.invoke)(bytes.as_ptr(), bytes.len(), &mut out, &mut out_len) };
-        if out.is_null() {
-            return Err(format!("{} gave no response (status {code})", who()));
+        Answer {
+            code,
+            out,
+            out_len,
+            free: self.free,
         }
-        let parsed = {
-            // SAFETY: the ABI says a non-null `out` points to `out_len` bytes that stay
-            // valid until they are given back to `free`, which happens below.
-            let answer = unsafe { std::slice::from_raw_parts(out, out_len) };
-            serde_json::from_slice::<Response>(answer).map_err(|e| {
-                format!(
-                    "{} answered with something that is not a rollcall message ({e}); it starts with: {}",
-                    who(),
-                    crate::shorten(&String::from_utf8_lossy(answer), 80)
-                )
-            })
+    }
+}
+
+impl LibraryPlugin {
+    /// Reads what `invoke` returned (on the caller's thread).
+    fn read(&self, answer: Answer) -> Result<Response, String> {
+        let who = &self.who;
+        let code = answer.code;
+        let Some(bytes) = answer.bytes() else {
+            return Err(format!("{who} gave no response (status {code})"));
         };
-        // SAFETY: `out`/`out_len` are exactly what `invoke` returned, freed once, by the
-        // library that allocated them; `answer` is no longer used.
-        unsafe { (self.free)(out, out_len) };
-        let response = parsed?;
+        let response = serde_json::from_slice::<Response>(bytes).map_err(|e| {
+            format!(
+                "{who} answered with something that is not a rollcall message ({e}); it starts with: {}",
+                crate::shorten(&String::from_utf8_lossy(bytes), 80)
+            )
+        })?;
+        drop(answer);
         match (code, response) {
             (INVOKE_OK, r) => Ok(r),
-            (INVOKE_PANICKED, Response::Error { message }) => Err(format!("{}: {message}", who())),
-            (INVOKE_PANICKED, _) => Err(format!("{} panicked", who())),
+            (INVOKE_PANICKED, Response::Error { message }) => Err(format!("{who}: {message}")),
+            (INVOKE_PANICKED, _) => Err(format!("{who} panicked")),
             (INVOKE_BAD_REQUEST, Response::Error { message }) => {
-                Err(format!("{} could not use the request: {message}", who()))
+                Err(format!("{who} could not use the request: {message}"))
             }
-            (other, _) => Err(format!("{} returned the unknown status {other}", who())),
+            (other, _) => Err(format!("{who} returned the unknown status {other}")),
+        }
+    }
+}
+
+impl Answer {
+    /// The response buffer; None when `invoke` gave none.
+    fn bytes(&self) -> Option<&[u8]> {
+        if self.out.is_null() {
+            return None;
+        }
+        // SAFETY: the ABI says a non-null `out` points to `out_len` bytes that stay
+        // valid until they are given back to `free`, which only `drop` does, after
+        // every borrow of `self` has ended.
+        Some(unsafe { std::slice::from_raw_parts(self.out, self.out_len) })
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if !self.out.is_null() {
+            // SAFETY: `out`/`out_len` are exactly what `invoke` returned, given back
+            // once (here), to the library that allocated them; no borrow of them is left.
+            unsafe { (self.free)(self.out, self.out_len) };
         }
     }
 }

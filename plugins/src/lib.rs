@@ -1,12 +1,14 @@
 //! rollcall-plugins: the plugin host. Finds plugins in the plugin directories
 //! ([`discover`]), checks sha256 pins ([`pin`]), loads dynamic libraries
-//! ([`dylib`], never unloaded) and runs subprocess plugins ([`process`], JSON lines
+//! ([`dylib`], never unloaded, called on the plugin's own threads with per-call
+//! timeouts: [`calls`]) and runs subprocess plugins ([`process`], JSON lines
 //! with a handshake and per-call timeouts). [`Host`] implements
 //! [`rollcall_core::plugin::PluginHost`], through which manifests open plugins.
 //!
 //! Architecture invariant: plugins load only from the directories the host was
 //! given; every failure is an error naming the plugin and its file.
 
+pub mod calls;
 pub mod discover;
 pub mod dylib;
 pub mod pin;
@@ -26,7 +28,9 @@ pub use discover::{Found, Kind};
 pub struct HostOptions {
     /// Plugin directories, in precedence order (the first that has a plugin wins).
     pub dirs: Vec<PathBuf>,
-    /// The longest a subprocess plugin may take to answer one request.
+    /// The longest a plugin may take to answer one request: a subprocess is then
+    /// stopped; a library's call is left running and the plugin is stuck until it
+    /// returns (see [`calls`]).
     pub timeout: Duration,
 }
 
@@ -120,7 +124,11 @@ impl PluginHost for Host {
         })?;
         pin::check(name, &found.file, &digest, sha256)?;
         let plugin: Arc<dyn Plugin> = match found.kind {
-            Kind::Library => Arc::new(dylib::LibraryPlugin::load(name, &found.file)?),
+            Kind::Library => Arc::new(dylib::LibraryPlugin::load(
+                name,
+                &found.file,
+                self.options.timeout,
+            )?),
             Kind::Executable => Arc::new(process::ProcessPlugin::start(
                 name,
                 &found.file,

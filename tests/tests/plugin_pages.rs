@@ -475,6 +475,107 @@ async fn a_panicking_library_paginator_fails_the_stream() {
     assert_eq!(start_indexes(&srv), [None]);
 }
 
+/// A library paginator that never returns fails the stream at the timeout, naming the
+/// plugin, its file and the function; the next fetch with the same (now stuck) plugin
+/// fails at once with the stuck message instead of waiting out the timeout again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_library_paginator_fails_the_stream_then_the_stuck_plugin_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let h = host(dir.path(), Duration::from_millis(500));
+    let c = compile(&manifest("faulty", "hang_pages", "{}"), &h);
+    let srv = server(25).await;
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let fetch = || {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            rollcall_tests::run(c.clone(), &i, FetchOptions::default()),
+        )
+    };
+    let out = fetch().await.expect("the fetch ends");
+    let e = failure(&out);
+    assert!(
+        e.contains("the stream's paginator could not say what follows page 1"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "the plugin `faulty` ({}), function `hang_pages`, did not return within 0.5s",
+            file.display()
+        )),
+        "{e}"
+    );
+    assert!(e.contains("raise --plugin-timeout"), "{e}");
+    assert_eq!(out.records.len(), 10);
+    let out = fetch().await.expect("the second fetch ends");
+    let e = failure(&out);
+    assert!(
+        e.contains("is not called: its function `hang_pages` did not return within 0.5s and is still running"),
+        "{e}"
+    );
+    assert_eq!(start_indexes(&srv), [None, None]);
+}
+
+/// `rollcall run` (the real binary) with a library paginator that hangs: the run fails
+/// after `--plugin-timeout`, the process exits although the call is still running on
+/// its thread, nothing is changed in the store, and the run is recorded as failed.
+#[test]
+fn rollcall_run_with_a_hanging_library_paginator_fails_and_changes_nothing() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let srv = rt.block_on(server(25));
+    let mut env = rollcall_tests::cli::CliEnv::new();
+    let plugins = env.data_dir().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    install(&plugins, &library("faulty"), &library_file("faulty"));
+    env.connector("miro", &TestManifest::default().text());
+    env.integration("Miro Users", "Miro EU", &srv.scim_base_url(), "");
+    env.ok(&["run", "Miro Users"]);
+    let before = env.json(&["saas-users", "list"]);
+    assert_eq!(before.len(), 25);
+    // The next run would deactivate accounts, but its paginator hangs after page 1.
+    let h = srv.handle();
+    let turned_off: Vec<String> = h
+        .users()
+        .iter()
+        .take(5)
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in &turned_off {
+        assert!(h.set_active(id, false));
+    }
+    env.connector("miro", &manifest("faulty", "hang_pages", "{}"));
+    let run = rollcall_tests::cli::Running(
+        env.command(&["--plugin-timeout", "1s", "run", "Miro Users"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (status, stdout, stderr) = run.finish(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("function `hang_pages`, did not return within 1.0s"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.json(&["saas-users", "list"]),
+        before,
+        "the failed run changed nothing"
+    );
+    let runs = env.runs();
+    assert_eq!(runs[0]["status"], "failed", "{runs:#?}");
+    assert!(
+        runs[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("function `hang_pages`, did not return within 1.0s")),
+        "{runs:#?}"
+    );
+}
+
 #[test]
 fn manifest_mistakes_about_a_plugin_paginator_are_located() {
     let dir = dylib_dir();

@@ -206,6 +206,103 @@ fn a_panic_inside_a_library_is_an_error_and_the_host_goes_on() {
     );
 }
 
+/// Runs `f` on a thread of its own and waits at most `limit` for it: a call that
+/// hangs fails the test instead of hanging it.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|e| panic!("the call did not come back within {limit:?}: {e}"))
+}
+
+/// A library call that never returns fails at the timeout with what to do; the plugin
+/// is then stuck, and every later call (any function) fails at once saying so,
+/// instead of waiting out the timeout again.
+#[test]
+fn a_library_call_that_hangs_times_out_and_later_calls_fail_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let h = host(dir.path(), Duration::from_millis(500));
+    let p = h.open("faulty", None).unwrap();
+    let call = move |function: &'static str| {
+        let p = Arc::clone(&p);
+        within(Duration::from_secs(60), move || {
+            p.invoke(&Request::Transform {
+                function: function.into(),
+                value: json!("x"),
+                record: None,
+                config: Value::Null,
+            })
+        })
+    };
+    // It works before.
+    assert_eq!(call("upper"), Ok(Response::Value { value: json!("X") }));
+    let e = call("hang").unwrap_err();
+    assert!(
+        e.starts_with(&format!(
+            "the plugin `faulty` ({}), function `hang`, did not return within 0.5s.",
+            file.display()
+        )),
+        "{e}"
+    );
+    assert!(e.contains("left running on a thread of its own"), "{e}");
+    assert!(e.contains("Fix the plugin"), "{e}");
+    assert!(e.contains("--plugin-timeout"), "{e}");
+    for function in ["upper", "hang", "panic"] {
+        let e = call(function).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "the plugin `faulty` ({}) is not called: its function `hang` did not return within 0.5s and is still running",
+                file.display()
+            )),
+            "{function}: {e}"
+        );
+        assert!(e.contains("restart rollcall"), "{e}");
+    }
+}
+
+/// A field transform that hangs: its first record fails at the timeout, the others at
+/// once with the stuck message; the fetch itself ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_field_transform_skips_its_records_and_the_fetch_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let h = host(dir.path(), Duration::from_millis(500));
+    let text = TestManifest::default()
+        .text()
+        .replace("\nstreams:\n", "\nplugins:\n  faulty: {}\nstreams:\n")
+        .replace(
+            "        path: $.userName\n",
+            "        path: $.userName\n        transform: { plugin: faulty, function: hang }\n",
+        );
+    assert!(text.contains("function: hang"), "{text}");
+    let c = compile(&text, &h);
+    let srv = server(5).await;
+    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        rollcall_tests::run(c, &i, FetchOptions::default()),
+    )
+    .await
+    .expect("the fetch ends");
+    assert!(out.summary().complete);
+    assert!(out.records.is_empty(), "{:?}", out.records);
+    let reasons: Vec<&str> = out.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 5, "{reasons:#?}");
+    assert!(
+        reasons[0].contains("function `hang`, did not return within 0.5s"),
+        "{reasons:#?}"
+    );
+    for r in &reasons[1..] {
+        assert!(
+            r.contains("is not called: its function `hang` did not return"),
+            "{reasons:#?}"
+        );
+    }
+}
+
 #[test]
 fn invalid_json_from_a_library_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -675,7 +772,7 @@ fn the_cli_lists_plugins_and_fetches_with_them() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 12);
+    assert_eq!(lines.len(), 12, "{stderr}");
     assert!(lines.iter().all(|r| r["full_name"].is_string()));
     assert!(lines.iter().any(|r| r["seat_type"] == "full"));
     assert!(

@@ -5,6 +5,8 @@
 //! - `short` (record transform): answers one outcome fewer than it was sent.
 //! - `upper` (field transform): uppercases text (a working function).
 //! - `panic_pages` (paginator): panics.
+//! - `hang` (field transform) and `hang_pages` (paginator): never return (the call
+//!   blocks its thread forever, without using the CPU).
 
 use rollcall_plugin_sdk::{Capability, CapabilityKind, Description, Request, Response};
 use serde_json::Value;
@@ -29,6 +31,8 @@ fn describe() -> Description {
             cap(CapabilityKind::RecordTransform, "short"),
             cap(CapabilityKind::FieldTransform, "upper"),
             cap(CapabilityKind::Paginator, "panic_pages"),
+            cap(CapabilityKind::FieldTransform, "hang"),
+            cap(CapabilityKind::Paginator, "hang_pages"),
         ],
         config_schema: None,
     }
@@ -40,6 +44,7 @@ fn handle(request: Request) -> Result<Response, String> {
             function, value, ..
         } => match function.as_str() {
             "panic" => panic!("the faulty plugin panics on {value}"),
+            "hang" => hang(),
             "wrong_kind" => Ok(Response::Records { records: vec![] }),
             "upper" => Ok(Response::Value {
                 value: value
@@ -58,7 +63,15 @@ fn handle(request: Request) -> Result<Response, String> {
                     .collect(),
             })
         }
+        Request::Paginate { function, .. } if function == "hang_pages" => hang(),
         Request::Paginate { page, .. } => panic!("the faulty paginator panics after page {page}"),
         _ => Err("unsupported".into()),
+    }
+}
+
+/// Blocks the calling thread for good, as a plugin stuck on a lock or a socket would.
+fn hang() -> ! {
+    loop {
+        std::thread::park();
     }
 }
