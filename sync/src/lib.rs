@@ -10,21 +10,21 @@
 //! field of the record except computed ones (the sync time) is also kept in the
 //! account's `fields`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rollcall_core::compile::FieldSource;
 use rollcall_core::integration::{Integration, Preference, Selection};
 use rollcall_core::observe::Observer;
 use rollcall_core::{Connector, FetchError, FetchOptions, Inputs, Item, Record};
 use rollcall_store::{
     Counts, IncomingAccount, RunGuard, RunSummary, Stage, Store, StoreError, SyncOptions, UserKey,
 };
-use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 mod enrich;
+mod mapping;
+
+use mapping::AccountMapper;
 
 /// Records stored per [`RunGuard::apply_batch`](rollcall_store::RunGuard::apply_batch) call.
 const BATCH: usize = 256;
@@ -253,6 +253,8 @@ pub async fn run_until(
     let mut counts = Counts::default();
     let mut dropped = 0;
     let mut batch: Vec<IncomingAccount> = Vec::with_capacity(BATCH);
+    // Made for the stream's field set when the first record comes.
+    let mut mapper: Option<AccountMapper> = None;
     let mut writer_stopped = false;
     let mut cancelled = false;
     loop {
@@ -268,7 +270,11 @@ pub async fn run_until(
         let skipped = match item {
             Some(Item::Record(record)) => {
                 counts.fetched += 1;
-                batch.push(account(&record, integration));
+                let mapper = match &mut mapper {
+                    Some(m) if m.is_for(&record.fields) => m,
+                    slot => slot.insert(AccountMapper::new(integration, &record.fields)),
+                };
+                batch.push(mapper.map(record));
                 None
             }
             Some(Item::Skipped(s)) => Some(s),
@@ -415,52 +421,8 @@ pub async fn run_until(
 }
 
 /// Maps a record to the store's account: person fields from the mappings, account
-/// columns from the well-known field ids, every field kept.
+/// columns from the well-known field ids, every field kept (see [`mapping`]). A run maps
+/// its records with one mapper; this is for a record on its own.
 pub fn account(record: &Record, integration: &Integration) -> IncomingAccount {
-    let get = |id: &str| record.get(id).filter(|v| !v.is_null());
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let mut user_fields = BTreeMap::new();
-    for m in integration.mappings() {
-        if let Some(v) = get(&m.source) {
-            user_fields.insert(m.target.clone(), v.clone());
-        }
-    }
-    let sync_value = get(&integration.sync_mapping().source)
-        .map(text)
-        .filter(|s| !s.is_empty());
-    let mut roles = Vec::new();
-    for id in ["role", "admin_roles"] {
-        match get(id) {
-            Some(Value::Array(a)) => roles.extend(a.iter().filter(|v| !v.is_null()).map(text)),
-            Some(v) => roles.push(text(v)),
-            None => {}
-        }
-    }
-    // Computed fields (the sync time) are left out: they change on every run, and the
-    // account's own `last_seen_at` already says when it was seen.
-    let fields: Map<String, Value> = record
-        .fields
-        .fields
-        .iter()
-        .zip(&record.values)
-        .filter(|(f, _)| !matches!(f.source, FieldSource::Computed(_)))
-        .map(|(f, v)| (f.id.clone(), v.clone()))
-        .collect();
-    IncomingAccount {
-        external_id: record.key.clone(),
-        sync_value,
-        user_fields,
-        username: get("username").map(text),
-        user_type: get("user_type").map(text),
-        active: get("active").and_then(Value::as_bool),
-        roles,
-        last_activity_at: get("last_activity_at")
-            .and_then(Value::as_str)
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc)),
-        fields,
-    }
+    AccountMapper::new(integration, &record.fields).map(record.clone())
 }

@@ -1,0 +1,283 @@
+//! Mapping: a record of the integration's stream becomes the store's [`IncomingAccount`]:
+//! person fields from the integration's resolved mappings, account columns from the
+//! well-known field ids, every field kept.
+//!
+//! Compile once, map many: an [`AccountMapper`] looks each field id up in the stream's
+//! field set once, and then maps each record by position, moving its values rather than
+//! copying them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rollcall_core::Record;
+use rollcall_core::compile::{FieldSet, FieldSource};
+use rollcall_core::integration::Integration;
+use rollcall_store::IncomingAccount;
+use serde_json::{Map, Value};
+
+/// The field ids whose values become roles, in order.
+const ROLE_FIELDS: [&str; 2] = ["role", "admin_roles"];
+
+/// The integration's mapping, resolved against one field set (a stream's).
+pub(crate) struct AccountMapper {
+    fields: Arc<FieldSet>,
+    /// Person fields: target user field, position of the source field.
+    user_fields: Vec<(String, usize)>,
+    sync_value: Option<usize>,
+    roles: Vec<usize>,
+    username: Option<usize>,
+    user_type: Option<usize>,
+    active: Option<usize>,
+    last_activity_at: Option<usize>,
+    /// Every field kept in the account's `fields`: id, position. Computed fields (the
+    /// sync time) are left out: they change on every run, and the account's own
+    /// `last_seen_at` already says when it was seen.
+    kept: Vec<(String, usize)>,
+}
+
+impl AccountMapper {
+    /// The mapper of `integration` for records with the field set `fields`.
+    pub(crate) fn new(integration: &Integration, fields: &Arc<FieldSet>) -> AccountMapper {
+        let position = |id: &str| fields.fields.iter().position(|f| f.id == id);
+        AccountMapper {
+            fields: fields.clone(),
+            user_fields: integration
+                .mappings()
+                .iter()
+                .filter_map(|m| Some((m.target.clone(), position(&m.source)?)))
+                .collect(),
+            sync_value: position(&integration.sync_mapping().source),
+            roles: ROLE_FIELDS.iter().filter_map(|id| position(id)).collect(),
+            username: position("username"),
+            user_type: position("user_type"),
+            active: position("active"),
+            last_activity_at: position("last_activity_at"),
+            kept: fields
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !matches!(f.source, FieldSource::Computed(_)))
+                .map(|(i, f)| (f.id.clone(), i))
+                .collect(),
+        }
+    }
+
+    /// Whether records with the field set `fields` are mapped by this mapper.
+    pub(crate) fn is_for(&self, fields: &Arc<FieldSet>) -> bool {
+        Arc::ptr_eq(&self.fields, fields)
+    }
+
+    /// Maps one record (of this mapper's field set).
+    pub(crate) fn map(&self, record: Record) -> IncomingAccount {
+        let Record {
+            key, mut values, ..
+        } = record;
+        let get = |at: Option<usize>| at.and_then(|i| values.get(i)).filter(|v| !v.is_null());
+        let mut user_fields = BTreeMap::new();
+        for (target, at) in &self.user_fields {
+            if let Some(v) = get(Some(*at)) {
+                user_fields.insert(target.clone(), v.clone());
+            }
+        }
+        let sync_value = get(self.sync_value).map(text).filter(|s| !s.is_empty());
+        let mut roles = Vec::new();
+        for at in &self.roles {
+            match get(Some(*at)) {
+                Some(Value::Array(a)) => roles.extend(a.iter().filter(|v| !v.is_null()).map(text)),
+                Some(v) => roles.push(text(v)),
+                None => {}
+            }
+        }
+        let username = get(self.username).map(text);
+        let user_type = get(self.user_type).map(text);
+        let active = get(self.active).and_then(Value::as_bool);
+        let last_activity_at = get(self.last_activity_at)
+            .and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let mut fields = Map::new();
+        for (id, at) in &self.kept {
+            if let Some(v) = values.get_mut(*at) {
+                fields.insert(id.clone(), std::mem::take(v));
+            }
+        }
+        IncomingAccount {
+            external_id: key,
+            sync_value,
+            user_fields,
+            username,
+            user_type,
+            active,
+            roles,
+            last_activity_at,
+            fields,
+        }
+    }
+}
+
+/// A value as text: a string as it is, anything else as JSON.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rollcall_core::integration::load_integration;
+    use rollcall_core::manifest::load_connector;
+    use rollcall_source::SourceFile;
+    use serde_json::json;
+
+    use super::*;
+
+    const CONNECTOR: &str = r#"
+apiVersion: rollcall/v1
+name: app
+display_name: App
+version: 1.0.0
+inputs:
+  token: { description: Token., secret: true }
+http: { base_url: "https://app.example.com/scim" }
+auth: { bearer: { token: "{{token}}" } }
+streams:
+  users:
+    request: { path: /Users }
+    records: $.Resources[*]
+    primary_key: id
+    fields:
+      id: { label: Id, path: $.id }
+      username: { label: Username, path: $.userName }
+      email: { label: Email, path: $.email }
+      active: { label: Active?, path: $.active, type: bool }
+      role: { label: Role, path: $.role }
+      admin_roles: { label: Admin roles, path: "$.adminRoles" }
+      user_type: { label: User type, path: $.userType }
+      last_activity_at: { label: Last activity, path: $.lastActivity, type: datetime }
+      department: { label: Department, path: $.department }
+      sync_time: { label: Sync time, computed: sync_time, type: datetime }
+"#;
+
+    const INTEGRATION: &str = "name: App Users
+connector: app
+sync_key: username
+preference: create-and-update
+mappings:
+  fields:
+    - { from: id, to: app_id, label: App ID, create: true }
+";
+
+    fn mapper() -> (AccountMapper, Arc<FieldSet>) {
+        let connector =
+            Arc::new(load_connector(SourceFile::new("app.yaml", CONNECTOR), "test").unwrap());
+        let find = {
+            let c = connector.clone();
+            move |n: &str| (n == "app").then(|| c.clone())
+        };
+        let integration = load_integration(SourceFile::new("i.yaml", INTEGRATION), &find).unwrap();
+        let fields = connector.streams["users"].fields.clone();
+        (AccountMapper::new(&integration, &fields), fields)
+    }
+
+    fn record(fields: &Arc<FieldSet>, values: Vec<Value>) -> Record {
+        Record {
+            key: values[0].as_str().unwrap_or_default().to_owned(),
+            values,
+            fields: fields.clone(),
+        }
+    }
+
+    #[test]
+    fn a_record_maps_to_person_fields_account_columns_and_every_field_but_computed_ones() {
+        let (mapper, fields) = mapper();
+        let a = mapper.map(record(
+            &fields,
+            vec![
+                json!("u1"),
+                json!("Ann@Example.com"),
+                json!("ann@example.com"),
+                json!(false),
+                json!("ORGANIZATION_INTERNAL_USER"),
+                json!(["CONTENT_ADMIN", null, "USER_ADMIN"]),
+                json!("Full"),
+                json!("2026-11-30T08:00:00+01:00"),
+                json!(7),
+                json!("2026-12-06T00:00:00Z"),
+            ],
+        ));
+        assert_eq!(a.external_id, "u1");
+        assert_eq!(a.sync_value.as_deref(), Some("Ann@Example.com"));
+        assert_eq!(
+            a.user_fields,
+            BTreeMap::from([
+                ("app_id".to_owned(), json!("u1")),
+                ("email".to_owned(), json!("ann@example.com")),
+                ("username".to_owned(), json!("Ann@Example.com")),
+            ])
+        );
+        assert_eq!(a.username.as_deref(), Some("Ann@Example.com"));
+        assert_eq!(a.user_type.as_deref(), Some("Full"));
+        assert_eq!(a.active, Some(false));
+        assert_eq!(
+            a.roles,
+            ["ORGANIZATION_INTERNAL_USER", "CONTENT_ADMIN", "USER_ADMIN"]
+        );
+        assert_eq!(
+            a.last_activity_at.map(|t| t.to_rfc3339()),
+            Some("2026-11-30T07:00:00+00:00".to_owned())
+        );
+        // Every field in the stream's order, values as they came (a number stays one),
+        // the computed sync time left out.
+        let kept: Vec<(&str, &Value)> = a.fields.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        assert_eq!(
+            kept,
+            [
+                ("id", &json!("u1")),
+                ("username", &json!("Ann@Example.com")),
+                ("email", &json!("ann@example.com")),
+                ("active", &json!(false)),
+                ("role", &json!("ORGANIZATION_INTERNAL_USER")),
+                ("admin_roles", &json!(["CONTENT_ADMIN", null, "USER_ADMIN"])),
+                ("user_type", &json!("Full")),
+                ("last_activity_at", &json!("2026-11-30T08:00:00+01:00")),
+                ("department", &json!(7)),
+            ]
+        );
+    }
+
+    #[test]
+    fn nulls_and_empty_values_map_to_nothing() {
+        let (mapper, fields) = mapper();
+        let mut values = vec![Value::Null; 10];
+        values[0] = json!("u2");
+        values[1] = json!("");
+        values[7] = json!("not a date");
+        let a = mapper.map(record(&fields, values));
+        assert_eq!(a.sync_value, None, "an empty sync value is no sync value");
+        assert_eq!(a.username.as_deref(), Some(""));
+        assert_eq!(
+            a.user_fields,
+            BTreeMap::from([
+                ("app_id".to_owned(), json!("u2")),
+                ("username".to_owned(), json!("")),
+            ])
+        );
+        assert!(a.roles.is_empty());
+        assert_eq!((a.active, a.user_type.as_deref()), (None, None));
+        assert_eq!(a.last_activity_at, None);
+        assert_eq!(a.fields.len(), 9);
+        assert_eq!(a.fields["department"], Value::Null);
+    }
+
+    #[test]
+    fn the_mapper_knows_its_field_set() {
+        let (mapper, fields) = mapper();
+        assert!(mapper.is_for(&fields));
+        let (_, other) = self::mapper();
+        assert!(!mapper.is_for(&other));
+    }
+}
