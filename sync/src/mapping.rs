@@ -135,57 +135,39 @@ mod tests {
 
     use super::*;
 
-    const CONNECTOR: &str = r#"
-apiVersion: rollcall/v1
-name: app
-display_name: App
-version: 1.0.0
-inputs:
-  token: { description: Token., secret: true }
-http: { base_url: "https://app.example.com/scim" }
-auth: { bearer: { token: "{{token}}" } }
-streams:
-  users:
-    request: { path: /Users }
-    records: $.Resources[*]
-    primary_key: id
-    fields:
-      id: { label: Id, path: $.id }
-      username: { label: Username, path: $.userName }
-      email: { label: Email, path: $.email }
-      active: { label: Active?, path: $.active, type: bool }
-      role: { label: Role, path: $.role }
-      admin_roles: { label: Admin roles, path: "$.adminRoles" }
-      user_type: { label: User type, path: $.userType }
-      last_activity_at: { label: Last activity, path: $.lastActivity, type: datetime }
-      department: { label: Department, path: $.department }
-      sync_time: { label: Sync time, computed: sync_time, type: datetime }
-"#;
-
-    const INTEGRATION: &str = "name: App Users
-connector: app
+    /// A Miro integration that also maps the SCIM id to a custom field.
+    const INTEGRATION: &str = "name: Miro Users
+connector: miro
 sync_key: username
 preference: create-and-update
 mappings:
   fields:
-    - { from: id, to: app_id, label: App ID, create: true }
+    - { from: id, to: miro_id, label: Miro ID, create: true }
 ";
 
+    /// The mapper of [`INTEGRATION`] for the shipped Miro manifest's `users` stream.
     fn mapper() -> (AccountMapper, Arc<FieldSet>) {
+        let miro = rollcall_connectors::builtin("miro").unwrap();
         let connector =
-            Arc::new(load_connector(SourceFile::new("app.yaml", CONNECTOR), "test").unwrap());
+            Arc::new(load_connector(SourceFile::new("miro.yaml", miro.text), "built-in").unwrap());
         let find = {
             let c = connector.clone();
-            move |n: &str| (n == "app").then(|| c.clone())
+            move |n: &str| (n == "miro").then(|| c.clone())
         };
         let integration = load_integration(SourceFile::new("i.yaml", INTEGRATION), &find).unwrap();
         let fields = connector.streams["users"].fields.clone();
         (AccountMapper::new(&integration, &fields), fields)
     }
 
-    fn record(fields: &Arc<FieldSet>, values: Vec<Value>) -> Record {
+    /// A record of the stream with the given values (by field id), null elsewhere.
+    fn record(fields: &Arc<FieldSet>, key: &str, given: Value) -> Record {
+        let values = fields
+            .fields
+            .iter()
+            .map(|f| given.get(&f.id).cloned().unwrap_or(Value::Null))
+            .collect();
         Record {
-            key: values[0].as_str().unwrap_or_default().to_owned(),
+            key: key.to_owned(),
             values,
             fields: fields.clone(),
         }
@@ -196,26 +178,28 @@ mappings:
         let (mapper, fields) = mapper();
         let a = mapper.map(record(
             &fields,
-            vec![
-                json!("u1"),
-                json!("Ann@Example.com"),
-                json!("ann@example.com"),
-                json!(false),
-                json!("ORGANIZATION_INTERNAL_USER"),
-                json!(["CONTENT_ADMIN", null, "USER_ADMIN"]),
-                json!("Full"),
-                json!("2026-11-30T08:00:00+01:00"),
-                json!(7),
-                json!("2026-12-06T00:00:00Z"),
-            ],
+            "u1",
+            json!({
+                "id": "u1",
+                "username": "Ann@Example.com",
+                "email": "ann@example.com",
+                "first_name": "Ann",
+                "active": false,
+                "user_type": "Full",
+                "role": "ORGANIZATION_INTERNAL_USER",
+                "admin_roles": ["CONTENT_ADMIN", null, "USER_ADMIN"],
+                "employee_number": 7,
+                "connector_sync_time": "2026-12-06T00:00:00Z",
+            }),
         ));
         assert_eq!(a.external_id, "u1");
         assert_eq!(a.sync_value.as_deref(), Some("Ann@Example.com"));
         assert_eq!(
             a.user_fields,
             BTreeMap::from([
-                ("app_id".to_owned(), json!("u1")),
                 ("email".to_owned(), json!("ann@example.com")),
+                ("first_name".to_owned(), json!("Ann")),
+                ("miro_id".to_owned(), json!("u1")),
                 ("username".to_owned(), json!("Ann@Example.com")),
             ])
         );
@@ -226,51 +210,39 @@ mappings:
             a.roles,
             ["ORGANIZATION_INTERNAL_USER", "CONTENT_ADMIN", "USER_ADMIN"]
         );
-        assert_eq!(
-            a.last_activity_at.map(|t| t.to_rfc3339()),
-            Some("2026-11-30T07:00:00+00:00".to_owned())
-        );
         // Every field in the stream's order, values as they came (a number stays one),
         // the computed sync time left out.
-        let kept: Vec<(&str, &Value)> = a.fields.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let ids: Vec<&str> = fields
+            .fields
+            .iter()
+            .map(|f| f.id.as_str())
+            .filter(|id| *id != "connector_sync_time")
+            .collect();
+        assert_eq!(a.fields.keys().map(String::as_str).collect::<Vec<_>>(), ids);
+        assert_eq!(a.fields["employee_number"], json!(7));
         assert_eq!(
-            kept,
-            [
-                ("id", &json!("u1")),
-                ("username", &json!("Ann@Example.com")),
-                ("email", &json!("ann@example.com")),
-                ("active", &json!(false)),
-                ("role", &json!("ORGANIZATION_INTERNAL_USER")),
-                ("admin_roles", &json!(["CONTENT_ADMIN", null, "USER_ADMIN"])),
-                ("user_type", &json!("Full")),
-                ("last_activity_at", &json!("2026-11-30T08:00:00+01:00")),
-                ("department", &json!(7)),
-            ]
+            a.fields["admin_roles"],
+            json!(["CONTENT_ADMIN", null, "USER_ADMIN"])
         );
+        assert_eq!(a.fields["department"], Value::Null);
     }
 
     #[test]
     fn nulls_and_empty_values_map_to_nothing() {
         let (mapper, fields) = mapper();
-        let mut values = vec![Value::Null; 10];
-        values[0] = json!("u2");
-        values[1] = json!("");
-        values[7] = json!("not a date");
-        let a = mapper.map(record(&fields, values));
+        let a = mapper.map(record(&fields, "u2", json!({"id": "u2", "username": ""})));
         assert_eq!(a.sync_value, None, "an empty sync value is no sync value");
         assert_eq!(a.username.as_deref(), Some(""));
         assert_eq!(
             a.user_fields,
             BTreeMap::from([
-                ("app_id".to_owned(), json!("u2")),
+                ("miro_id".to_owned(), json!("u2")),
                 ("username".to_owned(), json!("")),
             ])
         );
         assert!(a.roles.is_empty());
         assert_eq!((a.active, a.user_type.as_deref()), (None, None));
         assert_eq!(a.last_activity_at, None);
-        assert_eq!(a.fields.len(), 9);
-        assert_eq!(a.fields["department"], Value::Null);
     }
 
     #[test]
