@@ -57,6 +57,43 @@ struct Answer {
 unsafe impl Send for Answer {}
 
 impl LibraryPlugin {
+    /// [`load`](Self::load) on a thread of its own, waited for at most `timeout`: loading
+    /// runs the library's initialisers and its `describe`, and a library that hangs there
+    /// must not hang rollcall. A load that times out is left running (a thread cannot be
+    /// stopped safely) and this returns an error saying so.
+    pub fn load_within(name: &str, file: &Path, timeout: Duration) -> Result<Self, String> {
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        let (owned_name, owned_file) = (name.to_owned(), file.to_path_buf());
+        std::thread::Builder::new()
+            .name(format!("rollcall-plugin-load-{name}"))
+            .spawn(move || {
+                // The receiver is gone only when the load timed out; nobody waits then.
+                let _ = done.send(LibraryPlugin::load(&owned_name, &owned_file, timeout));
+            })
+            .map_err(|e| {
+                format!(
+                    "the plugin `{name}` ({}) cannot be loaded: no thread to load it on ({e})",
+                    file.display()
+                )
+            })?;
+        match result.recv_timeout(timeout) {
+            Ok(loaded) => loaded,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                tracing::warn!(plugin = name, file = %file.display(), "a library plugin did not finish loading and is left running");
+                Err(format!(
+                    "the plugin `{name}` ({}) did not finish loading within {:.1}s: its initialisers or its `{}` do not return. rollcall cannot stop a library, so the load is left running on a thread of its own (restart rollcall to free it). Fix the plugin, or raise --plugin-timeout (ROLLCALL_PLUGIN_TIMEOUT) if it is just slow to load",
+                    file.display(),
+                    timeout.as_secs_f64(),
+                    SYMBOL_DESCRIBE,
+                ))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(format!(
+                "the plugin `{name}` ({}) cannot be loaded: the thread that loaded it stopped unexpectedly (its initialisers or `describe` may have panicked)",
+                file.display()
+            )),
+        }
+    }
+
     /// Loads the library at `file` as plugin `name`; each call is waited for at most
     /// `timeout`.
     pub fn load(name: &str, file: &Path, timeout: Duration) -> Result<Self, String> {

@@ -124,7 +124,7 @@ impl PluginHost for Host {
         })?;
         pin::check(name, &found.file, &digest, sha256)?;
         let plugin: Arc<dyn Plugin> = match found.kind {
-            Kind::Library => Arc::new(dylib::LibraryPlugin::load(
+            Kind::Library => Arc::new(dylib::LibraryPlugin::load_within(
                 name,
                 &found.file,
                 self.options.timeout,

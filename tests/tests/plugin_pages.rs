@@ -576,6 +576,43 @@ fn rollcall_run_with_a_hanging_library_paginator_fails_and_changes_nothing() {
     );
 }
 
+/// A library that hangs while it loads (here its `describe`) does not hang rollcall:
+/// the command fails after `--plugin-timeout`, saying which plugin and what to do, and
+/// the store is as it was.
+#[test]
+fn a_library_that_hangs_while_loading_fails_the_command_after_the_timeout() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let srv = rt.block_on(server(5));
+    let mut env = rollcall_tests::cli::CliEnv::new();
+    let plugins = env.data_dir().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let file = library_file("faulty");
+    install(&plugins, &library("faulty"), &file);
+    env.connector("miro", &TestManifest::default().text());
+    env.integration("Miro Users", "Miro EU", &srv.scim_base_url(), "");
+    env.ok(&["run", "Miro Users"]);
+    env.connector("miro", &manifest("faulty", "hang_pages", "{}"));
+    let run = rollcall_tests::cli::Running(
+        env.command(&["--plugin-timeout", "1s", "run", "Miro Users"])
+            .env("ROLLCALL_FAULTY_HANG_ON_LOAD", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (status, stdout, stderr) = run.finish(Duration::from_secs(60));
+    assert_ne!(status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("the plugin `faulty` (")
+            && stderr.contains(&format!("{file}) did not finish loading within 1.0s"))
+            && stderr.contains("raise --plugin-timeout"),
+        "{stderr}"
+    );
+    let runs = env.runs();
+    assert_eq!(runs.len(), 1, "no run was started: {runs:#?}");
+    assert_eq!(env.json(&["saas-users", "list"]).len(), 5);
+}
+
 #[test]
 fn manifest_mistakes_about_a_plugin_paginator_are_located() {
     let dir = dylib_dir();

@@ -7,6 +7,8 @@
 //! - `panic_pages` (paginator): panics.
 //! - `hang` (field transform) and `hang_pages` (paginator): never return (the call
 //!   blocks its thread forever, without using the CPU).
+//! - With `ROLLCALL_FAULTY_HANG_ON_LOAD` set in the environment, `describe` never
+//!   returns, so loading the library hangs.
 
 use rollcall_plugin_sdk::{Capability, CapabilityKind, Description, Request, Response};
 use serde_json::Value;
@@ -14,6 +16,9 @@ use serde_json::Value;
 rollcall_plugin_sdk::export_plugin!(describe: describe, handle: handle);
 
 fn describe() -> Description {
+    if std::env::var_os("ROLLCALL_FAULTY_HANG_ON_LOAD").is_some() {
+        hang();
+    }
     let cap = |kind, function: &str| Capability {
         kind,
         function: function.into(),
