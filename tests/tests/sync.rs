@@ -14,7 +14,7 @@ use rollcall_core::observe::Silent;
 use rollcall_core::{Connector, Inputs};
 use rollcall_source::SourceFile;
 use rollcall_store::{ListQuery, NewUser, Store, UserKey};
-use rollcall_sync::{RunOptions, SyncError, run};
+use rollcall_sync::{RunOptions, SyncError, SyncReport, run};
 use rollcall_tests::cli::CliEnv;
 #[cfg(unix)]
 use rollcall_tests::cli::{Running, wait_for};
@@ -80,6 +80,22 @@ async fn setup(users: usize) -> Setup {
     }
 }
 
+impl Setup {
+    /// One sync of `i` from the test server into the store, with these options.
+    async fn sync(&self, i: &Integration, options: RunOptions) -> Result<SyncReport, SyncError> {
+        let connector = self.connector.clone();
+        run(
+            &self.store,
+            i,
+            connector,
+            &self.inputs,
+            options,
+            Arc::new(Silent),
+        )
+        .await
+    }
+}
+
 async fn count_users(store: &Store) -> usize {
     store.list_users(&ListQuery::default()).await.unwrap().len()
 }
@@ -103,16 +119,7 @@ async fn update_only_skips_unknown_people_and_logs_why() {
         .await
         .unwrap();
     let i = integration(&s.connector, "update-only", "user-plus-saas-user");
-    let r = run(
-        &s.store,
-        &i,
-        s.connector.clone(),
-        &s.inputs,
-        opts(0),
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap();
+    let r = s.sync(&i, opts(0)).await.unwrap();
     let c = r.summary.counts;
     assert_eq!((c.fetched, c.skipped), (40, 20));
     assert_eq!(
@@ -153,46 +160,19 @@ async fn update_only_skips_unknown_people_and_logs_why() {
 async fn create_and_update_creates_people_with_the_role_and_reruns_change_nothing() {
     let s = setup(30).await;
     let i = integration(&s.connector, "create-and-update", "user-plus-saas-user");
-    let first = run(
-        &s.store,
-        &i,
-        s.connector.clone(),
-        &s.inputs,
-        opts(0),
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap();
+    let first = s.sync(&i, opts(0)).await.unwrap();
     assert_eq!(first.summary.counts.created, 30);
     let users = s.store.list_users(&ListQuery::default()).await.unwrap();
     assert_eq!(users.len(), 30);
     assert!(users.iter().all(|u| u["role"] == "Employee"));
     // A later sync time, the same data: nothing but timestamps changes.
-    let again = run(
-        &s.store,
-        &i,
-        s.connector.clone(),
-        &s.inputs,
-        opts(30),
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap();
+    let again = s.sync(&i, opts(30)).await.unwrap();
     let c = again.summary.counts;
     assert_eq!((c.created, c.updated, c.unchanged), (0, 0, 30), "{c:?}");
     // A deactivation in the app is an update.
     let id = s.server.handle().user_ids()[3].clone();
     s.server.handle().set_active(&id, false);
-    let third = run(
-        &s.store,
-        &i,
-        s.connector.clone(),
-        &s.inputs,
-        opts(45),
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap();
+    let third = s.sync(&i, opts(45)).await.unwrap();
     assert_eq!(
         (third.summary.counts.updated, third.summary.counts.unchanged),
         (1, 29)
@@ -212,16 +192,7 @@ async fn create_and_update_creates_people_with_the_role_and_reruns_change_nothin
 async fn user_only_stores_no_accounts() {
     let s = setup(10).await;
     let i = integration(&s.connector, "create-and-update", "user-only");
-    run(
-        &s.store,
-        &i,
-        s.connector.clone(),
-        &s.inputs,
-        opts(0),
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap();
+    s.sync(&i, opts(0)).await.unwrap();
     assert_eq!(count_users(&s.store).await, 10);
     assert!(saas(&s.store).await.is_empty());
 }
@@ -230,28 +201,10 @@ async fn user_only_stores_no_accounts() {
 async fn an_account_gone_from_the_app_is_marked_not_present_never_deleted() {
     let s = setup(12).await;
     let i = integration(&s.connector, "create-and-update", "user-plus-saas-user");
-    run(
-        &s.store,
-        &i,
-        s.connector.clone(),
-        &s.inputs,
-        opts(0),
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap();
+    s.sync(&i, opts(0)).await.unwrap();
     let gone = s.server.handle().user_ids()[5].clone();
     assert!(s.server.handle().remove_user(&gone));
-    let r = run(
-        &s.store,
-        &i,
-        s.connector.clone(),
-        &s.inputs,
-        opts(10),
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap();
+    let r = s.sync(&i, opts(10)).await.unwrap();
     assert_eq!(r.summary.marked_absent, 1);
     let accounts = saas(&s.store).await;
     assert_eq!(accounts.len(), 12, "nothing is deleted");
@@ -266,16 +219,7 @@ async fn an_account_gone_from_the_app_is_marked_not_present_never_deleted() {
 async fn a_failed_run_leaves_the_previous_state_and_is_recorded() {
     let s = setup(15).await;
     let i = integration(&s.connector, "create-and-update", "user-plus-saas-user");
-    run(
-        &s.store,
-        &i,
-        s.connector.clone(),
-        &s.inputs,
-        opts(0),
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap();
+    s.sync(&i, opts(0)).await.unwrap();
     let before = saas(&s.store).await;
     // The app changes, then fails on the second page of the next run.
     for id in s.server.handle().user_ids().iter().take(3) {
@@ -320,16 +264,7 @@ async fn a_dry_run_changes_nothing() {
         dry_run: true,
         ..opts(0)
     };
-    let r = run(
-        &s.store,
-        &i,
-        s.connector.clone(),
-        &s.inputs,
-        o,
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap();
+    let r = s.sync(&i, o).await.unwrap();
     assert!(r.summary.dry_run);
     assert_eq!(
         r.summary.counts.created, 8,
@@ -356,15 +291,7 @@ async fn a_second_run_of_the_same_integration_at_once_is_refused() {
             async move { run(&store, &i2, connector, &inp, opts(0), Arc::new(Silent)).await },
         );
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let second = run(
-        &s.store,
-        &i,
-        s.connector.clone(),
-        &s.inputs,
-        opts(1),
-        Arc::new(Silent),
-    )
-    .await;
+    let second = s.sync(&i, opts(1)).await;
     let err = second.unwrap_err();
     assert!(
         err.to_string().contains("running") || err.to_string().contains("in progress"),
@@ -377,22 +304,39 @@ async fn a_second_run_of_the_same_integration_at_once_is_refused() {
     );
 }
 
+/// The test manifest reading `page_size` users a page, one page at a time.
+fn paged(page_size: u32, max_pages: Option<u64>) -> TestManifest {
+    TestManifest {
+        page_size,
+        concurrency: 1,
+        max_pages,
+        ..Default::default()
+    }
+}
+
+/// A data directory for the real binary with the integration `Miro Users` (instance
+/// Miro EU) reading a new test server of `users` users through `manifest`, after one
+/// completed `rollcall run`.
+fn after_one_cli_run(
+    rt: &tokio::runtime::Runtime,
+    users: usize,
+    manifest: &TestManifest,
+) -> (ScimServer, CliEnv) {
+    let server = rt.block_on(server(users));
+    let mut env = CliEnv::new();
+    env.connector("miro", &manifest.text());
+    env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "");
+    env.ok(&["run", "Miro Users"]);
+    (server, env)
+}
+
 /// `rollcall run` killed with SIGKILL in the middle leaves the previous state; the next
 /// run works and the killed one is recorded as failed.
 #[cfg(unix)]
 #[test]
 fn a_run_killed_with_sigkill_is_never_half_applied() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(server(60));
-    let mut env = CliEnv::new();
-    let m = TestManifest {
-        page_size: 10,
-        concurrency: 1,
-        ..Default::default()
-    };
-    env.connector("miro", &m.text());
-    env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "");
-    env.ok(&["run", "Miro Users"]);
+    let (server, env) = after_one_cli_run(&rt, 60, &paged(10, None));
     let accounts = || {
         rt.block_on(async {
             let store = Store::open(&env.data_dir()).await.unwrap();
@@ -443,20 +387,7 @@ fn a_run_killed_with_sigkill_is_never_half_applied() {
 #[test]
 fn a_run_stopped_by_the_page_limit_fails_and_marks_nobody_absent() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(server(30));
-    let paged = |max_pages| {
-        TestManifest {
-            page_size: 5,
-            concurrency: 1,
-            max_pages,
-            ..Default::default()
-        }
-        .text()
-    };
-    let mut env = CliEnv::new();
-    env.connector("miro", &paged(None));
-    env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "");
-    env.ok(&["run", "Miro Users"]);
+    let (_server, mut env) = after_one_cli_run(&rt, 30, &paged(5, None));
     let present = |env: &CliEnv| {
         env.json(&["saas-users", "list"])
             .iter()
@@ -465,7 +396,7 @@ fn a_run_stopped_by_the_page_limit_fails_and_marks_nobody_absent() {
     };
     assert_eq!(present(&env), 30);
 
-    env.connector("miro", &paged(Some(2)));
+    env.connector("miro", &paged(5, Some(2)).text());
     let o = env.cmd(&["run", "Miro Users"]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
@@ -492,16 +423,7 @@ fn a_run_stopped_by_the_page_limit_fails_and_marks_nobody_absent() {
 #[test]
 fn a_signal_during_rollcall_run_rolls_it_back_and_records_it_cancelled() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(server(60));
-    let mut env = CliEnv::new();
-    let paged = TestManifest {
-        page_size: 10,
-        concurrency: 1,
-        ..Default::default()
-    };
-    env.connector("miro", &paged.text());
-    env.integration("Miro Users", "Miro EU", &server.scim_base_url(), "");
-    env.ok(&["run", "Miro Users"]);
+    let (server, env) = after_one_cli_run(&rt, 60, &paged(10, None));
     let before = env.json(&["saas-users", "list"]);
     assert_eq!(before.len(), 60);
     // The next run would deactivate accounts; it is stopped while it pages.
