@@ -6,6 +6,10 @@
 //!
 //! Everything here is for measuring; nothing is a timed test.
 
+pub mod server;
+
+pub use server::{ServerChild, TOKEN, serve_until_stdin_closes, server_config};
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

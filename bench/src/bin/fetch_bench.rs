@@ -16,17 +16,15 @@
 //! started as a child process (`--serve N`, an internal mode), so that the server's memory
 //! is not counted, and prints the process's peak resident set (`VmHWM`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use rollcall_bench::{
-    ManifestEdit, edit_manifest, fetch_users, inputs, load, median, miro_manifest, proc_status_kb,
+    ManifestEdit, ServerChild, TOKEN, edit_manifest, fetch_users, inputs, load, median,
+    miro_manifest, proc_status_kb, serve_until_stdin_closes, server_config,
 };
-use rollcall_testserver::{ScimServer, ServerConfig};
+use rollcall_testserver::ScimServer;
 use serde_json::Value;
-
-const TOKEN: &str = "bench-scim-token";
 
 const USAGE: &str = "usage: fetch_bench [--users N] [--runs K]
        fetch_bench --rss N [--page-size P] [--concurrency C]";
@@ -103,19 +101,9 @@ fn main() -> ExitCode {
             page_size,
             concurrency,
         } => rt.block_on(rss(users, page_size, concurrency)),
-        Mode::Serve { users } => rt.block_on(serve(users)),
+        Mode::Serve { users } => rt.block_on(serve_until_stdin_closes(users)),
     }
     ExitCode::SUCCESS
-}
-
-fn server_config(users: usize) -> ServerConfig {
-    ServerConfig {
-        users,
-        max_results: 1000,
-        token: TOKEN.into(),
-        record_requests: false,
-        ..ServerConfig::default()
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -248,37 +236,8 @@ async fn rollcall(base: &str, page_size: u32, concurrency: u32) -> (u64, u64) {
 // ---------------------------------------------------------------------------------------
 // Peak RSS
 
-/// The server child process; killed and reaped on drop.
-struct ServerChild(Child);
-
-impl Drop for ServerChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn rss(users: usize, page_size: Option<u32>, concurrency: Option<u32>) {
-    let exe = std::env::current_exe().expect("the path of this binary");
-    let mut child = ServerChild(
-        Command::new(exe)
-            .args(["--serve", &users.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the server child starts"),
-    );
-    let stdout = child.0.stdout.take().expect("the child's stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the child's first line");
-    let base = line
-        .trim()
-        .strip_prefix("SCIM base URL: ")
-        .unwrap_or_else(|| panic!("unexpected first line from the server child: {line:?}"))
-        .to_string();
+    let (child, base) = ServerChild::spawn(users);
 
     let text = edit_manifest(
         miro_manifest(),
@@ -309,24 +268,4 @@ async fn rss(users: usize, page_size: Option<u32>, concurrency: Option<u32>) {
         elapsed.as_secs_f64(),
         peak as f64 / 1024.0,
     );
-}
-
-/// Internal: serves `users` users until stdin closes. The first line printed is
-/// `SCIM base URL: ...`.
-async fn serve(users: usize) {
-    let server = ScimServer::start(server_config(users))
-        .await
-        .expect("the test server starts");
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "SCIM base URL: {}", server.scim_base_url());
-        let _ = out.flush();
-    }
-    let _ = tokio::task::spawn_blocking(|| {
-        let mut buf = [0u8; 256];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
-    })
-    .await;
-    server.shutdown().await;
 }

@@ -22,14 +22,13 @@ use axum::http::{Request, StatusCode, header};
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use rollcall_bench::{
-    ManifestEdit, edit_manifest, inputs, load, miro_manifest, sync_integration, sync_once,
+    ManifestEdit, TOKEN, edit_manifest, inputs, load, miro_manifest, server_config,
+    sync_integration, sync_once,
 };
 use rollcall_serve::{AppState, Launcher, PreparedRun, router};
 use rollcall_store::Store;
-use rollcall_testserver::{ScimServer, ServerConfig};
+use rollcall_testserver::ScimServer;
 use tower::ServiceExt;
-
-const TOKEN: &str = "bench-scim-token";
 
 struct NoRuns;
 
@@ -74,15 +73,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = ScimServer::start(ServerConfig {
-        users,
-        max_results: 1000,
-        token: TOKEN.into(),
-        record_requests: false,
-        ..ServerConfig::default()
-    })
-    .await
-    .expect("the test server starts");
+    let server = ScimServer::start(server_config(users))
+        .await
+        .expect("the test server starts");
     let connector = load(&edit_manifest(
         miro_manifest(),
         ManifestEdit {

@@ -24,25 +24,23 @@
 //! the test server started as a child process (`--serve N`, an internal mode) so that the
 //! server's memory is not counted, and prints the process's peak resident set (`VmHWM`).
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use rollcall_bench::{
-    ManifestEdit, edit_manifest, fetch_users, inputs, load, median, miro_manifest, proc_status_kb,
-    process_cpu_ticks, sync_integration, sync_once, thread_cpu_ticks,
+    ManifestEdit, ServerChild, TOKEN, edit_manifest, fetch_users, inputs, load, median,
+    miro_manifest, proc_status_kb, process_cpu_ticks, serve_until_stdin_closes, server_config,
+    sync_integration, sync_once, thread_cpu_ticks,
 };
 use rollcall_core::Connector;
 use rollcall_core::inputs::Inputs;
 use rollcall_core::integration::Integration;
 use rollcall_store::Store;
 use rollcall_sync::SyncReport;
-use rollcall_testserver::{ScimServer, ServerConfig};
-
-const TOKEN: &str = "bench-scim-token";
+use rollcall_testserver::ScimServer;
 
 const USAGE: &str = "usage: sync_bench [--users N] [--runs K]
        sync_bench --rss N";
@@ -99,19 +97,9 @@ fn main() -> ExitCode {
     match mode {
         Mode::Throughput { users, runs } => rt.block_on(throughput(users, runs)),
         Mode::Rss { users } => rt.block_on(rss(users)),
-        Mode::Serve { users } => rt.block_on(serve(users)),
+        Mode::Serve { users } => rt.block_on(serve_until_stdin_closes(users)),
     }
     ExitCode::SUCCESS
-}
-
-fn server_config(users: usize) -> ServerConfig {
-    ServerConfig {
-        users,
-        max_results: 1000,
-        token: TOKEN.into(),
-        record_requests: false,
-        ..ServerConfig::default()
-    }
 }
 
 /// The shipped Miro manifest without its rate limit (page 200, concurrency 4 as shipped).
@@ -345,37 +333,8 @@ impl CpuUse {
 // ---------------------------------------------------------------------------------------
 // Peak RSS
 
-/// The server child process; killed and reaped on drop.
-struct ServerChild(Child);
-
-impl Drop for ServerChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn rss(users: usize) {
-    let exe = std::env::current_exe().expect("the path of this binary");
-    let mut child = ServerChild(
-        Command::new(exe)
-            .args(["--serve", &users.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the server child starts"),
-    );
-    let stdout = child.0.stdout.take().expect("the child's stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the child's first line");
-    let base = line
-        .trim()
-        .strip_prefix("SCIM base URL: ")
-        .unwrap_or_else(|| panic!("unexpected first line from the server child: {line:?}"))
-        .to_string();
+    let (child, base) = ServerChild::spawn(users);
 
     let ctx = Ctx::new(&base, users);
     let dir = tempfile::tempdir().expect("a temporary data directory");
@@ -394,24 +353,4 @@ async fn rss(users: usize) {
         second.as_secs_f64(),
         peak as f64 / 1024.0,
     );
-}
-
-/// Internal: serves `users` users until stdin closes. The first line printed is
-/// `SCIM base URL: ...`.
-async fn serve(users: usize) {
-    let server = ScimServer::start(server_config(users))
-        .await
-        .expect("the test server starts");
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "SCIM base URL: {}", server.scim_base_url());
-        let _ = out.flush();
-    }
-    let _ = tokio::task::spawn_blocking(|| {
-        let mut buf = [0u8; 256];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
-    })
-    .await;
-    server.shutdown().await;
 }
