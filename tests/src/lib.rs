@@ -302,9 +302,31 @@ pub async fn run(connector: Arc<Connector>, inputs: &Inputs, options: FetchOptio
 
 /// Runs a test manifest against `base_url` with [`TOKEN`] and default options.
 pub async fn run_manifest(manifest: &TestManifest, base_url: &str) -> Outcome {
-    let c = manifest.load();
-    let i = inputs(&c, base_url, TOKEN);
-    run(c, &i, FetchOptions::default()).await
+    run_connector(manifest.load(), base_url).await
+}
+
+/// Runs a compiled connector against `base_url` with [`TOKEN`] and default options.
+pub async fn run_connector(connector: Arc<Connector>, base_url: &str) -> Outcome {
+    let i = inputs(&connector, base_url, TOKEN);
+    run(connector, &i, FetchOptions::default()).await
+}
+
+/// A multi-thread runtime with one worker, for a synchronous test that needs a server.
+pub fn one_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("the runtime starts")
+}
+
+/// A store in a fresh temporary directory (kept as long as the directory is).
+pub async fn temp_store() -> (tempfile::TempDir, rollcall_store::Store) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = rollcall_store::Store::open(dir.path())
+        .await
+        .expect("the store opens");
+    (dir, store)
 }
 
 /// Asserts that `ids` holds no id twice.

@@ -2,9 +2,13 @@
 //! and plugin directories holding copies of them.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use crate::workspace_root;
+use rollcall_plugins::{Host, HostOptions};
+
+use crate::{TOKEN, rollcall_bin, workspace_root};
 
 /// The plugin crates the tests load (package names).
 const PLUGIN_PACKAGES: &[&str] = &[
@@ -100,3 +104,45 @@ fn make_executable(file: &Path) {
 
 #[cfg(not(unix))]
 fn make_executable(_file: &Path) {}
+
+/// A plugin host that looks in `dir` only and stops a call after `timeout`.
+pub fn host(dir: &Path, timeout: Duration) -> Host {
+    Host::new(HostOptions {
+        dirs: vec![dir.to_path_buf()],
+        timeout,
+    })
+}
+
+/// A fresh plugin directory with the built library `lib_name` installed; and that file.
+pub fn library_dir(lib_name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = install(dir.path(), &library(lib_name), &library_file(lib_name));
+    (dir, file)
+}
+
+/// Runs `rollcall plugins list --plugins-dir DIR` (home in `DIR/home`); its output, which
+/// must be a success.
+pub fn list_plugins(dir: &Path) -> String {
+    let list = Command::new(rollcall_bin())
+        .args(["plugins", "list", "--plugins-dir"])
+        .arg(dir)
+        .env("ROLLCALL_HOME", dir.join("home"))
+        .output()
+        .expect("rollcall runs");
+    assert!(list.status.success());
+    String::from_utf8(list.stdout).expect("the list is UTF-8")
+}
+
+/// `rollcall fetch MANIFEST` against `base_url` with [`TOKEN`] from the environment and
+/// plugins from `dir` (home in `DIR/home`), for the caller to add arguments and run.
+pub fn fetch_with_plugins(dir: &Path, manifest: &Path, base_url: &str) -> Command {
+    let mut cmd = Command::new(rollcall_bin());
+    cmd.arg("fetch")
+        .arg(manifest)
+        .args(["--set", &format!("base_url={base_url}")])
+        .args(["--secret-env", "token=PLUGIN_TEST_TOKEN"])
+        .env("PLUGIN_TEST_TOKEN", TOKEN)
+        .env("ROLLCALL_PLUGINS_DIR", dir)
+        .env("ROLLCALL_HOME", dir.join("home"));
+    cmd
+}

@@ -7,22 +7,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rollcall_core::Connector;
 use rollcall_core::manifest::{LoadError, load_connector_with_plugins};
-use rollcall_core::{Connector, FetchOptions};
-use rollcall_plugins::{Host, HostOptions};
+use rollcall_plugins::Host;
 use rollcall_source::SourceFile;
+use rollcall_tests::cli::{CliEnv, Running};
 use rollcall_tests::plugins::{
-    install, install_script, library, library_file, python_pager_example,
+    fetch_with_plugins, host, install, install_script, library, library_dir, library_file,
+    list_plugins, python_pager_example,
 };
-use rollcall_tests::{TOKEN, TestManifest, inputs, rollcall_bin, server};
+use rollcall_tests::{
+    TOKEN, TestManifest, inputs, one_worker_runtime, rollcall_bin, run_connector, server,
+    temp_store,
+};
 use serde_json::{Value, json};
-
-fn host(dir: &Path, timeout: Duration) -> Host {
-    Host::new(HostOptions {
-        dirs: vec![dir.to_path_buf()],
-        timeout,
-    })
-}
 
 /// The Miro test manifest with its users stream paged by `plugin`'s `function`, 10
 /// records a page (the stream's own `count` parameter).
@@ -71,9 +69,7 @@ fn start_indexes(srv: &rollcall_testserver::ScimServer) -> Vec<Option<String>> {
 
 /// A plugin directory with the Rust example as `libpager.so`.
 fn dylib_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    install(dir.path(), &library("pager"), &library_file("pager"));
-    dir
+    library_dir("pager").0
 }
 
 /// A plugin directory with the Python example as `pager.py`.
@@ -87,8 +83,7 @@ async fn fetch_every_page(dir: &Path) {
     let h = host(dir, Duration::from_secs(10));
     let c = compile(&manifest("pager", "scim_pages", "{}"), &h);
     let srv = server(25).await;
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let out = run_connector(c, &srv.scim_base_url()).await;
     let summary = out.summary();
     assert!(summary.complete, "{summary:?}");
     assert_eq!(summary.pages, 3);
@@ -124,8 +119,7 @@ async fn a_sync_paged_by_a_plugin_completes_and_a_failing_paginator_fails_the_ru
     script(dir.path());
     let h = host(dir.path(), Duration::from_secs(10));
     let srv = server(25).await;
-    let store_dir = tempfile::tempdir().unwrap();
-    let store = rollcall_store::Store::open(store_dir.path()).await.unwrap();
+    let (_store_dir, store) = temp_store().await;
     let sync = |c: Arc<Connector>| {
         let store = &store;
         let i = inputs(&c, &srv.scim_base_url(), TOKEN);
@@ -252,8 +246,7 @@ async fn fetch_odd(
     let h = host(dir.path(), timeout);
     let c = compile(&manifest("odd", "next", &format!("{{ mode: {mode} }}")), &h);
     let srv = server(25).await;
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let out = run_connector(c, &srv.scim_base_url()).await;
     (out, srv, dir)
 }
 
@@ -377,8 +370,7 @@ async fn a_plugin_still_paging_at_max_pages_fails_the_stream() {
     assert!(text.contains("max_pages: 2"), "{text}");
     let c = compile(&text, &h);
     let srv = server(25).await;
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let out = run_connector(c, &srv.scim_base_url()).await;
     let e = failure(&out);
     assert!(
         e.starts_with("plugin `pager` (")
@@ -453,13 +445,11 @@ async fn a_failing_or_garbled_paginator_fails_the_stream_naming_the_plugin() {
 /// A library paginator that panics fails the stream; rollcall goes on running.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_library_paginator_fails_the_stream() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let (dir, file) = library_dir("faulty");
     let h = host(dir.path(), Duration::from_secs(5));
     let c = compile(&manifest("faulty", "panic_pages", "{}"), &h);
     let srv = server(25).await;
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let out = run_connector(c, &srv.scim_base_url()).await;
     let e = failure(&out);
     assert!(
         e.contains("the stream's paginator could not say what follows page 1"),
@@ -480,18 +470,13 @@ async fn a_panicking_library_paginator_fails_the_stream() {
 /// fails at once with the stuck message instead of waiting out the timeout again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_library_paginator_fails_the_stream_then_the_stuck_plugin_fails_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let (dir, file) = library_dir("faulty");
     let h = host(dir.path(), Duration::from_millis(500));
     let c = compile(&manifest("faulty", "hang_pages", "{}"), &h);
     let srv = server(25).await;
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-    let fetch = || {
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            rollcall_tests::run(c.clone(), &i, FetchOptions::default()),
-        )
-    };
+    let base_url = srv.scim_base_url();
+    let fetch =
+        || tokio::time::timeout(Duration::from_secs(60), run_connector(c.clone(), &base_url));
     let out = fetch().await.expect("the fetch ends");
     let e = failure(&out);
     assert!(
@@ -516,24 +501,39 @@ async fn a_hanging_library_paginator_fails_the_stream_then_the_stuck_plugin_fail
     assert_eq!(start_indexes(&srv), [None, None]);
 }
 
+/// A CLI environment with the faulty library in its plugin directory, after one
+/// successful run of the Miro integration (plain test manifest) against `base_url`.
+fn after_one_run_with_faulty(base_url: &str) -> CliEnv {
+    let mut env = CliEnv::new();
+    let plugins = env.data_dir().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    install(&plugins, &library("faulty"), &library_file("faulty"));
+    env.connector("miro", &TestManifest::default().text());
+    env.integration("Miro Users", "Miro EU", base_url, "");
+    env.ok(&["run", "Miro Users"]);
+    env
+}
+
+/// Runs `cmd` with its output captured; its status, stdout and stderr within a minute.
+fn finish_within_a_minute(
+    mut cmd: std::process::Command,
+) -> (std::process::ExitStatus, String, String) {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    Running(child).finish(Duration::from_secs(60))
+}
+
 /// `rollcall run` (the real binary) with a library paginator that hangs: the run fails
 /// after `--plugin-timeout`, the process exits although the call is still running on
 /// its thread, nothing is changed in the store, and the run is recorded as failed.
 #[test]
 fn rollcall_run_with_a_hanging_library_paginator_fails_and_changes_nothing() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = one_worker_runtime();
     let srv = rt.block_on(server(25));
-    let mut env = rollcall_tests::cli::CliEnv::new();
-    let plugins = env.data_dir().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    install(&plugins, &library("faulty"), &library_file("faulty"));
-    env.connector("miro", &TestManifest::default().text());
-    env.integration("Miro Users", "Miro EU", &srv.scim_base_url(), "");
-    env.ok(&["run", "Miro Users"]);
+    let mut env = after_one_run_with_faulty(&srv.scim_base_url());
     let before = env.json(&["saas-users", "list"]);
     assert_eq!(before.len(), 25);
     // The next run would deactivate accounts, but its paginator hangs after page 1.
@@ -548,14 +548,8 @@ fn rollcall_run_with_a_hanging_library_paginator_fails_and_changes_nothing() {
         assert!(h.set_active(id, false));
     }
     env.connector("miro", &manifest("faulty", "hang_pages", "{}"));
-    let run = rollcall_tests::cli::Running(
-        env.command(&["--plugin-timeout", "1s", "run", "Miro Users"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let (status, stdout, stderr) = run.finish(Duration::from_secs(60));
+    let run = env.command(&["--plugin-timeout", "1s", "run", "Miro Users"]);
+    let (status, stdout, stderr) = finish_within_a_minute(run);
     assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("function `hang_pages`, did not return within 1.0s"),
@@ -583,24 +577,12 @@ fn rollcall_run_with_a_hanging_library_paginator_fails_and_changes_nothing() {
 fn a_library_that_hangs_while_loading_fails_the_command_after_the_timeout() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let srv = rt.block_on(server(5));
-    let mut env = rollcall_tests::cli::CliEnv::new();
-    let plugins = env.data_dir().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
+    let mut env = after_one_run_with_faulty(&srv.scim_base_url());
     let file = library_file("faulty");
-    install(&plugins, &library("faulty"), &file);
-    env.connector("miro", &TestManifest::default().text());
-    env.integration("Miro Users", "Miro EU", &srv.scim_base_url(), "");
-    env.ok(&["run", "Miro Users"]);
     env.connector("miro", &manifest("faulty", "hang_pages", "{}"));
-    let run = rollcall_tests::cli::Running(
-        env.command(&["--plugin-timeout", "1s", "run", "Miro Users"])
-            .env("ROLLCALL_FAULTY_HANG_ON_LOAD", "1")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let (status, stdout, stderr) = run.finish(Duration::from_secs(60));
+    let mut run = env.command(&["--plugin-timeout", "1s", "run", "Miro Users"]);
+    run.env("ROLLCALL_FAULTY_HANG_ON_LOAD", "1");
+    let (status, stdout, stderr) = finish_within_a_minute(run);
     assert_ne!(status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("the plugin `faulty` (")
@@ -661,32 +643,14 @@ fn manifest_mistakes_about_a_plugin_paginator_are_located() {
 #[test]
 fn the_cli_lists_and_uses_a_plugin_paginator() {
     let dir = python_dir();
-    let list = std::process::Command::new(rollcall_bin())
-        .args(["plugins", "list", "--plugins-dir"])
-        .arg(dir.path())
-        .env("ROLLCALL_HOME", dir.path().join("home"))
-        .output()
-        .unwrap();
-    assert!(list.status.success());
-    let stdout = String::from_utf8(list.stdout).unwrap();
+    let stdout = list_plugins(dir.path());
     assert!(stdout.contains("  paginator `scim_pages`"), "{stdout}");
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = one_worker_runtime();
     let srv = rt.block_on(server(23));
     let file = dir.path().join("paged.yaml");
     std::fs::write(&file, manifest("pager", "scim_pages", "{}")).unwrap();
-    let out = std::process::Command::new(rollcall_bin())
-        .arg("fetch")
-        .arg(&file)
-        .args(["--set", &format!("base_url={}", srv.scim_base_url())])
-        .args(["--secret-env", "token=PAGER_TEST_TOKEN"])
-        .env("PAGER_TEST_TOKEN", TOKEN)
-        .env("ROLLCALL_PLUGINS_DIR", dir.path())
-        .env("ROLLCALL_HOME", dir.path().join("home"))
+    let out = fetch_with_plugins(dir.path(), &file, &srv.scim_base_url())
         .output()
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();

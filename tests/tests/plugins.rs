@@ -12,28 +12,22 @@ use rollcall_core::manifest::{LoadError, load_connector_with_plugins};
 use rollcall_core::plugin::{Plugin, PluginHost, RecordOutcome, Request, Response};
 use rollcall_core::raw_record::{RawRecord, RecordView};
 use rollcall_core::{Connector, FetchOptions};
-use rollcall_plugins::{Host, HostOptions};
+use rollcall_plugins::Host;
 use rollcall_source::SourceFile;
-use rollcall_tests::plugins::{install, install_script, library, library_file, python_example};
-use rollcall_tests::{Recorder, TOKEN, TestManifest, inputs, rollcall_bin, server, workspace_root};
+use rollcall_tests::plugins::{
+    fetch_with_plugins, host, install, install_script, library_dir, library_file, list_plugins,
+    python_example,
+};
+use rollcall_tests::{
+    Recorder, TOKEN, TestManifest, inputs, one_worker_runtime, rollcall_bin, run_connector, server,
+    temp_store, workspace_root,
+};
+use rollcall_testserver::{Fault, FaultKind, Match};
 use serde_json::{Value, json};
-
-fn host(dir: &Path, timeout: Duration) -> Host {
-    Host::new(HostOptions {
-        dirs: vec![dir.to_path_buf()],
-        timeout,
-    })
-}
 
 /// A plugin directory with the Rust example as `libseat_type.so`.
 fn dylib_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    install(
-        dir.path(),
-        &library("seat_type"),
-        &library_file("seat_type"),
-    );
-    dir
+    library_dir("seat_type").0
 }
 
 /// A plugin directory with the Python example as `seat_type.py`.
@@ -41,6 +35,56 @@ fn python_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     install(dir.path(), &python_example(), "seat_type.py");
     dir
+}
+
+/// The test manifest with pages of `page_size`, read one at a time.
+fn one_at_a_time(page_size: u32) -> TestManifest {
+    TestManifest {
+        page_size,
+        concurrency: 1,
+        ..TestManifest::default()
+    }
+}
+
+/// A manifest `text` with `plugin` declared under `plugins:`.
+fn declare_plugin(text: &str, plugin: &str) -> String {
+    text.replace(
+        "\nstreams:\n",
+        &format!("\nplugins:\n  {plugin}: {{}}\nstreams:\n"),
+    )
+}
+
+/// `manifest`'s text with the field read from `path` sent through `plugin`'s `function`,
+/// the plugin declared.
+fn field_transformed(
+    manifest: TestManifest,
+    path: &str,
+    (plugin, function): (&str, &str),
+) -> String {
+    declare_plugin(&manifest.text(), plugin).replace(
+        &format!("        path: {path}\n"),
+        &format!("        path: {path}\n        transform: {{ plugin: {plugin}, function: {function} }}\n"),
+    )
+}
+
+/// `manifest`'s text with its bearer auth replaced by `plugin`'s `sign` function; `extra`
+/// goes after the function (`, config: …` or nothing).
+fn auth_plugin_manifest(manifest: TestManifest, plugin: &str, extra: &str) -> String {
+    manifest.text().replace(
+        "auth:\n  bearer:\n    token: \"{{token}}\"\n",
+        &format!(
+            "plugins:\n  {plugin}: {{}}\nauth:\n  plugin: {{ plugin: {plugin}, function: sign{extra} }}\n"
+        ),
+    )
+}
+
+/// An answer to the next list request that echoes the request's headers, with `status`.
+fn echo_headers(status: u16) -> Fault {
+    Fault {
+        matcher: Match::ListUsers,
+        times: 1,
+        kind: FaultKind::EchoHeaders { status },
+    }
 }
 
 fn transform(p: &dyn Plugin, function: &str, value: Value, record: Option<Value>) -> Response {
@@ -151,12 +195,7 @@ fn a_library_that_is_not_a_library_is_refused() {
 
 #[test]
 fn an_abi_version_mismatch_is_refused_before_anything_else() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = install(
-        dir.path(),
-        &library("wrong_abi"),
-        &library_file("wrong_abi"),
-    );
+    let (dir, file) = library_dir("wrong_abi");
     let e = open_err(&host(dir.path(), Duration::from_secs(1)), "wrong_abi");
     assert!(e.contains("plugin ABI version 9999"), "{e}");
     assert!(e.contains("speaks versions 1 to 2"), "{e}");
@@ -165,12 +204,7 @@ fn an_abi_version_mismatch_is_refused_before_anything_else() {
 
 #[test]
 fn a_missing_symbol_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = install(
-        dir.path(),
-        &library("no_invoke"),
-        &library_file("no_invoke"),
-    );
+    let (dir, file) = library_dir("no_invoke");
     let e = open_err(&host(dir.path(), Duration::from_secs(1)), "no_invoke");
     assert!(
         e.contains("does not export `rollcall_plugin_invoke`"),
@@ -181,8 +215,7 @@ fn a_missing_symbol_is_named() {
 
 #[test]
 fn a_panic_inside_a_library_is_an_error_and_the_host_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let (dir, file) = library_dir("faulty");
     let h = host(dir.path(), Duration::from_secs(1));
     let p = h.open("faulty", None).unwrap();
     let call = |function: &str| {
@@ -222,8 +255,7 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
 /// instead of waiting out the timeout again.
 #[test]
 fn a_library_call_that_hangs_times_out_and_later_calls_fail_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let (dir, file) = library_dir("faulty");
     let h = host(dir.path(), Duration::from_millis(500));
     let p = h.open("faulty", None).unwrap();
     let call = move |function: &'static str| {
@@ -267,23 +299,15 @@ fn a_library_call_that_hangs_times_out_and_later_calls_fail_at_once() {
 /// once with the stuck message; the fetch itself ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_field_transform_skips_its_records_and_the_fetch_ends() {
-    let dir = tempfile::tempdir().unwrap();
-    install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let (dir, _) = library_dir("faulty");
     let h = host(dir.path(), Duration::from_millis(500));
-    let text = TestManifest::default()
-        .text()
-        .replace("\nstreams:\n", "\nplugins:\n  faulty: {}\nstreams:\n")
-        .replace(
-            "        path: $.userName\n",
-            "        path: $.userName\n        transform: { plugin: faulty, function: hang }\n",
-        );
+    let text = field_transformed(TestManifest::default(), "$.userName", ("faulty", "hang"));
     assert!(text.contains("function: hang"), "{text}");
     let c = compile(&text, &h);
     let srv = server(5).await;
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
     let out = tokio::time::timeout(
         Duration::from_secs(60),
-        rollcall_tests::run(c, &i, FetchOptions::default()),
+        run_connector(c, &srv.scim_base_url()),
     )
     .await
     .expect("the fetch ends");
@@ -305,8 +329,7 @@ async fn a_hanging_field_transform_skips_its_records_and_the_fetch_ends() {
 
 #[test]
 fn invalid_json_from_a_library_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = install(dir.path(), &library("bad_json"), &library_file("bad_json"));
+    let (dir, file) = library_dir("bad_json");
     let h = host(dir.path(), Duration::from_secs(1));
     let p = h.open("bad_json", None).unwrap();
     let e = p
@@ -478,8 +501,7 @@ async fn fetch_overlay(dir: &Path) {
     let srv = server(25).await;
     srv.handle().insert_user(nameless());
     let c = compile(&overlay_text(10), &h);
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let out = run_connector(c, &srv.scim_base_url()).await;
     let summary = out.summary();
     assert!(summary.complete);
     assert_eq!(out.records.len(), 25);
@@ -580,14 +602,7 @@ async fn a_run_goes_on_when_a_subprocess_plugin_dies_and_its_records_reach_the_e
     );
     install_script(dir.path(), "odd.py", &script(&body));
     let h = host(dir.path(), Duration::from_secs(10));
-    let text = TestManifest {
-        page_size: 10,
-        concurrency: 1,
-        ..TestManifest::default()
-    }
-    .text()
-    .replace("\nstreams:\n", "\nplugins:\n  odd: {}\nstreams:\n")
-    .replace(
+    let text = declare_plugin(&one_at_a_time(10).text(), "odd").replace(
         "    primary_key: id\n",
         "    primary_key: id\n    record_transforms:\n      - { plugin: odd, function: batch }\n",
     );
@@ -595,8 +610,7 @@ async fn a_run_goes_on_when_a_subprocess_plugin_dies_and_its_records_reach_the_e
     let srv = server(30).await;
     let i = inputs(&c, &srv.scim_base_url(), TOKEN);
 
-    let store_dir = tempfile::tempdir().unwrap();
-    let store = rollcall_store::Store::open(store_dir.path()).await.unwrap();
+    let (_store_dir, store) = temp_store().await;
     let report = rollcall_tests::sync_create_and_update(&store, c, &i)
         .await
         .unwrap_or_else(|e| panic!("the run should go on: {e}"));
@@ -622,20 +636,12 @@ async fn a_run_goes_on_when_a_subprocess_plugin_dies_and_its_records_reach_the_e
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_field_transform_skips_the_record_and_the_fetch_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    install(dir.path(), &library("faulty"), &library_file("faulty"));
+    let (dir, _) = library_dir("faulty");
     let h = host(dir.path(), Duration::from_secs(5));
-    let text = TestManifest::default()
-        .text()
-        .replace("\nstreams:\n", "\nplugins:\n  faulty: {}\nstreams:\n")
-        .replace(
-            "        path: $.userType\n",
-            "        path: $.userType\n        transform: { plugin: faulty, function: panic }\n",
-        );
+    let text = field_transformed(TestManifest::default(), "$.userType", ("faulty", "panic"));
     let c = compile(&text, &h);
     let srv = server(5).await;
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let out = run_connector(c, &srv.scim_base_url()).await;
     assert!(out.summary().complete);
     let with_licence = srv
         .handle()
@@ -709,17 +715,10 @@ fn the_cli_lists_plugins_and_fetches_with_them() {
     let dir = dylib_dir();
     install(
         dir.path(),
-        &library("wrong_abi"),
+        &rollcall_tests::plugins::library("wrong_abi"),
         &library_file("wrong_abi"),
     );
-    let list = std::process::Command::new(rollcall_bin())
-        .args(["plugins", "list", "--plugins-dir"])
-        .arg(dir.path())
-        .env("ROLLCALL_HOME", dir.path().join("home"))
-        .output()
-        .unwrap();
-    assert!(list.status.success());
-    let stdout = String::from_utf8(list.stdout).unwrap();
+    let stdout = list_plugins(dir.path());
     assert!(
         stdout.contains("seat_type 0.1.0 (dynamic library)"),
         "{stdout}"
@@ -739,11 +738,7 @@ fn the_cli_lists_plugins_and_fetches_with_them() {
     );
 
     // A fetch through the real binary, with the plugin pinned.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = one_worker_runtime();
     let srv = rt.block_on(server(12));
     srv.handle().insert_user(nameless());
     let manifest = dir.path().join("miro.yaml");
@@ -755,14 +750,7 @@ fn the_cli_lists_plugins_and_fetches_with_them() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(rollcall_bin())
-        .arg("fetch")
-        .arg(&manifest)
-        .args(["--set", &format!("base_url={}", srv.scim_base_url())])
-        .args(["--secret-env", "token=PLUGIN_TEST_TOKEN"])
-        .env("PLUGIN_TEST_TOKEN", TOKEN)
-        .env("ROLLCALL_PLUGINS_DIR", dir.path())
-        .env("ROLLCALL_HOME", dir.path().join("home"))
+    let out = fetch_with_plugins(dir.path(), &manifest, &srv.scim_base_url())
         .output()
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -833,19 +821,9 @@ for line in sys.stdin:
     dir
 }
 
+/// The test manifest, pages of 10 one at a time, signed by `signer_dir`'s plugin with `config`.
 fn signer_manifest(config: &str) -> String {
-    TestManifest {
-        page_size: 10,
-        concurrency: 1,
-        ..TestManifest::default()
-    }
-    .text()
-    .replace(
-        "auth:\n  bearer:\n    token: \"{{token}}\"\n",
-        &format!(
-            "plugins:\n  signer: {{}}\nauth:\n  plugin: {{ plugin: signer, function: sign, config: {config} }}\n"
-        ),
-    )
+    auth_plugin_manifest(one_at_a_time(10), "signer", &format!(", config: {config}"))
 }
 
 fn auth_calls(dir: &Path) -> Vec<String> {
@@ -863,8 +841,7 @@ async fn an_auth_plugin_gives_the_headers_and_they_are_reused_until_they_expire(
     let dir = signer_dir();
     let h = host(dir.path(), Duration::from_secs(10));
     let c = compile(&signer_manifest("{}"), &h);
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let out = run_connector(c, &srv.scim_base_url()).await;
     assert_eq!(out.records.len(), 30);
     let requests = out.recorder.requests.lock().unwrap().len();
     assert!(requests >= 3, "{requests}");
@@ -874,8 +851,7 @@ async fn an_auth_plugin_gives_the_headers_and_they_are_reused_until_they_expire(
     let dir = signer_dir();
     let h = host(dir.path(), Duration::from_secs(10));
     let c = compile(&signer_manifest("{ expires_in: 0 }"), &h);
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let out = run_connector(c, &srv.scim_base_url()).await;
     assert_eq!(out.records.len(), 30);
     let requests = out.recorder.requests.lock().unwrap().len();
     assert_eq!(auth_calls(dir.path()).len(), requests + 1);
@@ -1128,17 +1104,7 @@ async fn a_slow_or_hung_field_transform_does_not_hold_up_the_runtime() {
         ),
     );
     let h = host(dir.path(), Duration::from_millis(1500));
-    let text = TestManifest {
-        page_size: 10,
-        concurrency: 1,
-        ..TestManifest::default()
-    }
-    .text()
-    .replace("\nstreams:\n", "\nplugins:\n  lean: {}\nstreams:\n")
-    .replace(
-        "        path: $.userName\n",
-        "        path: $.userName\n        transform: { plugin: lean, function: f }\n",
-    );
+    let text = field_transformed(one_at_a_time(10), "$.userName", ("lean", "f"));
     assert!(text.contains("plugin: lean, function: f"));
     let c = compile(&text, &h);
     let srv = server(4).await;
@@ -1221,48 +1187,24 @@ for line in sys.stdin:
 /// headers, in an error) shows `***` in the cassette, the logs and the error message.
 #[test]
 fn refreshed_auth_headers_never_reach_a_cassette_a_log_or_an_error() {
-    use rollcall_testserver::{Fault, FaultKind, Match};
     let dir = session_dir();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = one_worker_runtime();
     let srv = rt.block_on(server(12));
     let manifest = dir.path().join("miro.yaml");
     std::fs::write(
         &manifest,
-        TestManifest {
-            page_size: 5,
-            concurrency: 1,
-            ..TestManifest::default()
-        }
-        .text()
-        .replace(
-            "auth:\n  bearer:\n    token: \"{{token}}\"\n",
-            "plugins:\n  session: {}\nauth:\n  plugin: { plugin: session, function: sign }\n",
-        ),
+        auth_plugin_manifest(one_at_a_time(5), "session", ""),
     )
     .unwrap();
     let fetch = |extra: &[&str]| {
-        std::process::Command::new(rollcall_bin())
-            .arg("fetch")
-            .arg(&manifest)
-            .args(["--set", &format!("base_url={}", srv.scim_base_url())])
-            .args(["--secret-env", "token=PLUGIN_TEST_TOKEN", "--log", "debug"])
+        fetch_with_plugins(dir.path(), &manifest, &srv.scim_base_url())
+            .args(["--log", "debug"])
             .args(extra)
-            .env("PLUGIN_TEST_TOKEN", TOKEN)
-            .env("ROLLCALL_PLUGINS_DIR", dir.path())
-            .env("ROLLCALL_HOME", dir.path().join("home"))
             .output()
             .unwrap()
     };
     // The second page's first answer echoes the request's headers (then it is retried).
-    srv.handle().push_fault(Fault {
-        matcher: Match::ListUsers,
-        times: 1,
-        kind: FaultKind::EchoHeaders { status: 503 },
-    });
+    srv.handle().push_fault(echo_headers(503));
     let cassette = dir.path().join("miro.cassette.json");
     let out = fetch(&["--record", cassette.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -1286,11 +1228,7 @@ fn refreshed_auth_headers_never_reach_a_cassette_a_log_or_an_error() {
     assert!(seen.len() >= 4, "{seen:?}");
 
     // An echo in an error the fetch stops on: the message shows `***`.
-    srv.handle().push_fault(Fault {
-        matcher: Match::ListUsers,
-        times: 1,
-        kind: FaultKind::EchoHeaders { status: 400 },
-    });
+    srv.handle().push_fault(echo_headers(400));
     let out = fetch(&[]);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success(), "{stderr}");
@@ -1337,53 +1275,27 @@ for line in sys.stdin:
 /// `public_headers` every header stays secret.
 #[test]
 fn auth_headers_listed_as_public_are_not_redacted_and_the_others_are() {
-    use rollcall_testserver::{Fault, FaultKind, Match};
     let dir = versioned_dir();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = one_worker_runtime();
     let srv = rt.block_on(server(6));
     let fetch = |config: &str, extra: &[&str]| {
         let manifest = dir.path().join("miro.yaml");
-        std::fs::write(
-            &manifest,
-            TestManifest {
-                page_size: 5,
-                concurrency: 1,
-                ..TestManifest::default()
-            }
-            .text()
-            .replace(
-                "auth:\n  bearer:\n    token: \"{{token}}\"\n",
-                &format!(
-                    "plugins:\n  versioned: {{}}\nauth:\n  plugin: {{ plugin: versioned, function: sign, config: {config} }}\n"
-                ),
-            ),
-        )
-        .unwrap();
-        std::process::Command::new(rollcall_bin())
-            .arg("fetch")
-            .arg(&manifest)
-            .args(["--set", &format!("base_url={}", srv.scim_base_url())])
-            .args(["--secret-env", "token=PLUGIN_TEST_TOKEN", "--log", "debug"])
+        let text = auth_plugin_manifest(
+            one_at_a_time(5),
+            "versioned",
+            &format!(", config: {config}"),
+        );
+        std::fs::write(&manifest, text).unwrap();
+        fetch_with_plugins(dir.path(), &manifest, &srv.scim_base_url())
+            .args(["--log", "debug"])
             .args(extra)
-            .env("PLUGIN_TEST_TOKEN", TOKEN)
-            .env("ROLLCALL_PLUGINS_DIR", dir.path())
-            .env("ROLLCALL_HOME", dir.path().join("home"))
             .output()
             .unwrap()
-    };
-    let echo = |status| Fault {
-        matcher: Match::ListUsers,
-        times: 1,
-        kind: FaultKind::EchoHeaders { status },
     };
     let secrets = ["sess-", "q7ZpL2xwK9", TOKEN];
 
     // Public: an error echoing the request's headers shows them; the secrets are `***`.
-    srv.handle().push_fault(echo(400));
+    srv.handle().push_fault(echo_headers(400));
     let out = fetch("{ public: true }", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success(), "{stderr}");
@@ -1398,7 +1310,7 @@ fn auth_headers_listed_as_public_are_not_redacted_and_the_others_are() {
     }
 
     // The same in a cassette (the echo, retried, in its body and response headers).
-    srv.handle().push_fault(echo(503));
+    srv.handle().push_fault(echo_headers(503));
     let cassette = dir.path().join("miro.cassette.json");
     let out = fetch(
         "{ public: true }",
@@ -1416,7 +1328,7 @@ fn auth_headers_listed_as_public_are_not_redacted_and_the_others_are() {
     }
 
     // Not listed: every header is a secret, as before.
-    srv.handle().push_fault(echo(400));
+    srv.handle().push_fault(echo_headers(400));
     let out = fetch("{}", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success(), "{stderr}");
@@ -1455,8 +1367,7 @@ async fn records_a_plugin_drops_are_skipped_in_a_sync_with_the_reason_in_the_err
     other["id"] = json!("nameless-2");
     srv.handle().insert_user(other);
     let i = inputs(&c, &srv.scim_base_url(), TOKEN);
-    let store_dir = tempfile::tempdir().unwrap();
-    let store = rollcall_store::Store::open(store_dir.path()).await.unwrap();
+    let (_store_dir, store) = temp_store().await;
     let report = rollcall_tests::sync_create_and_update(&store, c, &i)
         .await
         .unwrap_or_else(|e| panic!("the run should work: {e}"));
