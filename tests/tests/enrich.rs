@@ -13,7 +13,7 @@ use rollcall_core::{Connector, Inputs};
 use rollcall_source::SourceFile;
 use rollcall_store::{ListQuery, Store};
 use rollcall_sync::{RunOptions, SyncReport, run};
-use rollcall_tests::{TOKEN, TestManifest, rollcall_bin, server};
+use rollcall_tests::{TOKEN, TestManifest, rollcall_bin, server, temp_store};
 use rollcall_testserver::{Fault, Match, ScimServer};
 use serde_json::Value;
 
@@ -26,34 +26,69 @@ fn integration(connector: &Arc<Connector>, extra: &str) -> Integration {
     load_integration(SourceFile::new("it.yaml", text), &find).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn inputs(connector: &Connector, server: &ScimServer, rest: bool) -> Inputs {
+/// A store in a fresh directory, a server with `users` users and the test manifest.
+async fn setup(users: usize) -> (tempfile::TempDir, Store, ScimServer, Arc<Connector>) {
+    let (dir, store) = temp_store().await;
+    (
+        dir,
+        store,
+        server(users).await,
+        TestManifest::default().load(),
+    )
+}
+
+/// The server's SCIM inputs; with `rest_token`, its REST inputs too (with that token).
+fn provided(server: &ScimServer, rest_token: Option<&str>) -> ProvidedInputs {
     let mut p = ProvidedInputs::new();
     let test = || Origin::Other("test".into());
     p.provide("base_url", server.scim_base_url(), test());
     p.provide("token", TOKEN, test());
-    if rest {
+    if let Some(rest_token) = rest_token {
         let h = server.handle();
         p.provide("org_id", h.config().org_id.clone(), test());
-        p.provide("rest_token", h.config().rest_token.clone(), test());
+        p.provide("rest_token", rest_token, test());
         p.provide("rest_base_url", h.origin(), test());
     }
+    p
+}
+
+/// The inputs for `server`: SCIM only, or (`rest`) with the REST inputs it accepts.
+fn inputs(connector: &Connector, server: &ScimServer, rest: bool) -> Inputs {
+    let rest_token = rest.then(|| server.handle().config().rest_token.clone());
+    let p = provided(server, rest_token.as_deref());
     Inputs::resolve(connector, p).unwrap_or_else(|e| panic!("inputs refused: {e:?}"))
 }
 
+/// A run that writes, at the tests' fixed sync time.
+fn run_options() -> RunOptions {
+    RunOptions {
+        dry_run: false,
+        sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap(),
+    }
+}
+
+/// Runs `i` once; the report (the run must succeed).
 async fn sync(store: &Store, i: &Integration, c: &Arc<Connector>, inputs: &Inputs) -> SyncReport {
-    run(
-        store,
-        i,
-        c.clone(),
-        inputs,
-        RunOptions {
-            dry_run: false,
-            sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap(),
-        },
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
+    run(store, i, c.clone(), inputs, run_options(), Arc::new(Silent))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An RFC 3339 time as UTC.
+fn utc(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// How many members-list requests the server has seen.
+fn members_requests(server: &ScimServer) -> usize {
+    server
+        .handle()
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/members"))
+        .count()
 }
 
 /// external id → stored `last_activity_at`.
@@ -67,9 +102,7 @@ async fn activity(store: &Store) -> Vec<(String, Option<DateTime<Utc>>)> {
         .unwrap();
     rows.iter()
         .map(|r| {
-            let t = r["last_activity_at"]
-                .as_str()
-                .map(|s| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
+            let t = r["last_activity_at"].as_str().map(utc);
             (r["external_id"].as_str().unwrap().to_string(), t)
         })
         .collect()
@@ -77,19 +110,12 @@ async fn activity(store: &Store) -> Vec<(String, Option<DateTime<Utc>>)> {
 
 /// What the server's members list says for `id`.
 fn served(server: &ScimServer, id: &str) -> Option<DateTime<Utc>> {
-    server.handle().last_activity(id).flatten().map(|s| {
-        DateTime::parse_from_rfc3339(&s)
-            .unwrap()
-            .with_timezone(&Utc)
-    })
+    server.handle().last_activity(id).flatten().map(|s| utc(&s))
 }
 
 #[tokio::test]
 async fn rest_inputs_fill_last_activity_from_the_members_list_and_reruns_are_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let server = server(230).await; // more than two members pages
-    let c = TestManifest::default().load();
+    let (_dir, store, server, c) = setup(230).await; // more than two members pages
     let ids = server.handle().user_ids();
     server.handle().set_last_activity(&ids[0], None);
     server
@@ -112,13 +138,7 @@ async fn rest_inputs_fill_last_activity_from_the_members_list_and_reruns_are_unc
     );
     let first = got.iter().find(|(id, _)| *id == ids[0]).unwrap();
     assert_eq!(first.1, None, "never logged in: empty");
-    let members = server
-        .handle()
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains("/members"))
-        .count();
-    assert_eq!(members, 3, "230 members in pages of 100");
+    assert_eq!(members_requests(&server), 3, "230 members in pages of 100");
 
     // Nothing changed: the rerun finds every account unchanged (the join keeps digests).
     let again = sync(&store, &i, &c, &inputs).await;
@@ -143,10 +163,7 @@ async fn rest_inputs_fill_last_activity_from_the_members_list_and_reruns_are_unc
 
 #[tokio::test]
 async fn without_rest_inputs_last_activity_is_empty_with_one_warning() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let server = server(20).await;
-    let c = TestManifest::default().load();
+    let (_dir, store, server, c) = setup(20).await;
     let r = sync(
         &store,
         &integration(&c, ""),
@@ -163,42 +180,22 @@ async fn without_rest_inputs_last_activity_is_empty_with_one_warning() {
         r.warnings[0]
     );
     assert!(activity(&store).await.iter().all(|(_, t)| t.is_none()));
-    assert!(
-        server
-            .handle()
-            .requests()
-            .iter()
-            .all(|r| !r.path.contains("/members")),
-        "no members request"
-    );
+    assert_eq!(members_requests(&server), 0, "no members request");
 }
 
 #[tokio::test]
 async fn the_integration_can_turn_enrichment_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let server = server(20).await;
-    let c = TestManifest::default().load();
+    let (_dir, store, server, c) = setup(20).await;
     let i = integration(&c, "enrich: false\n");
     let r = sync(&store, &i, &c, &inputs(&c, &server, true)).await;
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     assert!(activity(&store).await.iter().all(|(_, t)| t.is_none()));
-    assert!(
-        server
-            .handle()
-            .requests()
-            .iter()
-            .all(|r| !r.path.contains("/members")),
-        "no members request"
-    );
+    assert_eq!(members_requests(&server), 0, "no members request");
 }
 
 #[tokio::test]
 async fn a_member_missing_from_the_members_list_stays_empty() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let server = server(10).await;
-    let c = TestManifest::default().load();
+    let (_dir, store, server, c) = setup(10).await;
     let ids = server.handle().user_ids();
     for id in &ids {
         server
@@ -240,10 +237,7 @@ async fn a_member_missing_from_the_members_list_stays_empty() {
 
 #[tokio::test]
 async fn a_429_on_the_members_list_is_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let server = server(15).await;
-    let c = TestManifest::default().load();
+    let (_dir, store, server, c) = setup(15).await;
     server
         .handle()
         .push_fault(Fault::too_many_requests(Match::Members, 2, Some("0")));
@@ -252,13 +246,7 @@ async fn a_429_on_the_members_list_is_retried() {
     for (id, t) in activity(&store).await {
         assert_eq!(t, served(&server, &id));
     }
-    let members = server
-        .handle()
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains("/members"))
-        .count();
-    assert_eq!(members, 3, "two 429s, then the page");
+    assert_eq!(members_requests(&server), 3, "two 429s, then the page");
 }
 
 #[test]
@@ -317,9 +305,7 @@ fn rollcall_run_with_rest_inputs_stores_last_activity() {
     assert_eq!(rows.len(), 12);
     for r in rows {
         let id = r["external_id"].as_str().unwrap();
-        let t = r["last_activity_at"]
-            .as_str()
-            .map(|s| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
+        let t = r["last_activity_at"].as_str().map(utc);
         assert_eq!(t, served(&server, id), "{id}");
     }
     drop(rt);
@@ -327,28 +313,14 @@ fn rollcall_run_with_rest_inputs_stores_last_activity() {
 
 #[tokio::test]
 async fn a_members_list_that_refuses_the_token_fails_the_run_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    let server = server(8).await;
-    let c = TestManifest::default().load();
-    let h = server.handle();
-    let mut p = ProvidedInputs::new();
-    let test = || Origin::Other("test".into());
-    p.provide("base_url", server.scim_base_url(), test());
-    p.provide("token", TOKEN, test());
-    p.provide("org_id", h.config().org_id.clone(), test());
-    p.provide("rest_token", "not-the-rest-token", test());
-    p.provide("rest_base_url", h.origin(), test());
-    let inputs = Inputs::resolve(&c, p).unwrap();
+    let (_dir, store, server, c) = setup(8).await;
+    let inputs = Inputs::resolve(&c, provided(&server, Some("not-the-rest-token"))).unwrap();
     let err = run(
         &store,
         &integration(&c, ""),
         c.clone(),
         &inputs,
-        RunOptions {
-            dry_run: false,
-            sync_time: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap(),
-        },
+        run_options(),
         Arc::new(Silent),
     )
     .await
