@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rollcall_core::{Connector, FetchError, FetchOptions, Inputs, Origin, ProvidedInputs};
-use rollcall_tests::{load_text, run, server_with};
+use rollcall_tests::{Outcome, load_text, run, server_with};
 use rollcall_testserver::{Fault, Match, ScimServer, ServerConfig};
 
 const SECRET: &str = "test-client-secret";
@@ -50,6 +50,20 @@ fn zoom_inputs(c: &Connector, srv: &ScimServer, secret: &str) -> Inputs {
     Inputs::resolve(c, p).unwrap_or_else(|e| panic!("inputs refused: {e:?}"))
 }
 
+/// Fetches the users through `c` from `srv`, with this client secret.
+async fn fetch_zoom(c: Arc<Connector>, srv: &ScimServer, secret: &str) -> Outcome {
+    let i = zoom_inputs(&c, srv, secret);
+    run(c, &i, FetchOptions::default()).await
+}
+
+/// A server whose every token authorizes `uses` requests, then is refused (401).
+fn token_uses(uses: usize) -> ServerConfig {
+    ServerConfig {
+        oauth_token_uses: Some(uses),
+        ..ServerConfig::default()
+    }
+}
+
 async fn start(users: usize, config: ServerConfig) -> ScimServer {
     server_with(ServerConfig { users, ..config }).await
 }
@@ -57,13 +71,7 @@ async fn start(users: usize, config: ServerConfig) -> ScimServer {
 #[tokio::test]
 async fn one_token_serves_every_page_even_concurrent_ones() {
     let srv = start(300, ServerConfig::default()).await;
-    let c = zoom(20, 4);
-    let out = run(
-        c.clone(),
-        &zoom_inputs(&c, &srv, SECRET),
-        FetchOptions::default(),
-    )
-    .await;
+    let out = fetch_zoom(zoom(20, 4), &srv, SECRET).await;
     assert_eq!(out.summary().records, 300);
     let h = srv.handle();
     assert_eq!(h.tokens_issued(), 1, "one token for every page");
@@ -112,13 +120,7 @@ async fn a_token_is_replaced_before_it_expires() {
         4,
         Duration::from_millis(450),
     ));
-    let c = zoom(10, 1);
-    let out = run(
-        c.clone(),
-        &zoom_inputs(&c, &srv, SECRET),
-        FetchOptions::default(),
-    )
-    .await;
+    let out = fetch_zoom(zoom(10, 1), &srv, SECRET).await;
     assert_eq!(out.summary().records, 30);
     let h = srv.handle();
     assert!(
@@ -142,21 +144,8 @@ async fn a_token_is_replaced_before_it_expires() {
 #[tokio::test]
 async fn a_refused_token_is_replaced_once_and_the_page_sent_again() {
     // Each token authorizes two requests, then the API answers 401.
-    let srv = start(
-        30,
-        ServerConfig {
-            oauth_token_uses: Some(2),
-            ..ServerConfig::default()
-        },
-    )
-    .await;
-    let c = zoom(10, 1);
-    let out = run(
-        c.clone(),
-        &zoom_inputs(&c, &srv, SECRET),
-        FetchOptions::default(),
-    )
-    .await;
+    let srv = start(30, token_uses(2)).await;
+    let out = fetch_zoom(zoom(10, 1), &srv, SECRET).await;
     assert_eq!(out.summary().records, 30);
     assert_eq!(srv.handle().tokens_issued(), 2);
 }
@@ -190,21 +179,8 @@ async fn requests_refused_together_share_one_new_token() {
 
 #[tokio::test]
 async fn a_token_that_is_refused_twice_fails_with_a_401() {
-    let srv = start(
-        5,
-        ServerConfig {
-            oauth_token_uses: Some(0),
-            ..ServerConfig::default()
-        },
-    )
-    .await;
-    let c = zoom(10, 1);
-    let out = run(
-        c.clone(),
-        &zoom_inputs(&c, &srv, SECRET),
-        FetchOptions::default(),
-    )
-    .await;
+    let srv = start(5, token_uses(0)).await;
+    let out = fetch_zoom(zoom(10, 1), &srv, SECRET).await;
     assert!(
         matches!(out.error(), FetchError::Unauthorized { .. }),
         "{}",
@@ -220,14 +196,8 @@ async fn a_token_that_is_refused_twice_fails_with_a_401() {
 #[tokio::test]
 async fn a_bad_client_secret_is_a_clear_error_before_any_api_request() {
     let srv = start(5, ServerConfig::default()).await;
-    let c = zoom(10, 1);
     let wrong = "not-the-client-secret-9f8e";
-    let out = run(
-        c.clone(),
-        &zoom_inputs(&c, &srv, wrong),
-        FetchOptions::default(),
-    )
-    .await;
+    let out = fetch_zoom(zoom(10, 1), &srv, wrong).await;
     let e = out.error();
     assert!(
         matches!(e, FetchError::TokenRefused { status: 401, .. }),
@@ -274,13 +244,7 @@ async fn the_client_credentials_may_travel_in_a_form_body() {
       account: "{{account_id}}"
 "#;
     let text = format!("{}{form}{}", &text[..from], &text[to..]);
-    let c = load_text(&text);
-    let out = run(
-        c.clone(),
-        &zoom_inputs(&c, &srv, SECRET),
-        FetchOptions::default(),
-    )
-    .await;
+    let out = fetch_zoom(load_text(&text), &srv, SECRET).await;
     assert_eq!(out.summary().records, 5);
     let h = srv.handle();
     let t = h
