@@ -177,13 +177,24 @@ fn ok(data: &Path, args: &[&str]) -> String {
     r.stdout
 }
 
+/// The stdout of a command that must succeed, as JSON.
+fn ok_json(data: &Path, args: &[&str]) -> Value {
+    let out = ok(data, args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
+}
+
+/// Asserts that `integrations list` says there are none.
+fn assert_no_integrations(data: &Path) {
+    let out = ok(data, &["integrations", "list"]);
+    assert!(out.contains("no integrations yet"), "{out}");
+}
+
 #[test]
 fn apply_list_show_mappings_remove() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path();
 
-    let out = ok(data, &["integrations", "list"]);
-    assert!(out.contains("no integrations yet"), "{out}");
+    assert_no_integrations(data);
 
     let r = run(
         data,
@@ -237,8 +248,7 @@ fn apply_list_show_mappings_remove() {
         assert!(lines[1].contains(cell), "{cell} in {out}");
     }
 
-    let out = ok(data, &["integrations", "list", "--format", "json"]);
-    let v: Value = serde_json::from_str(&out).unwrap();
+    let v = ok_json(data, &["integrations", "list", "--format", "json"]);
     assert_eq!(v[0]["name"], "Miro Users");
     assert_eq!(v[0]["instance"], "Miro EU");
     assert_eq!(v[0]["users"], "user-plus-saas-user");
@@ -251,11 +261,10 @@ fn apply_list_show_mappings_remove() {
     );
     assert!(out.ends_with(&file), "{out}");
 
-    let out = ok(
+    let v = ok_json(
         data,
         &["integrations", "show", "Miro Users", "--format", "json"],
     );
-    let v: Value = serde_json::from_str(&out).unwrap();
     let i = Integration::from_json(&v).unwrap();
     assert_eq!(i.instance, "Miro EU");
     assert_eq!(i.sync_target(), "username");
@@ -296,11 +305,10 @@ fn apply_list_show_mappings_remove() {
     assert_eq!(&out.lines().nth(1).unwrap()[key_col..], "yes");
     assert_eq!(&out.lines().nth(5).unwrap()[custom_col..], "yes");
 
-    let out = ok(
+    let v = ok_json(
         data,
         &["integrations", "mappings", "Miro Users", "--format", "json"],
     );
-    let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[4]["source"], "id");
     assert_eq!(v[4]["source_label"], "Id");
     assert_eq!(v[4]["target"], "miro_id");
@@ -327,8 +335,7 @@ fn apply_list_show_mappings_remove() {
     );
     let r = run(data, &["integrations", "mappings", "Miro Users"]);
     assert_eq!(r.code, 1);
-    let out = ok(data, &["integrations", "list"]);
-    assert!(out.contains("no integrations yet"), "{out}");
+    assert_no_integrations(data);
 }
 
 #[test]
@@ -365,7 +372,7 @@ fn two_instances_of_one_app_live_side_by_side() {
         assert!(lines[1].contains(cell), "{cell} in {out}");
     }
 
-    let out = ok(
+    let v = ok_json(
         data,
         &[
             "integrations",
@@ -375,7 +382,6 @@ fn two_instances_of_one_app_live_side_by_side() {
             "json",
         ],
     );
-    let v: Value = serde_json::from_str(&out).unwrap();
     let targets: Vec<&str> = v
         .as_array()
         .unwrap()
@@ -425,8 +431,7 @@ fn every_broken_file_is_refused_by_apply_with_its_locations() {
         }
     }
     // Nothing was stored.
-    let out = ok(data, &["integrations", "list"]);
-    assert!(out.contains("no integrations yet"), "{out}");
+    assert_no_integrations(data);
 }
 
 #[test]
@@ -494,16 +499,16 @@ fn a_connector_from_the_connectors_directory_is_used() {
     )
     .unwrap();
     let data = tmp.path().join("data");
-    let r = run(
-        &data,
-        &[
-            "--connectors-dir",
-            conns.to_str().unwrap(),
-            "integrations",
-            "apply",
-            file.to_str().unwrap(),
-        ],
-    );
+    // `integrations apply lite.yaml` with the connectors directory.
+    let apply_with_conns = || {
+        let conns = conns.to_str().unwrap();
+        let file = file.to_str().unwrap();
+        run(
+            &data,
+            &["--connectors-dir", conns, "integrations", "apply", file],
+        )
+    };
+    let r = apply_with_conns();
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stderr.contains(
@@ -517,25 +522,15 @@ fn a_connector_from_the_connectors_directory_is_used() {
         "name: Lite\nconnector: miro-lite\ncredential: c\nsync_key: username\n",
     )
     .unwrap();
-    let r = run(
-        &data,
-        &[
-            "--connectors-dir",
-            conns.to_str().unwrap(),
-            "integrations",
-            "apply",
-            file.to_str().unwrap(),
-        ],
-    );
+    let r = apply_with_conns();
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let out = ok(
+    let v = ok_json(
         &data,
         &["integrations", "mappings", "Lite", "--format", "json"],
     );
-    let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         v.as_array().unwrap().len(),
         3,
-        "username, first_name, last_name: {out}"
+        "username, first_name, last_name: {v}"
     );
 }
