@@ -15,8 +15,8 @@ use rollcall_core::{Connector, FetchOptions};
 use rollcall_plugins::Host;
 use rollcall_source::SourceFile;
 use rollcall_tests::plugins::{
-    fetch_with_plugins, host, install, install_script, library_dir, library_file, list_plugins,
-    python_example,
+    fetch_with_plugins, host, install, install_script, library, library_dir, library_file,
+    list_plugins, python_example,
 };
 use rollcall_tests::{
     Recorder, TOKEN, TestManifest, inputs, one_worker_runtime, rollcall_bin, run_connector, server,
@@ -715,7 +715,7 @@ fn the_cli_lists_plugins_and_fetches_with_them() {
     let dir = dylib_dir();
     install(
         dir.path(),
-        &rollcall_tests::plugins::library("wrong_abi"),
+        &library("wrong_abi"),
         &library_file("wrong_abi"),
     );
     let stdout = list_plugins(dir.path());
@@ -1108,7 +1108,6 @@ async fn a_slow_or_hung_field_transform_does_not_hold_up_the_runtime() {
     assert!(text.contains("plugin: lean, function: f"));
     let c = compile(&text, &h);
     let srv = server(4).await;
-    let i = inputs(&c, &srv.scim_base_url(), TOKEN);
     // A ticker on the same (single-worker) runtime: the longest gap between ticks.
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = done.clone();
@@ -1124,7 +1123,7 @@ async fn a_slow_or_hung_field_transform_does_not_hold_up_the_runtime() {
             }
         }
     });
-    let out = rollcall_tests::run(c, &i, FetchOptions::default()).await;
+    let out = run_connector(c, &srv.scim_base_url()).await;
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let longest = ticks.await.unwrap();
     assert!(out.summary().complete);
