@@ -183,6 +183,24 @@ fn ok_json(data: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
 }
 
+/// Runs a command that must exit with 1 and say `want` on stderr.
+fn assert_fails_saying(data: &Path, args: &[&str], want: &str) {
+    let r = run(data, args);
+    assert_eq!(r.code, 1, "{args:?}");
+    assert!(r.stderr.contains(want), "{}", r.stderr);
+}
+
+/// The target fields of the mappings (JSON `integrations mappings`) that `keep` keeps.
+fn mapping_targets(mappings: &Value, keep: impl Fn(&Value) -> bool) -> Vec<&str> {
+    mappings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| keep(m))
+        .map(|m| m["target"].as_str().unwrap())
+        .collect()
+}
+
 /// Asserts that `integrations list` says there are none.
 fn assert_no_integrations(data: &Path) {
     let out = ok(data, &["integrations", "list"]);
@@ -314,24 +332,18 @@ fn apply_list_show_mappings_remove() {
     assert_eq!(v[4]["target"], "miro_id");
     assert_eq!(v[4]["custom"], true);
 
-    let r = run(data, &["integrations", "show", "Miro User"]);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("there is no integration named `Miro User`. Did you mean `Miro Users`?"),
-        "{}",
-        r.stderr
+    assert_fails_saying(
+        data,
+        &["integrations", "show", "Miro User"],
+        "there is no integration named `Miro User`. Did you mean `Miro Users`?",
     );
 
     let out = ok(data, &["integrations", "remove", "Miro Users"]);
     assert_eq!(out, "removed integration `Miro Users`\n");
-    let r = run(data, &["integrations", "remove", "Miro Users"]);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("there is no integration named `Miro Users`"),
-        "{}",
-        r.stderr
+    assert_fails_saying(
+        data,
+        &["integrations", "remove", "Miro Users"],
+        "there is no integration named `Miro Users`",
     );
     let r = run(data, &["integrations", "mappings", "Miro Users"]);
     assert_eq!(r.code, 1);
@@ -382,12 +394,7 @@ fn two_instances_of_one_app_live_side_by_side() {
             "json",
         ],
     );
-    let targets: Vec<&str> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["target"].as_str().unwrap())
-        .collect();
+    let targets = mapping_targets(&v, |_| true);
     assert_eq!(
         targets,
         [
@@ -399,13 +406,7 @@ fn two_instances_of_one_app_live_side_by_side() {
             "department"
         ]
     );
-    let key: Vec<&str> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["sync_key"] == true)
-        .map(|m| m["target"].as_str().unwrap())
-        .collect();
+    let key = mapping_targets(&v, |m| m["sync_key"] == true);
     assert_eq!(key, ["email"]);
 }
 
