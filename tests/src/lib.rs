@@ -445,6 +445,18 @@ pub fn check_broken_corpus(
 /// An integration of the Miro connector that creates people and accounts (smart mappings).
 pub const CREATE_AND_UPDATE_INTEGRATION: &str = "name: Miro Users\nconnector: miro\nusers: user-plus-saas-user\nsaas: { app: Miro, instance: Miro EU }\npreference: create-and-update\nrole: Employee\nsync_key: username\nmappings:\n  smart: true\n";
 
+/// The `Miro Users` integration file (create-and-update) with the SCIM and REST inputs
+/// of `server` (base URLs, org id); its tokens come from the environment.
+pub fn rest_inputs_integration(server: &ScimServer) -> String {
+    let h = server.handle();
+    format!(
+        "name: Miro Users\nconnector: miro\ninputs: {{ base_url: \"{}\", org_id: \"{}\", rest_base_url: \"{}\" }}\nsaas: {{ app: Miro, instance: Miro EU }}\npreference: create-and-update\nrole: Employee\nsync_key: username\n",
+        server.scim_base_url(),
+        h.config().org_id,
+        h.origin()
+    )
+}
+
 /// One sync of [`CREATE_AND_UPDATE_INTEGRATION`] with `connector` as `miro` into `store`,
 /// at a fixed sync time.
 pub async fn sync_create_and_update(

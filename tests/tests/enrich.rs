@@ -13,7 +13,9 @@ use rollcall_core::{Connector, Inputs};
 use rollcall_source::SourceFile;
 use rollcall_store::{ListQuery, Store};
 use rollcall_sync::{RunOptions, SyncReport, run};
-use rollcall_tests::{TOKEN, TestManifest, rollcall_bin, server, temp_store};
+use rollcall_tests::{
+    TOKEN, TestManifest, rest_inputs_integration, rollcall_bin, server, temp_store,
+};
 use rollcall_testserver::{Fault, Match, ScimServer};
 use serde_json::Value;
 
@@ -256,16 +258,7 @@ fn rollcall_run_with_rest_inputs_stores_last_activity() {
     let dir = tempfile::tempdir().unwrap();
     let h = server.handle();
     let file = dir.path().join("miro.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "name: Miro Users\nconnector: miro\ninputs: {{ base_url: \"{}\", org_id: \"{}\", rest_base_url: \"{}\" }}\nsaas: {{ app: Miro, instance: Miro EU }}\npreference: create-and-update\nrole: Employee\nsync_key: username\n",
-            server.scim_base_url(),
-            h.config().org_id,
-            h.origin()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&file, rest_inputs_integration(&server)).unwrap();
     let cmd = |args: &[&str]| {
         let o = Command::new(rollcall_bin())
             .arg("--data-dir")

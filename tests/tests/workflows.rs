@@ -18,7 +18,9 @@ use rollcall_core::{Connector, Inputs, Origin, ProvidedInputs};
 use rollcall_source::SourceFile;
 use rollcall_store::{AuditQuery, AuditResult, ListQuery, Store};
 use rollcall_sync::RunOptions;
-use rollcall_tests::{TOKEN, TestManifest, rollcall_bin, server, workspace_root};
+use rollcall_tests::{
+    TOKEN, TestManifest, rest_inputs_integration, rollcall_bin, server, workspace_root,
+};
 use rollcall_testserver::{Fault, Match, ScimServer};
 use rollcall_workflow::{
     ExecuteOptions, Mode, Progress, Target, Trigger, UserOutcome, Workflow, WorkflowReport,
@@ -623,16 +625,7 @@ fn the_cli_validates_plans_applies_and_audits() {
     std::fs::write(connectors.join("miro.yaml"), TestManifest::default().text()).unwrap();
     let h = world.server.handle();
     let file = dir.path().join("miro.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "name: Miro Users\nconnector: miro\ninputs: {{ base_url: \"{}\", org_id: \"{}\", rest_base_url: \"{}\" }}\nsaas: {{ app: Miro, instance: Miro EU }}\npreference: create-and-update\nrole: Employee\nsync_key: username\n",
-            world.server.scim_base_url(),
-            h.config().org_id,
-            h.origin()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&file, rest_inputs_integration(&world.server)).unwrap();
     let run = |args: &[&str]| {
         let o = Command::new(rollcall_bin())
             .arg("--data-dir")
