@@ -82,7 +82,8 @@ async fn scenario(
     Ok(())
 }
 
-/// BUG (core/src/fetch/scim.rs, `one_pass`, the `stale` counter): a second pass
+/// Fixed bug, kept as a regression test.
+/// Where it was (core/src/fetch/scim.rs, `one_pass`, the `stale` counter): a second pass
 /// re-reads users who were all emitted in the first, so "three pages in a row
 /// brought no new record" fires on every re-read and ends the pass early, as if the
 /// server ignored `startIndex`: the read ends incomplete, and users who slid past a

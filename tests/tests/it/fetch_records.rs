@@ -292,7 +292,8 @@ async fn small_pages_sequential_and_concurrent() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// BUG (core/src/fetch/scim.rs, `Cursor::next_start` with `book`'s `overlap_only`):
+/// Fixed bug, kept as a regression test.
+/// Where it was (core/src/fetch/scim.rs, `Cursor::next_start` with `book`'s `overlap_only`):
 /// every page after the first starts one record early to overlap the previous one,
 /// so a page that can hold one record (page_size 1, or a server capping `count` at
 /// 1) only ever returns the overlap record, which `book` takes for the end of the
@@ -426,7 +427,8 @@ async fn a_limit_shrinks_the_pages_it_asks_for() {
     assert_eq!(sent[0].query_param("limit").as_deref(), Some("2"));
 }
 
-/// BUG (core/src/fetch/mod.rs, `Emitter::emit`): the limit is checked after a
+/// Fixed bug, kept as a regression test.
+/// Where it was (core/src/fetch/mod.rs, `Emitter::emit`): the limit is checked after a
 /// record is sent, so `limit: Some(0)` (`--limit 0`) still emits one record.
 #[tokio::test]
 async fn a_limit_of_zero_emits_nothing() {

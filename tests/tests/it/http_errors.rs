@@ -357,7 +357,8 @@ async fn a_refused_connection_is_retried_then_reported() {
     );
 }
 
-/// BUG (core/src/http/mod.rs, `HttpEngine::send`, `if attempt == attempts { break; }`):
+/// Fixed bug, kept as a regression test.
+/// Where it was (core/src/http/mod.rs, `HttpEngine::send`, `if attempt == attempts { break; }`):
 /// the last failed attempt of a retried request is never reported to the observer,
 /// so `--explain` ("print each request") shows one request fewer than were made.
 #[tokio::test]

@@ -133,7 +133,8 @@ async fn four_redirects_in_a_row_are_followed() {
     assert_eq!(out.records.len(), 5);
 }
 
-/// BUG (core/src/http/mod.rs, `for _hop in 0..5` in `HttpEngine::attempt`): the
+/// Fixed bug, kept as a regression test.
+/// Where it was (core/src/http/mod.rs, `for _hop in 0..5` in `HttpEngine::attempt`): the
 /// error says "redirected more than 5 times", but the fifth redirect already fails.
 #[tokio::test]
 async fn five_redirects_are_not_more_than_five() {

@@ -38,7 +38,8 @@ async fn debug_output_of_inputs_and_connector_hides_the_token() {
     );
 }
 
-/// BUG (core/src/inputs.rs, `#[derive(Debug)] pub struct ProvidedInputs`): the values
+/// Fixed bug, kept as a regression test.
+/// Where it was (core/src/inputs.rs, `#[derive(Debug)] pub struct ProvidedInputs`): the values
 /// offered for a run, secrets included, are printed by `{:?}`.
 #[test]
 fn debug_output_of_provided_inputs_hides_the_token() {
@@ -148,7 +149,8 @@ async fn a_redirect_location_carrying_the_token_is_redacted() {
     assert!(!leaks(&out.recorder.all_text(), TOKEN));
 }
 
-/// BUG (core/src/http/error.rs `describe_error_body` and core/src/fetch/mod.rs
+/// Fixed bug, kept as a regression test.
+/// Where it was (core/src/http/error.rs `describe_error_body` and core/src/fetch/mod.rs
 /// `get_page`): bodies are shortened before they are redacted, so a token that
 /// straddles the cut is not recognised and its first characters are shown.
 #[tokio::test]
@@ -202,7 +204,8 @@ async fn query_auth_keeps_the_token_out_of_request_lines() {
     );
 }
 
-/// BUG (core/src/secret.rs `Redactor::redact`): it knows the raw secret and its
+/// Fixed bug, kept as a regression test.
+/// Where it was (core/src/secret.rs `Redactor::redact`): it knows the raw secret and its
 /// `NON_ALPHANUMERIC` percent-encoding, but query parameters are written with
 /// form encoding (`-`, `_`, `.`, `*` kept, space as `+`), so a base64url token with
 /// padding, as sent in a URL, is not recognised when a server echoes the URL.
