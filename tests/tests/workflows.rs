@@ -1130,8 +1130,6 @@ fn a_webhook_url_in_the_vault_is_delivered_and_never_stored_or_shown_in_plain_te
         "XyZ9webhookSecretPath",
         &format!("{}/hook", hooks.addr),
     ]);
-    drop(r);
-    drop(rt);
 }
 
 /// A missing webhook credential, or one of another kind, is a located error at apply;
@@ -1221,8 +1219,6 @@ fn a_missing_or_wrong_webhook_credential_fails_with_a_clear_message() {
             .contains("no credential of that name"),
         "{job}"
     );
-    drop(r);
-    drop(rt);
 }
 
 /// A webhook URL written in the file still works, and `apply` and `validate` warn,
@@ -1259,6 +1255,4 @@ fn a_literal_webhook_url_still_works_and_apply_warns() {
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0].0, "literal-part");
     assert_eq!(posts[0].1["workflow"], "Literal");
-    drop(r);
-    drop(rt);
 }
