@@ -32,7 +32,7 @@ fn record(i: usize, generation: usize) -> IncomingAccount {
         active: Some(true),
         roles: vec!["ORGANIZATION_INTERNAL_USER".into()],
         last_activity_at: None,
-        fields,
+        fields: fields.into(),
     }
 }
 

@@ -51,8 +51,8 @@ pub use prices::Price;
 pub use query::{Filter, FilterOp, ListQuery};
 pub use reports::StoredReport;
 pub use run::{
-    Counts, Enrichment, INTERRUPTED, IncomingAccount, Outcome, Preference, RunErrorRow, RunGuard,
-    RunRow, RunStatus, RunSummary, Selection, Stage, SyncOptions,
+    AccountFields, Counts, Enrichment, INTERRUPTED, IncomingAccount, Outcome, Preference,
+    RunErrorRow, RunGuard, RunRow, RunStatus, RunSummary, Selection, Stage, SyncOptions,
 };
 pub use schema::SCHEMA_VERSION;
 #[doc(hidden)]

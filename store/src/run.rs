@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
@@ -28,10 +28,12 @@ use crate::users::UserKey;
 mod batch;
 mod digest;
 mod enrich;
+mod fields;
 mod fresh;
 
 use crate::{Store, StoreError, time};
 pub use enrich::Enrichment;
+pub use fields::AccountFields;
 
 macro_rules! select_runs {
     ($tail:literal) => {
@@ -147,8 +149,8 @@ pub struct IncomingAccount {
     pub roles: Vec<String>,
     /// When the account was last active.
     pub last_activity_at: Option<DateTime<Utc>>,
-    /// Every mapped field of the record.
-    pub fields: Map<String, Value>,
+    /// Every field of the record (computed ones aside), in the stream's order.
+    pub fields: AccountFields,
 }
 
 /// What [`RunGuard::apply`] did with a record.

@@ -132,7 +132,7 @@ fn gen_record(rng: &mut Rng, key: &UserKey) -> IncomingAccount {
         active: *rng.pick(&[Some(true), Some(false), None]),
         roles: (0..rng.below(3)).map(|i| format!("role{i}")).collect(),
         last_activity_at: None,
-        fields,
+        fields: fields.into(),
     }
 }
 

@@ -41,7 +41,7 @@ fn account(ext: &str, username: &str, email: &str) -> IncomingAccount {
         active: Some(true),
         roles: vec!["member".into()],
         last_activity_at: None,
-        fields,
+        fields: fields.into(),
     }
 }
 
@@ -684,7 +684,7 @@ async fn seeded() -> (tempfile::TempDir, Store) {
     for (i, name) in ["dora", "alice", "carol", "bob", "eve"].iter().enumerate() {
         let mut a = account(&format!("{i}"), name, &format!("{name}@x.org"));
         a.user_fields.insert("level".into(), json!(i));
-        a.fields.insert("seats".into(), json!(i * 10));
+        a.fields.insert("seats", json!(i * 10));
         a.active = Some(i.is_multiple_of(2));
         a.last_activity_at = Some(format!("2025-0{}-15T10:00:00Z", i + 1).parse().unwrap());
         if *name == "eve" {
@@ -997,7 +997,7 @@ async fn account_digests_decide_unchanged_and_are_cleared_by_other_writers() {
 
     // A change of any content column is seen through the digest.
     let mut changed = a();
-    changed.fields.insert("license".into(), json!("free"));
+    changed.fields.insert("license", json!("free"));
     assert_eq!(
         run_all(&s, &o, vec![changed], true).await,
         vec![Outcome::Updated]

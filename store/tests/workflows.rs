@@ -38,7 +38,7 @@ fn account(ext: &str, username: &str) -> IncomingAccount {
         active: Some(true),
         roles: vec!["member".into()],
         last_activity_at: None,
-        fields,
+        fields: fields.into(),
     }
 }
 

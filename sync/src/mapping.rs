@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use rollcall_core::Record;
 use rollcall_core::compile::{FieldSet, FieldSource};
 use rollcall_core::integration::Integration;
-use rollcall_store::IncomingAccount;
-use serde_json::{Map, Value};
+use rollcall_store::{AccountFields, IncomingAccount};
+use serde_json::Value;
 
 /// The field ids whose values become roles, in order.
 const ROLE_FIELDS: [&str; 2] = ["role", "admin_roles"];
@@ -30,16 +30,24 @@ pub(crate) struct AccountMapper {
     user_type: Option<usize>,
     active: Option<usize>,
     last_activity_at: Option<usize>,
-    /// Every field kept in the account's `fields`: id, position. Computed fields (the
-    /// sync time) are left out: they change on every run, and the account's own
-    /// `last_seen_at` already says when it was seen.
-    kept: Vec<(String, usize)>,
+    /// The fields kept in the account's `fields`: their ids (shared by every account) and
+    /// positions. Computed fields (the sync time) are left out: they change on every run,
+    /// and the account's own `last_seen_at` already says when it was seen.
+    kept_names: Arc<[String]>,
+    kept: Vec<usize>,
 }
 
 impl AccountMapper {
     /// The mapper of `integration` for records with the field set `fields`.
     pub(crate) fn new(integration: &Integration, fields: &Arc<FieldSet>) -> AccountMapper {
         let position = |id: &str| fields.fields.iter().position(|f| f.id == id);
+        let kept: Vec<usize> = fields
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !matches!(f.source, FieldSource::Computed(_)))
+            .map(|(i, _)| i)
+            .collect();
         AccountMapper {
             fields: fields.clone(),
             user_fields: integration
@@ -53,13 +61,8 @@ impl AccountMapper {
             user_type: position("user_type"),
             active: position("active"),
             last_activity_at: position("last_activity_at"),
-            kept: fields
-                .fields
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| !matches!(f.source, FieldSource::Computed(_)))
-                .map(|(i, f)| (f.id.clone(), i))
-                .collect(),
+            kept_names: kept.iter().map(|&i| fields.fields[i].id.clone()).collect(),
+            kept,
         }
     }
 
@@ -96,12 +99,17 @@ impl AccountMapper {
             .and_then(Value::as_str)
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&Utc));
-        let mut fields = Map::new();
-        for (id, at) in &self.kept {
-            if let Some(v) = values.get_mut(*at) {
-                fields.insert(id.clone(), std::mem::take(v));
-            }
-        }
+        let kept = self
+            .kept
+            .iter()
+            .map(|&at| {
+                values
+                    .get_mut(at)
+                    .map(std::mem::take)
+                    .unwrap_or(Value::Null)
+            })
+            .collect();
+        let fields = AccountFields::new(self.kept_names.clone(), kept);
         IncomingAccount {
             external_id: key,
             sync_value,
@@ -218,13 +226,13 @@ mappings:
             .map(|f| f.id.as_str())
             .filter(|id| *id != "connector_sync_time")
             .collect();
-        assert_eq!(a.fields.keys().map(String::as_str).collect::<Vec<_>>(), ids);
-        assert_eq!(a.fields["employee_number"], json!(7));
+        assert_eq!(a.fields.iter().map(|(n, _)| n).collect::<Vec<_>>(), ids);
+        assert_eq!(a.fields.get("employee_number"), Some(&json!(7)));
         assert_eq!(
-            a.fields["admin_roles"],
-            json!(["CONTENT_ADMIN", null, "USER_ADMIN"])
+            a.fields.get("admin_roles"),
+            Some(&json!(["CONTENT_ADMIN", null, "USER_ADMIN"]))
         );
-        assert_eq!(a.fields["department"], Value::Null);
+        assert_eq!(a.fields.get("department"), Some(&Value::Null));
     }
 
     #[test]
