@@ -32,6 +32,22 @@ pub fn tests_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The cargo target directory: `CARGO_TARGET_DIR` (a relative one is taken from the
+/// workspace root), else `target/` in the workspace root.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        }
+        None => workspace_root().join("target"),
+    }
+}
+
 /// The `rollcall` binary, built once per test process with `cargo build -p rollcall`.
 /// Honours `CARGO_TARGET_DIR` (relative values are taken from the workspace root).
 pub fn rollcall_bin() -> &'static Path {
@@ -45,18 +61,7 @@ pub fn rollcall_bin() -> &'static Path {
             .status()
             .expect("cannot run `cargo build -p rollcall`");
         assert!(status.success(), "`cargo build -p rollcall` failed");
-        let target = match std::env::var_os("CARGO_TARGET_DIR") {
-            Some(dir) => {
-                let dir = PathBuf::from(dir);
-                if dir.is_absolute() {
-                    dir
-                } else {
-                    root.join(dir)
-                }
-            }
-            None => root.join("target"),
-        };
-        let bin = target
+        let bin = target_dir()
             .join("debug")
             .join(format!("rollcall{}", std::env::consts::EXE_SUFFIX));
         assert!(bin.is_file(), "no rollcall binary at {}", bin.display());

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rollcall_plugins::{Host, HostOptions};
 
-use crate::{TOKEN, rollcall_bin, workspace_root};
+use crate::{TOKEN, rollcall_bin, target_dir, workspace_root};
 
 /// The plugin crates the tests load (package names).
 const PLUGIN_PACKAGES: &[&str] = &[
@@ -19,21 +19,6 @@ const PLUGIN_PACKAGES: &[&str] = &[
     "rollcall-test-plugin-no-invoke",
     "rollcall-test-plugin-bad-json",
 ];
-
-/// The cargo target directory (honours `CARGO_TARGET_DIR`).
-pub fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            if dir.is_absolute() {
-                dir
-            } else {
-                workspace_root().join(dir)
-            }
-        }
-        None => workspace_root().join("target"),
-    }
-}
 
 /// The built dynamic library of a plugin crate, by its library name (`seat_type`,
 /// `pager`, `faulty`, `wrong_abi`, `no_invoke`, `bad_json`). The crates are built once per
