@@ -709,13 +709,16 @@ fn f(field: &str, op: FilterOp, value: &str) -> Filter {
 async fn list_columns_filters_sort_and_paging() {
     let (_tmp, s) = seeded().await;
     let names = |rows: Vec<serde_json::Map<String, Value>>| col(&rows, "username");
+    // The usernames a list query gives, of people and of accounts.
+    let users = async |q: &ListQuery| names(s.list_users(q).await.unwrap());
+    let accounts = async |q: &ListQuery| names(s.list_saas_users(q).await.unwrap());
     let sorted = ListQuery {
         columns: Some(vec!["username".into()]),
         sort: vec![("username".into(), false)],
         ..q()
     };
     assert_eq!(
-        names(s.list_users(&sorted).await.unwrap()),
+        users(&sorted).await,
         vec![
             json!("alice"),
             json!("bob"),
@@ -737,40 +740,26 @@ async fn list_columns_filters_sort_and_paging() {
         limit: Some(1),
         ..sorted.clone()
     };
-    assert_eq!(
-        names(s.list_users(&desc).await.unwrap()),
-        vec![json!("eve")]
-    );
+    assert_eq!(users(&desc).await, vec![json!("eve")]);
 
     let filtered = |filters| ListQuery {
         filters,
         ..sorted.clone()
     };
     assert_eq!(
-        names(
-            s.list_users(&filtered(vec![f("level", FilterOp::Ge, "3")]))
-                .await
-                .unwrap()
-        ),
+        users(&filtered(vec![f("level", FilterOp::Ge, "3")])).await,
         vec![json!("bob"), json!("eve")]
     );
     assert_eq!(
-        names(
-            s.list_users(&filtered(vec![f("email", FilterOp::Contains, "ORA@")]))
-                .await
-                .unwrap()
-        ),
+        users(&filtered(vec![f("email", FilterOp::Contains, "ORA@")])).await,
         vec![json!("dora")]
     );
     assert_eq!(
-        names(
-            s.list_users(&filtered(vec![
-                f("username", FilterOp::Ne, "alice"),
-                f("level", FilterOp::Lt, "2")
-            ]))
-            .await
-            .unwrap()
-        ),
+        users(&filtered(vec![
+            f("username", FilterOp::Ne, "alice"),
+            f("level", FilterOp::Lt, "2")
+        ]))
+        .await,
         vec![json!("dora")]
     );
 
@@ -790,40 +779,25 @@ async fn list_columns_filters_sort_and_paging() {
     );
     assert_eq!(rows[0]["fields.seats"], json!(20));
     assert_eq!(
-        names(
-            s.list_saas_users(&saas(vec![f("fields.seats", FilterOp::Gt, "25")]))
-                .await
-                .unwrap()
-        ),
+        accounts(&saas(vec![f("fields.seats", FilterOp::Gt, "25")])).await,
         vec![json!("bob"), json!("eve")]
     );
     assert_eq!(
-        names(
-            s.list_saas_users(&saas(vec![f("roles", FilterOp::Contains, "ADMIN")]))
-                .await
-                .unwrap()
-        ),
+        accounts(&saas(vec![f("roles", FilterOp::Contains, "ADMIN")])).await,
         vec![json!("eve")]
     );
     // dates as RFC 3339 text, prefixes and offsets
     assert_eq!(
-        names(
-            s.list_saas_users(&saas(vec![f("last_activity_at", FilterOp::Lt, "2025-03")]))
-                .await
-                .unwrap()
-        ),
+        accounts(&saas(vec![f("last_activity_at", FilterOp::Lt, "2025-03")])).await,
         vec![json!("alice"), json!("dora")]
     );
     assert_eq!(
-        names(
-            s.list_saas_users(&saas(vec![f(
-                "last_activity_at",
-                FilterOp::Ge,
-                "2025-05-15T12:00:00+02:00"
-            )]))
-            .await
-            .unwrap()
-        ),
+        accounts(&saas(vec![f(
+            "last_activity_at",
+            FilterOp::Ge,
+            "2025-05-15T12:00:00+02:00"
+        )]))
+        .await,
         vec![json!("eve")]
     );
     let in_app = ListQuery {
