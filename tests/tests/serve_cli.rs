@@ -51,10 +51,13 @@ fn between<'a>(text: &'a str, before: &str, after: &str) -> &'a str {
     &text[a..b]
 }
 
-#[test]
-fn run_from_the_page_uses_the_stored_integration_and_the_environment() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(rollcall_tests::server(25));
+/// A data directory with the integration `Miro Users` (daily at 02:00) reading a new test
+/// server of `users` users.
+fn daily_integration(
+    rt: &tokio::runtime::Runtime,
+    users: usize,
+) -> (rollcall_testserver::ScimServer, CliEnv) {
+    let server = rt.block_on(rollcall_tests::server(users));
     let env = CliEnv::new();
     env.integration(
         "Miro Users",
@@ -62,6 +65,13 @@ fn run_from_the_page_uses_the_stored_integration_and_the_environment() {
         &server.scim_base_url(),
         "schedule: daily at 02:00\n",
     );
+    (server, env)
+}
+
+#[test]
+fn run_from_the_page_uses_the_stored_integration_and_the_environment() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_server, env) = daily_integration(&rt, 25);
     let site = serve(&env);
     rt.block_on(async {
         let http = reqwest::Client::builder()
@@ -130,14 +140,7 @@ fn an_open_address_needs_a_good_token() {
 #[test]
 fn reports_and_prices_on_the_command_line() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(rollcall_tests::server(30));
-    let env = CliEnv::new();
-    env.integration(
-        "Miro Users",
-        "Miro EU",
-        &server.scim_base_url(),
-        "schedule: daily at 02:00\n",
-    );
+    let (_server, env) = daily_integration(&rt, 30);
     env.ok(&["run", "Miro Users"]);
     let examples = workspace_root().join("examples/reports");
     for f in ["inactive-miro-users.yaml", "licences-by-app.yaml"] {

@@ -966,6 +966,21 @@ impl Recorded {
 
     /// No file under the data directory (database, WAL, key, locks: every byte) and no
     /// output of any command run so far holds any of `secrets`.
+    /// `rollcall credentials add NAME --webhook`, the URL from the environment; the
+    /// command's exit status, stdout and stderr.
+    fn add_webhook(&self, name: &str, url: &str) -> (i32, String, String) {
+        let mut add = self.env.command(&[
+            "credentials",
+            "add",
+            name,
+            "--webhook",
+            "--secret-env",
+            "url=RC_TEST_HOOK",
+        ]);
+        add.env("RC_TEST_HOOK", url);
+        self.run(add, None)
+    }
+
     fn assert_never_leaks(&self, secrets: &[&str]) {
         let outputs = self.outputs.lock().unwrap();
         rollcall_tests::assert_no_secret_in(&self.env.data_dir(), &outputs, secrets);
@@ -985,6 +1000,15 @@ fn synced(rt: &tokio::runtime::Runtime) -> (Recorded, ScimServer) {
     (r, server)
 }
 
+/// A runtime, a webhook receiver on it and a synced integration (see [`synced`]); the
+/// runtime is dropped last when the caller binds them in this order.
+fn hooked() -> (tokio::runtime::Runtime, Receiver, Recorded, ScimServer) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hooks = Receiver::start(&rt);
+    let (r, server) = synced(&rt);
+    (rt, hooks, r, server)
+}
+
 fn notify_workflow(name: &str, notify: &str) -> String {
     format!(
         "name: {name}\nintegration: Miro Users\nmode: apply\nbegin:\n  rules: {{ field: active, equals: false }}\nblocks:\n  - notify: {notify}\n"
@@ -997,23 +1021,12 @@ fn notify_workflow(name: &str, notify: &str) -> String {
 /// in no output.
 #[test]
 fn a_webhook_url_in_the_vault_is_delivered_and_never_stored_or_shown_in_plain_text() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let hooks = Receiver::start(&rt);
-    let (r, _server) = synced(&rt);
+    let (_rt, hooks, r, _server) = hooked();
     let secret_path = "T0Secret/B1Secret/XyZ9webhookSecretPath";
     let url = format!("http://{}/hook/{secret_path}", hooks.addr);
 
     // From the environment.
-    let mut add = r.env.command(&[
-        "credentials",
-        "add",
-        "team-hook",
-        "--webhook",
-        "--secret-env",
-        "url=RC_TEST_HOOK",
-    ]);
-    add.env("RC_TEST_HOOK", &url);
-    let (code, out, err) = r.run(add, None);
+    let (code, out, err) = r.add_webhook("team-hook", &url);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains("stored webhook credential `team-hook` (input: url, to http://127.0.0.1/…)"),
@@ -1095,19 +1108,8 @@ fn a_webhook_url_in_the_vault_is_delivered_and_never_stored_or_shown_in_plain_te
     r.ok(&["audit"]);
 
     // A webhook that fails: recorded with its host only.
-    let mut add = r.env.command(&[
-        "credentials",
-        "add",
-        "down-hook",
-        "--webhook",
-        "--secret-env",
-        "url=RC_TEST_HOOK",
-    ]);
-    add.env(
-        "RC_TEST_HOOK",
-        format!("http://{}/hook/down/XyZ9webhookSecretPath", hooks.addr),
-    );
-    assert_eq!(r.run(add, None).0, 0);
+    let down = format!("http://{}/hook/down/XyZ9webhookSecretPath", hooks.addr);
+    assert_eq!(r.add_webhook("down-hook", &down).0, 0);
     let file = r.env.write(
         "down.yaml",
         &notify_workflow("Down", "{ url_credential: down-hook }"),
@@ -1137,9 +1139,7 @@ fn a_webhook_url_in_the_vault_is_delivered_and_never_stored_or_shown_in_plain_te
 /// which workflow, which credential and what to do.
 #[test]
 fn a_missing_or_wrong_webhook_credential_fails_with_a_clear_message() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let hooks = Receiver::start(&rt);
-    let (r, _server) = synced(&rt);
+    let (_rt, hooks, r, _server) = hooked();
 
     let file = r.env.write(
         "hook.yaml",
@@ -1179,16 +1179,8 @@ fn a_missing_or_wrong_webhook_credential_fails_with_a_clear_message() {
     );
     r.ok(&["credentials", "remove", "team-hook"]);
 
-    let mut add = r.env.command(&[
-        "credentials",
-        "add",
-        "team-hook",
-        "--webhook",
-        "--secret-env",
-        "url=RC_TEST_HOOK",
-    ]);
-    add.env("RC_TEST_HOOK", format!("http://{}/hook/x", hooks.addr));
-    assert_eq!(r.run(add, None).0, 0);
+    let hook = format!("http://{}/hook/x", hooks.addr);
+    assert_eq!(r.add_webhook("team-hook", &hook).0, 0);
     r.ok(&["workflows", "apply", &file]);
     r.ok(&["credentials", "remove", "team-hook"]);
     for args in [
@@ -1225,9 +1217,7 @@ fn a_missing_or_wrong_webhook_credential_fails_with_a_clear_message() {
 /// located, that it is stored in plain text and how to move it to the vault.
 #[test]
 fn a_literal_webhook_url_still_works_and_apply_warns() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let hooks = Receiver::start(&rt);
-    let (r, _server) = synced(&rt);
+    let (_rt, hooks, r, _server) = hooked();
     let file = r.env.write(
         "literal.yaml",
         &notify_workflow(
